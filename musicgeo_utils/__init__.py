@@ -1,0 +1,25 @@
+"""musicgeo: where does this music come from, and a map of music.
+
+The package holds the pipeline's stages, one module each, in the order the
+data flows:
+
+- ``config``     paths, profiles and the seed (environment variables override)
+- ``cache``      atomic writes and content-hash keys for every on-disk cache
+- ``corpus``     the folk tunes inside music21's wheel, parsed into a manifest
+- ``geocode``    origin text -> place, country, latitude/longitude
+- ``matching``   melody hashes, near duplicates, tune families
+- ``splits``     family-grouped, region-stratified splits and profiles
+- ``render``     notes -> audio through a General MIDI soundfont
+- ``features``   mel spectrograms, MFCCs and summary vectors
+- ``geo``        great-circle maths on the sphere
+- ``baselines``  geographic regression/classification baselines
+- ``models`` / ``training``  the CRNN and its training loop
+- ``embedding``  PCA / t-SNE / UMAP maps of model outputs
+- ``maps``       offline folium maps
+- ``report``     the single-file HTML report
+
+Submodules are imported explicitly (``from musicgeo_utils import corpus``) so
+that importing the package stays cheap.
+"""
+
+__version__ = "0.1.0"

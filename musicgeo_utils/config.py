@@ -1,0 +1,104 @@
+"""Paths, profiles and the seed: the one place the pipeline reads them from.
+
+Every path can be overridden by an environment variable, so a notebook never
+holds an absolute path of one machine:
+
+=====================  ==========================================  ===========
+variable               meaning                                     default
+=====================  ==========================================  ===========
+``MUSICGEO_ROOT``      repository root                             this checkout
+``MUSICGEO_DATA``      caches: manifest, notes, audio, features    ``<root>/data``
+``MUSICGEO_REPORTS``   figures, executed notebooks, report.html    ``<root>/reports``
+``MUSICGEO_JOBS``      worker processes for parallel stages        all cores
+=====================  ==========================================  ===========
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Small data tables shipped with the package (gazetteer additions, licences).
+PACKAGE_DATA = PACKAGE_DIR / "data"
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+ROOT = _path_from_env("MUSICGEO_ROOT", PACKAGE_DIR.parent)
+DATA_DIR = _path_from_env("MUSICGEO_DATA", ROOT / "data")
+REPORTS_DIR = _path_from_env("MUSICGEO_REPORTS", ROOT / "reports")
+
+
+def n_jobs() -> int:
+    """Worker processes for parallel stages (``MUSICGEO_JOBS``, default: all cores)."""
+    value = os.environ.get("MUSICGEO_JOBS")
+    return max(1, int(value)) if value else max(1, os.cpu_count() or 1)
+
+
+def data_path(*parts: str) -> Path:
+    """A path under the data (cache) directory; parent folders are created."""
+    path = DATA_DIR.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def reports_path(*parts: str) -> Path:
+    """A path under ``reports/``; parent folders are created."""
+    path = REPORTS_DIR.joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much of the corpus a run uses.
+
+    ``small`` is the default of ``make report``: a balanced sample that runs on
+    two CPU cores in minutes. ``full`` is every tune, meant for a GPU.
+    """
+
+    name: str
+    #: Most tunes drawn from one (style, country) stratum; ``None`` = all.
+    per_stratum: int | None
+    #: Length of each rendered clip, seconds.
+    clip_seconds: float
+    #: CRNN training epochs (upper bound; early stopping may end sooner).
+    epochs: int
+
+
+PROFILES = {
+    "small": Profile("small", per_stratum=300, clip_seconds=15.0, epochs=25),
+    "full": Profile("full", per_stratum=None, clip_seconds=30.0, epochs=60),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The :class:`Profile` called ``name`` (``small`` or ``full``)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and (if installed) torch from one number.
+
+    Returns a NumPy ``Generator`` for code that takes one explicitly, which is
+    preferred over the global state.
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        torch.manual_seed(seed)
+    return np.random.default_rng(seed)
