@@ -1,0 +1,61 @@
+"""The manifest: one row per tune, everything later stages need to know.
+
+It joins the stages of notebook 01 (:mod:`corpus` parsed and geocoded tunes,
+:mod:`matching` tune families, :mod:`splits` train/val/test) into one table
+cached at ``data/processed/manifest-<key>.parquet``, where the key covers the
+corpus content and the seed. Later notebooks call :func:`load_profile`, which
+returns the tunes a profile samples together with their notes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import corpus, matching, splits
+from .cache import content_key, write_parquet
+from .config import data_path, get_profile
+
+#: Bump when the manifest's columns or rules change (invalidates the cache).
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """The tunes table (with ``group`` and ``split``), notes, skips and matches."""
+
+    tunes: pd.DataFrame
+    notes: pd.DataFrame
+    skips: pd.DataFrame
+    pairs: pd.DataFrame
+
+
+def build_manifest(seed: int = 0, use_cache: bool = True) -> Manifest:
+    """Parse, geocode, match and split the embedded folk corpus (cached).
+
+    The split depends on ``seed``; everything else does not.
+    """
+    parsed = corpus.load_corpus(use_cache=use_cache)
+    key = content_key(MANIFEST_VERSION, seed, len(parsed.tunes), parsed.tunes["tune_id"].tolist(),
+                      matching.NEAR_DUPLICATE_JACCARD, matching.SHINGLE_NOTES)
+    tunes_path = data_path("processed", f"manifest-{key}.parquet")
+    pairs_path = data_path("processed", f"matches-{key}.parquet")
+    if use_cache and tunes_path.exists() and pairs_path.exists():
+        return Manifest(pd.read_parquet(tunes_path), parsed.notes, parsed.skips,
+                        pd.read_parquet(pairs_path))
+    matches = matching.match_tunes(parsed.tunes, parsed.notes)
+    tunes = parsed.tunes.merge(
+        matches.tunes[["tune_id", "melody_hash", "group", "family_size"]], on="tune_id", how="left"
+    )
+    tunes["split"] = splits.assign_splits(tunes, seed=seed)
+    write_parquet(pairs_path, matches.pairs)
+    write_parquet(tunes_path, tunes)
+    return Manifest(tunes, parsed.notes, parsed.skips, matches.pairs)
+
+
+def load_profile(profile: str = "small", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(tunes, notes)`` of the tunes that ``profile`` samples, for a ``seed``."""
+    manifest = build_manifest(seed=seed)
+    tunes = splits.sample_profile(manifest.tunes, get_profile(profile), seed=seed)
+    notes = manifest.notes[manifest.notes["tune_id"].isin(tunes["tune_id"])]
+    return tunes, notes.reset_index(drop=True)
