@@ -1,0 +1,264 @@
+"""Great-circle geometry on a spherical Earth: distances, unit vectors, centres.
+
+Every function takes latitude and longitude in **degrees** (latitude north
+positive, longitude east positive) and returns distances in **kilometres**.
+The Earth is a sphere of radius :data:`EARTH_RADIUS_KM` = 6371.0088 km, the
+IUGG mean radius R1 = (2a + b) / 3 of the WGS-84 ellipsoid; a spherical model
+is off by at most ~0.5 % from ellipsoidal (geodesic) distances, far below the
+errors of any music-geography model.
+
+All functions are vectorised with NumPy and broadcast their arguments.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Mean Earth radius (IUGG R1 of WGS-84), km.
+EARTH_RADIUS_KM = 6371.0088
+
+#: Half the circumference of the sphere: the largest possible distance, km.
+ANTIPODAL_KM = np.pi * EARTH_RADIUS_KM
+
+
+def _as_float(values) -> np.ndarray:
+    return np.asarray(values, dtype=float)
+
+
+def _scalar_or_array(values: np.ndarray):
+    """0-d results come back as a plain ``float``, others as arrays."""
+    return float(values) if np.ndim(values) == 0 else values
+
+
+def great_circle_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance, km, between points given in degrees.
+
+    Haversine formula on a sphere of radius :data:`EARTH_RADIUS_KM`, which is
+    accurate for tiny and for near-antipodal separations alike (the argument of
+    ``arcsin`` is clipped to [0, 1] against rounding). Arguments broadcast, so
+    ``great_circle_km(lat[:, None], lon[:, None], clat, clon)`` is a distance
+    matrix. A 0-d result is returned as ``float``.
+    """
+    phi1, lam1, phi2, lam2 = (np.radians(_as_float(v)) for v in (lat1, lon1, lat2, lon2))
+    half_dphi = (phi2 - phi1) / 2.0
+    half_dlam = (lam2 - lam1) / 2.0
+    h = np.sin(half_dphi) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(half_dlam) ** 2
+    return _scalar_or_array(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+
+
+def latlon_to_xyz(lat, lon) -> np.ndarray:
+    """Unit vectors (x, y, z) on the unit sphere for points in degrees.
+
+    x points to (0 N, 0 E), y to (0 N, 90 E), z to the North Pole. Scalars
+    and 1-D inputs give shape ``(n, 3)``; higher-dimensional inputs give
+    ``(..., 3)`` after broadcasting ``lat`` against ``lon``.
+    """
+    phi, lam = np.broadcast_arrays(np.radians(_as_float(lat)), np.radians(_as_float(lon)))
+    cos_phi = np.cos(phi)
+    xyz = np.stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)], axis=-1)
+    return xyz.reshape(1, 3) if xyz.ndim == 1 else xyz
+
+
+def xyz_to_latlon(xyz, on_zero: str = "raise", zero_tol: float = 1e-12):
+    """Latitude and longitude, degrees, of the directions of 3-D vectors.
+
+    ``xyz`` has shape ``(..., 3)`` and need not be normalised: each vector is
+    divided by its length first, which projects e.g. a regression output back
+    onto the sphere. Longitude is in [-180, 180); at the poles it is 0.
+
+    A (near-)zero vector (length <= ``zero_tol``) has no direction. With
+    ``on_zero="raise"`` (default) a ``ValueError`` says how many there are;
+    with ``on_zero="nan"`` those rows get NaN latitude and longitude.
+    Returns ``(lat, lon)`` arrays of shape ``xyz.shape[:-1]`` (floats for a
+    single vector).
+    """
+    if on_zero not in ("raise", "nan"):
+        raise ValueError(f"on_zero must be 'raise' or 'nan', not {on_zero!r}")
+    xyz = _as_float(xyz)
+    if xyz.shape[-1:] != (3,):
+        raise ValueError(f"xyz must have shape (..., 3), got {xyz.shape}")
+    norm = np.linalg.norm(xyz, axis=-1)
+    zero = ~(norm > zero_tol)  # also catches NaN lengths
+    if on_zero == "raise" and np.any(zero):
+        raise ValueError(
+            f"{int(np.sum(zero))} zero-length vector(s) have no direction on the sphere "
+            "(e.g. the mean of antipodal points); pass on_zero='nan' to get NaN instead"
+        )
+    x, y, z = np.moveaxis(xyz, -1, 0)
+    lat = np.degrees(np.arctan2(z, np.hypot(x, y)))
+    lon = np.degrees(np.arctan2(y, x))
+    lon = np.where(lon >= 180.0, lon - 360.0, lon)
+    lon = np.where(np.hypot(x, y) <= zero_tol * np.maximum(norm, 1.0), 0.0, lon)
+    lat, lon = np.where(zero, np.nan, lat), np.where(zero, np.nan, lon)
+    return _scalar_or_array(lat), _scalar_or_array(lon)
+
+
+def _weights_like(weights, shape) -> np.ndarray:
+    if weights is None:
+        return np.ones(shape)
+    w = np.broadcast_to(_as_float(weights), shape)
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and non-negative")
+    return w
+
+
+def spherical_mean(lat, lon, weights=None, on_zero: str = "raise"):
+    """Mean direction, degrees, of points on the sphere (over the last axis).
+
+    The (weighted) average of the points' unit vectors, normalised back onto
+    the sphere: unlike averaging latitude and longitude it is right across the
+    date line (179.5 E and 179.5 W average to 180) and near the poles. For
+    ``lat``/``lon`` of shape ``(..., k)`` it averages each row of ``k`` points
+    (used by k-nearest-neighbour prediction) and returns arrays of shape
+    ``(...)``; for 1-D input it returns two floats. If the points balance out
+    (e.g. two antipodes) the mean has no direction: see ``on_zero`` in
+    :func:`xyz_to_latlon`.
+    """
+    xyz = latlon_to_xyz(lat, lon)
+    w = _weights_like(weights, xyz.shape[:-1])
+    total = w.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise ValueError("weights sum to zero: the mean is undefined")
+    mean = (xyz * w[..., None]).sum(axis=-2) / total
+    return xyz_to_latlon(mean, on_zero=on_zero, zero_tol=1e-9)
+
+
+def _log_map(base: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Tangent vectors at unit vector ``base`` pointing to ``points``, length = angle (rad).
+
+    The direction to an exact antipode is undefined; such points get a zero
+    vector (they pull equally in every direction).
+    """
+    cos_angle = np.clip(points @ base, -1.0, 1.0)
+    angle = np.arccos(cos_angle)
+    perp = points - cos_angle[:, None] * base
+    perp_len = np.linalg.norm(perp, axis=1)
+    scale = np.divide(angle, perp_len, out=np.zeros_like(angle), where=perp_len > 1e-15)
+    return perp * scale[:, None]
+
+
+def _exp_map(base: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    """Point reached from unit vector ``base`` along the great circle of ``tangent``."""
+    length = np.linalg.norm(tangent)
+    if length < 1e-15:
+        return base
+    point = np.cos(length) * base + np.sin(length) * tangent / length
+    return point / np.linalg.norm(point)
+
+
+def _sum_distance_rad(xyz: np.ndarray, w: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Weighted sum of angular distances (radians) from each candidate to all points."""
+    return np.arccos(np.clip(candidates @ xyz.T, -1.0, 1.0)) @ w
+
+
+def _unique_points(lat, lon, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of the distinct points and their summed weights.
+
+    Music-geography targets repeat a few hundred coordinates many times, so
+    merging duplicates makes every later step cost O(distinct points).
+    """
+    lat, lon = np.broadcast_arrays(_as_float(lat).ravel(), _as_float(lon).ravel())
+    w = _weights_like(weights, lat.shape).ravel()
+    if lat.size == 0:
+        raise ValueError("geometric_median needs at least one point")
+    if not (np.all(np.isfinite(lat)) and np.all(np.isfinite(lon))):
+        raise ValueError("latitude/longitude contain NaN or infinite values")
+    keep = w > 0
+    if not np.any(keep):
+        raise ValueError("weights sum to zero: the median is undefined")
+    pairs, inverse = np.unique(np.column_stack([lat[keep], lon[keep]]), axis=0, return_inverse=True)
+    return latlon_to_xyz(pairs[:, 0], pairs[:, 1]), np.bincount(inverse.ravel(), weights=w[keep])
+
+
+def _start_point(xyz: np.ndarray, w: np.ndarray, max_candidates: int = 2000) -> np.ndarray:
+    """Best of the mean direction and the (heaviest) data points, by total distance."""
+    candidates = xyz[np.argsort(-w, kind="stable")[:max_candidates]]
+    mean = w @ xyz
+    if np.linalg.norm(mean) > 1e-9:
+        candidates = np.vstack([mean / np.linalg.norm(mean), candidates])
+    return candidates[np.argmin(_sum_distance_rad(xyz, w, candidates))]
+
+
+def _weiszfeld_step(y: np.ndarray, xyz: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """Tangent step of one Weiszfeld iteration at ``y``; ``None`` if ``y`` is optimal.
+
+    Where ``y`` coincides with a data point, the Vardi & Zhang (2000) rule
+    applies: ``y`` is the minimiser when the pull of the other points does not
+    exceed that point's weight.
+    """
+    tangents = _log_map(y, xyz)
+    dist = np.linalg.norm(tangents, axis=1)
+    at_point = dist < 1e-12
+    inv = np.divide(w, dist, out=np.zeros_like(dist), where=~at_point)
+    pull = (tangents * inv[:, None]).sum(axis=0)
+    if np.any(at_point):
+        if np.linalg.norm(pull) <= w[at_point].sum():
+            return None
+        return pull / inv.sum() * (1.0 - w[at_point].sum() / np.linalg.norm(pull))
+    return pull / inv.sum()
+
+
+def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int = 500):
+    """Point (degrees) minimising the weighted sum of great-circle distances.
+
+    The spherical Weiszfeld algorithm (Fletcher, Venkatasubramanian & Joshi,
+    NeuroImage 2009): each step is the classic Weiszfeld average taken in the
+    tangent plane at the current estimate (logarithmic map) and mapped back
+    onto the sphere (exponential map), with the Vardi-Zhang rule where the
+    estimate sits on a data point (so a point holding at least half the weight
+    is returned exactly). Duplicate coordinates are merged first. It starts
+    from whichever of the spherical mean and the heaviest data points has the
+    smallest total distance, and stops when a step is shorter than ``tol_km``
+    or after ``max_iter`` steps. The cost is convex, so the minimum is global,
+    when the points lie within an open hemisphere; for points spread over the
+    whole globe the result is a local minimum from that start. Returns
+    ``(lat, lon)`` as floats.
+    """
+    xyz, w = _unique_points(lat, lon, weights)
+    y = _start_point(xyz, w)
+    tol_rad = tol_km / EARTH_RADIUS_KM
+    for _ in range(max_iter):
+        step = _weiszfeld_step(y, xyz, w)
+        if step is None:
+            break
+        y = _exp_map(y, step)
+        if np.linalg.norm(step) < tol_rad:
+            break
+    return xyz_to_latlon(y)
+
+
+def sum_great_circle_km(lat, lon, centre_lat: float, centre_lon: float, weights=None) -> float:
+    """Weighted sum of great-circle distances, km, from points to one centre.
+
+    The cost that :func:`geometric_median` minimises.
+    """
+    d = great_circle_km(lat, lon, centre_lat, centre_lon)
+    w = _weights_like(weights, np.shape(d))
+    return float(np.sum(d * w))
+
+
+def coordinate_labels(lat, lon, decimals: int = 4) -> np.ndarray:
+    """One label per point, ``"lat,lon"`` rounded to ``decimals`` places (degrees).
+
+    Points with identical (rounded) coordinates share a label: the region
+    labels of datasets that give one coordinate per country or region.
+    """
+    lat = np.round(_as_float(lat), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    lon = np.round(_as_float(lon), decimals) + 0.0
+    return np.array([f"{a:.{decimals}f},{b:.{decimals}f}" for a, b in zip(lat.ravel(), lon.ravel())])
+
+
+def nearest_point_index(lat, lon, ref_lat, ref_lon, chunk: int = 4096) -> np.ndarray:
+    """Index of the nearest reference point (great-circle) for each query point.
+
+    Uses the largest dot product of unit vectors, which orders points exactly
+    as the great-circle distance does, in chunks of ``chunk`` queries to bound
+    memory.
+    """
+    query = latlon_to_xyz(np.ravel(lat), np.ravel(lon))
+    ref = latlon_to_xyz(np.ravel(ref_lat), np.ravel(ref_lon))
+    if len(ref) == 0:
+        raise ValueError("no reference points to compare with")
+    out = np.empty(len(query), dtype=np.intp)
+    for start in range(0, len(query), chunk):
+        out[start:start + chunk] = np.argmax(query[start:start + chunk] @ ref.T, axis=1)
+    return out

@@ -1,0 +1,207 @@
+"""Geographic baselines and metrics on a seeded, clustered synthetic problem."""
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from musicgeo_utils import baselines as b
+from musicgeo_utils import geo
+
+KM_PER_DEGREE = np.pi * geo.EARTH_RADIUS_KM / 180.0
+# (latitude, longitude, spread in degrees): tunes scattered around three countries.
+CLUSTERS = {"China": (34.0, 108.0, 4.0), "Germany": (51.0, 10.0, 1.5), "Ireland": (53.3, -7.5, 0.7)}
+
+
+def clustered_problem(n_per=120, d=8, noise=1.3, seed=0):
+    """Features that tell the country apart (about 80 % of the time), targets near its centre."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0.0, 1.0, (len(CLUSTERS), d))
+    X, frames = [], []
+    for (country, (lat, lon, spread)), mean in zip(CLUSTERS.items(), means):
+        X.append(mean + rng.normal(0.0, noise, (n_per, d)))
+        frames.append(pd.DataFrame({"lat": lat + rng.normal(0, spread, n_per),
+                                    "lon": lon + rng.normal(0, 1.5 * spread, n_per),
+                                    "country": country, "region": country}))
+    order = rng.permutation(n_per * len(CLUSTERS))
+    return np.vstack(X)[order], pd.concat(frames, ignore_index=True).iloc[order].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny fits: thread start-up on a shared 2-core machine costs more than it saves."""
+    with threadpool_limits(1):
+        yield
+
+
+def light_methods():
+    """The default methods with small forests, to keep the tests fast."""
+    return b.default_methods(seed=0, n_jobs=1, n_estimators=40)
+
+
+@pytest.fixture(scope="module")
+def split():
+    X, y = clustered_problem()
+    parts = [slice(0, 200), slice(200, 280), slice(280, None)]
+    return [(X[p], y.iloc[p].reset_index(drop=True)) for p in parts]
+
+
+@pytest.fixture(scope="module")
+def comparison(split):
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = split
+    return b.compare_methods(X_tr, y_tr, X_va, y_va, X_te, y_te, methods=light_methods(),
+                             seed=0, n_boot=100)
+
+
+def fitted(method, split):
+    (X_tr, y_tr), (X_va, y_va), _ = split
+    return method.fit(X_tr, y_tr["lat"], y_tr["lon"], regions=y_tr["region"],
+                      validation=(X_va, y_va["lat"], y_va["lon"]))
+
+
+def test_scaled_linear_regression_misses_where_region_classifier_hits(comparison):
+    by_method = comparison.set_index("method")
+    linear = by_method.loc["linear on scaled lat/lon", "median_km"]
+    for name in ("region classifier (logistic regression)", "region classifier (random forest)"):
+        assert by_method.loc[name, "median_km"] < linear / 2
+    assert by_method.loc["constant: spherical mean", "median_km"] > by_method["median_km"].min()
+
+
+def test_scaled_linear_predictions_fall_between_the_clusters(split):
+    _, _, (X_te, _) = split
+    centres = np.array([c[:2] for c in CLUSTERS.values()])
+    linear = fitted(b.ScaledLatLonLinear(), split).predict(X_te)
+    region = fitted(b.RegionClassifier("logreg"), split)
+    region_pred = region._predict(X_te, decoding="top")
+
+    def km_to_nearest_centre(lat, lon):
+        return geo.great_circle_km(lat[:, None], lon[:, None], centres[:, 0], centres[:, 1]).min(axis=1)
+
+    assert np.median(km_to_nearest_centre(*linear)) > 1000.0  # e.g. Kazakhstan, Romania, the sea
+    assert np.max(km_to_nearest_centre(*region_pred)) < 300.0  # always one of the countries
+
+
+def test_comparison_table_is_ranked_and_complete(comparison):
+    assert len(comparison) == len(b.default_methods())
+    assert comparison["balanced_median_km"].is_monotonic_increasing
+    for metric in ("mean_km", "balanced_median_km", "within_750km", "country_accuracy"):
+        low, high = comparison[f"{metric}_ci_low"], comparison[f"{metric}_ci_high"]
+        assert (low <= comparison[metric] + 1e-9).all() and (comparison[metric] <= high + 1e-9).all()
+    assert (comparison["n"] == 80).all() and (comparison["n_countries"] == 3).all()
+
+
+@pytest.mark.parametrize("method", light_methods(), ids=lambda m: m.name)
+def test_every_method_predicts_points_on_earth(method, split):
+    _, _, (X_te, _) = split
+    lat, lon = fitted(method, split).predict(X_te)
+    assert lat.shape == lon.shape == (len(X_te),)
+    assert np.all(np.abs(lat) <= 90) and np.all((lon >= -180) & (lon < 180))
+    if getattr(method, "validation_scores_", None) is not None:
+        scores = method.validation_scores_
+        grid = len(method.fit_grid()) * len(method.predict_grid())
+        assert len(scores) == grid and scores["val_mean_km"].notna().all()
+
+
+def test_scaled_linear_regression_recovers_an_exactly_linear_map():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 2))
+    lat, lon = 10.0 + 5.0 * X[:, 0], -20.0 + 30.0 * X[:, 1]
+    pred_lat, pred_lon = b.ScaledLatLonLinear().fit(X, lat, lon).predict(X)
+    assert np.allclose(pred_lat, lat) and np.allclose(pred_lon, lon)
+
+
+def test_constant_predictions_are_the_spherical_mean_and_geometric_median(split):
+    (X_tr, y_tr), _, (X_te, _) = split
+    mean = b.ConstantSphericalMean().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
+    median = b.ConstantGeometricMedian().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
+    assert (mean[0][0], mean[1][0]) == pytest.approx(geo.spherical_mean(y_tr["lat"], y_tr["lon"]))
+    assert (median[0][0], median[1][0]) == pytest.approx(geo.geometric_median(y_tr["lat"], y_tr["lon"]))
+    assert geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], median[0][0], median[1][0]) < \
+        geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], mean[0][0], mean[1][0])
+
+
+def test_region_probabilities_and_decodings(split):
+    _, _, (X_te, _) = split
+    model = fitted(b.RegionClassifier("logreg"), split)
+    proba = model.predict_proba(X_te)
+    assert proba.shape == (len(X_te), 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert sorted(model.classes_) == sorted(CLUSTERS)
+    top, weighted = model._predict(X_te, decoding="top"), model._predict(X_te, decoding="weighted")
+    assert len(np.unique(np.round(top[0], 6))) == 3  # only the three centroids
+    assert not np.allclose(top[0], weighted[0])
+    assert model.best_params_["decoding"] in ("top", "weighted")
+
+
+def test_knn_prediction_is_the_spherical_mean_of_neighbours():
+    X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    lat, lon = np.zeros(4), np.array([179.0, -179.0, 0.0, 2.0])
+    model = b.KNNGeo().fit(X, lat, lon, params={"k": 2, "weighting": "uniform"})
+    pred_lat, pred_lon = model.predict([[0.05], [10.05]])
+    assert abs(pred_lon[0]) == pytest.approx(180.0) and pred_lon[1] == pytest.approx(1.0)
+    assert np.allclose(pred_lat, 0.0, atol=1e-9)
+
+
+def test_perfect_prediction_scores():
+    lat, lon = np.array([34.0, 51.0, 53.3]), np.array([108.0, 10.0, -7.5])
+    countries = np.array(["China", "Germany", "Ireland"])
+    scores = b.geo_metrics(lat, lon, lat, lon, countries, countries)
+    assert scores["mean_km"] == scores["median_km"] == scores["balanced_median_km"] == 0.0
+    assert scores["within_200km"] == scores["balanced_within_200km"] == 1.0
+    assert scores["country_accuracy"] == scores["balanced_country_accuracy"] == 1.0
+
+
+def test_balanced_median_weights_every_country_equally():
+    # 90 German tunes off by 100 km, 10 Irish ones off by 1,000 km (due north).
+    true_lat = np.r_[np.full(90, 51.0), np.full(10, 53.3)]
+    true_lon = np.r_[np.full(90, 10.0), np.full(10, -7.5)]
+    pred_lat = true_lat + np.r_[np.full(90, 100.0), np.full(10, 1000.0)] / KM_PER_DEGREE
+    countries = np.r_[["Germany"] * 90, ["Ireland"] * 10]
+    scores = b.geo_metrics(true_lat, true_lon, pred_lat, true_lon, countries, countries)
+    assert scores["median_km"] == pytest.approx(100.0)
+    assert scores["balanced_median_km"] == pytest.approx(550.0)  # (100 + 1000) / 2
+    assert scores["mean_km"] == pytest.approx(190.0)
+    assert scores["balanced_mean_km"] == pytest.approx(550.0)
+    assert scores["within_750km"] == pytest.approx(0.9) and scores["balanced_within_750km"] == pytest.approx(0.5)
+
+
+def test_group_medians_even_and_odd_groups():
+    codes = np.array([1, 0, 1, 0, 0, 1, 1])
+    values = np.array([4.0, 3.0, 1.0, 1.0, 2.0, 3.0, 2.0])
+    assert b._group_medians(codes, values, 3)[:2].tolist() == [2.0, 2.5]
+    assert np.isnan(b._group_medians(codes, values, 3)[2])
+
+
+def test_bootstrap_is_deterministic_for_a_seed():
+    errors = np.random.default_rng(0).exponential(1000.0, 300)
+    first = b.bootstrap_ci(np.median, errors, n_boot=300, seed=7)
+    assert first == b.bootstrap_ci(np.median, errors, n_boot=300, seed=7)
+    assert first != b.bootstrap_ci(np.median, errors, n_boot=300, seed=8)
+    assert first[0] < np.median(errors) < first[1]
+    many = b.bootstrap_ci(b.error_metrics, errors, n_boot=50, seed=7)
+    assert many["median_km"] == b.bootstrap_ci(np.median, errors, n_boot=50, seed=7)
+
+
+def test_country_of_nearest_centroid_and_error_table():
+    centroids = pd.DataFrame({"lat": [51.0, 53.3], "lon": [10.0, -7.5], "country": ["DE", "IE"]})
+    assert b.country_of([52.5, 54.0], [13.4, -6.0], centroids).tolist() == ["DE", "IE"]
+    table = b.error_table([0.0, 0.0, 10.0], [0.0, 0.0, 0.0], [1.0, 3.0, 10.0], [0.0, 0.0, 0.0],
+                          ["a", "a", "b"])
+    assert table.index.tolist() == ["a", "b"] and table.loc["a", "n"] == 2
+    assert table.loc["a", "median_km"] == pytest.approx(2 * KM_PER_DEGREE)
+    assert table.loc["b", "within_200km"] == 1.0 and table.loc["a", "within_200km"] == 0.5
+
+
+def test_extra_rows_join_the_ranking(comparison, split):
+    (_, y_tr), _, (_, y_te) = split
+    centroids = b.region_centroids(y_tr["lat"], y_tr["lon"], y_tr["region"], y_tr["country"])
+    perfect = b.evaluate_predictions("oracle", y_te, y_te["lat"], y_te["lon"], centroids, n_boot=20)
+    table = b.rank_methods([comparison, perfect])
+    assert table.loc[0, "method"] == "oracle" and len(table) == len(comparison) + 1
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="latitudes"):
+        b.geo_metrics([95.0], [0.0], [0.0], [0.0])
+    with pytest.raises(ValueError, match="2-D"):
+        b.UnitVectorRidge().fit(np.zeros(3), [0, 1, 2], [0, 1, 2])
+    with pytest.raises(RuntimeError, match="fit"):
+        b.KNNGeo().predict(np.zeros((1, 2)))
