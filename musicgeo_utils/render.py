@@ -1,0 +1,509 @@
+"""Notes -> audio through a General MIDI soundfont.
+
+Each tune of the corpus (a notes table: ``tune_id``, ``pitch`` as a MIDI
+number, ``onset`` and ``duration`` in quarter notes) is rendered to a mono
+clip of fixed length at the feature sample rate (12 kHz, so later stages never
+resample). Every tune gets its own instrument, tempo and transposition, drawn
+from the seed and the tune id alone, so that models learn melody and rhythm,
+not one timbre or a collection's favourite key, and so that adding tunes to a
+corpus never changes the draws of the others.
+
+Rendering is offline: note-on/off events are sent to a tinysoundfont ``Synth``
+(one per worker process) and sample blocks are generated between events. The
+default soundfont is ``TimGM6mb.sf2`` from pretty_midi's wheel; the
+``MUSICGEO_SOUNDFONT`` environment variable points at another one. Clips are
+cached as 16-bit FLAC under ``data/audio/``, named after everything that
+shapes them, and written atomically: an interrupted run resumes and a rerun
+renders nothing.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pretty_midi
+import soundfile as sf
+import tinysoundfont
+
+from . import config
+from .cache import atomic_path, content_key
+
+log = logging.getLogger(__name__)
+
+#: Bump when the rendering algorithm changes, so cached clips are redone.
+RENDER_VERSION = 1
+#: Peak level of every rendered clip: -1 dBFS, headroom for 16-bit FLAC and MP3.
+PEAK_LEVEL = 10 ** (-1 / 20)
+#: General MIDI programs (0-based) that suit a folk melody: piano, harpsichord,
+#: dulcimer, accordion, harmonica, nylon guitar, violin, harp, oboe, clarinet,
+#: flute, recorder, pan flute, banjo, bagpipe, fiddle.
+FOLK_PROGRAMS = (0, 6, 15, 21, 22, 24, 40, 46, 68, 71, 73, 74, 75, 105, 109, 110)
+#: Shortest tune (end of its last note, seconds) that is looped to fill a clip.
+MIN_TUNE_SECONDS = 0.1
+BACKENDS = ("tinysoundfont", "fluidsynth")
+_CHANNEL = 0
+
+
+class RenderError(ValueError):
+    """A tune that cannot be rendered (no notes, bad pitch, silent output)."""
+
+
+def soundfont_path() -> Path:
+    """The General MIDI soundfont (``.sf2``) used for rendering.
+
+    ``MUSICGEO_SOUNDFONT`` if set, else ``TimGM6mb.sf2`` inside pretty_midi's
+    package. Raises ``FileNotFoundError`` naming the path and the fix.
+    """
+    env = os.environ.get("MUSICGEO_SOUNDFONT")
+    if env:
+        path = Path(env).expanduser()
+        fix = "point MUSICGEO_SOUNDFONT at an existing .sf2 file, or unset it"
+    else:
+        path = Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+        fix = ("reinstall pretty_midi (pip install --force-reinstall pretty_midi==0.2.11.post0) "
+               "or set MUSICGEO_SOUNDFONT to a General MIDI .sf2 file")
+    if not path.is_file():
+        raise FileNotFoundError(f"soundfont not found: {path}; {fix}")
+    return path
+
+
+def fluidsynth_available() -> bool:
+    """Whether pyfluidsynth and the libfluidsynth shared library both load."""
+    try:
+        import fluidsynth  # noqa: F401  (pyfluidsynth loads libfluidsynth on import)
+    except (ImportError, OSError):
+        return False
+    return hasattr(fluidsynth, "Synth")
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """How tunes become audio clips.
+
+    ``sample_rate`` in Hz (the feature rate), ``clip_seconds`` in seconds,
+    ``programs`` General MIDI programs (0-based) drawn per tune, ``qpm_range``
+    tempo in quarter notes per minute, ``transpose_range`` in semitones (both
+    ends included), ``velocity`` MIDI velocity 1-127, ``backend``
+    ``'tinysoundfont'`` (default, always installed) or ``'fluidsynth'``
+    (needs pyfluidsynth and libfluidsynth).
+    """
+
+    sample_rate: int = 12000
+    clip_seconds: float = 15.0
+    programs: tuple[int, ...] = FOLK_PROGRAMS
+    qpm_range: tuple[float, float] = (80.0, 140.0)
+    transpose_range: tuple[int, int] = (-5, 6)
+    velocity: int = 90
+    backend: str = "tinysoundfont"
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0 or self.clip_seconds <= 0:
+            raise ValueError("sample_rate (Hz) and clip_seconds (s) must be positive")
+        if not self.programs or not all(0 <= int(p) <= 127 for p in self.programs):
+            raise ValueError(f"programs must be General MIDI numbers 0-127, got {self.programs}")
+        if not (0 < self.qpm_range[0] <= self.qpm_range[1]):
+            raise ValueError(f"qpm_range must be positive and ordered, got {self.qpm_range}")
+        if self.transpose_range[0] > self.transpose_range[1]:
+            raise ValueError(f"transpose_range must be ordered, got {self.transpose_range}")
+        if not 1 <= self.velocity <= 127:
+            raise ValueError(f"velocity must be 1-127, got {self.velocity}")
+        _check_backend(self.backend)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in one clip (``clip_seconds * sample_rate``)."""
+        return int(round(self.clip_seconds * self.sample_rate))
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "fluidsynth" and not fluidsynth_available():
+        raise ImportError(
+            "backend 'fluidsynth' needs pyfluidsynth and libfluidsynth: "
+            "apt-get install --no-install-recommends libfluidsynth3 && pip install pyfluidsynth; "
+            "or use backend='tinysoundfont'")
+
+
+def draw_augmentation(tune_ids: Iterable[str], seed: int, params: RenderParams) -> pd.DataFrame:
+    """Instrument, tempo (quarter notes per minute) and transposition (semitones) per tune.
+
+    Each tune's draw comes from a generator seeded with ``(seed, tune_id)``
+    only, so it is deterministic and independent of the other tune ids.
+    Returns columns ``tune_id, program, qpm, transpose``.
+    """
+    low, high = params.transpose_range
+    rows = []
+    for tune_id in tune_ids:
+        rng = np.random.default_rng(int(content_key("augmentation", seed, str(tune_id)), 16))
+        rows.append((str(tune_id), int(rng.choice(params.programs)),
+                     round(float(rng.uniform(*params.qpm_range)), 1),
+                     int(rng.integers(low, high, endpoint=True))))
+    return pd.DataFrame(rows, columns=["tune_id", "program", "qpm", "transpose"])
+
+
+def _tune_name(notes: pd.DataFrame, tune_id: str | None) -> str:
+    if tune_id is not None:
+        return str(tune_id)
+    if "tune_id" in notes and len(notes):
+        return str(notes["tune_id"].iloc[0])
+    return "<unnamed tune>"
+
+
+def notes_to_midi(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
+                  velocity: int = 90, tune_id: str | None = None) -> pretty_midi.PrettyMIDI:
+    """One tune's notes (onset/duration in quarter notes) as a one-track MIDI.
+
+    ``qpm`` sets seconds per quarter note (60 / qpm), ``transpose`` shifts every
+    pitch by that many semitones. Notes of zero duration (grace notes, which
+    have no written length) are dropped. Raises ``RenderError`` naming the tune
+    for no notes, missing values or a pitch outside MIDI 0-127.
+    """
+    name = _tune_name(notes, tune_id)
+    if qpm <= 0:
+        raise RenderError(f"tune {name!r}: tempo must be positive, got {qpm} qpm")
+    table = notes[["pitch", "onset", "duration"]].to_numpy(dtype=float)
+    if not np.isfinite(table).all():
+        raise RenderError(f"tune {name!r}: missing or infinite pitch/onset/duration")
+    table = table[table[:, 2] > 0]
+    if len(table) == 0:
+        raise RenderError(f"tune {name!r}: no notes to render")
+    pitches = table[:, 0].astype(int) + int(transpose)
+    if pitches.min() < 0 or pitches.max() > 127:
+        raise RenderError(f"tune {name!r}: pitch outside MIDI 0-127 after transposing "
+                          f"by {transpose} ({pitches.min()}..{pitches.max()})")
+    seconds_per_quarter = 60.0 / qpm
+    midi = pretty_midi.PrettyMIDI(initial_tempo=float(qpm))
+    instrument = pretty_midi.Instrument(program=int(program), name=name)
+    instrument.notes = [
+        pretty_midi.Note(velocity=int(velocity), pitch=int(pitch),
+                         start=onset * seconds_per_quarter,
+                         end=(onset + duration) * seconds_per_quarter)
+        for pitch, (onset, duration) in zip(pitches, table[:, 1:])
+    ]
+    midi.instruments.append(instrument)
+    return midi
+
+
+def _looped_notes(midi: pretty_midi.PrettyMIDI, clip_seconds: float) -> np.ndarray:
+    """(start s, end s, pitch) rows, the tune repeated until ``clip_seconds``, then cut."""
+    notes = np.array([(n.start, n.end, n.pitch) for n in midi.instruments[0].notes])
+    period = notes[:, 1].max()
+    if period < MIN_TUNE_SECONDS:  # a near-zero period would loop into millions of notes
+        raise RenderError(f"tune {midi.instruments[0].name!r}: ends after {period:.3g} s, "
+                          f"shorter than {MIN_TUNE_SECONDS} s")
+    repeats = math.ceil(clip_seconds / period)
+    shifts = np.repeat(np.arange(repeats) * period, len(notes))
+    looped = np.tile(notes, (repeats, 1))
+    looped[:, :2] += shifts[:, None]
+    looped = looped[looped[:, 0] < clip_seconds]
+    looped[:, 1] = np.minimum(looped[:, 1], clip_seconds)
+    return looped
+
+
+def _note_events(looped: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(sample, is_on, pitch) rows in time order, note-offs before note-ons at a tie."""
+    on = np.round(looped[:, 0] * sample_rate).astype(np.int64)
+    off = np.maximum(np.round(looped[:, 1] * sample_rate).astype(np.int64), on + 1)
+    pitch = looped[:, 2].astype(np.int64)
+    events = np.concatenate([np.stack([on, np.ones_like(on), pitch], axis=1),
+                             np.stack([off, np.zeros_like(off), pitch], axis=1)])
+    # A repeated pitch must be released before it is struck again.
+    return events[np.lexsort((events[:, 1], events[:, 0]))]
+
+
+def _play_events(looped: np.ndarray, params: RenderParams, note_on, note_off,
+                 generate) -> np.ndarray:
+    """Mono float32 audio of ``params.n_samples``: ``generate(n)`` blocks between note events."""
+    n_samples = params.n_samples
+    blocks, position = [], 0
+    for sample, is_on, pitch in _note_events(looped, params.sample_rate):
+        sample = min(int(sample), n_samples)
+        if sample > position:
+            blocks.append(generate(sample - position))
+            position = sample
+        (note_on if is_on else note_off)(int(pitch))
+    if position < n_samples:
+        blocks.append(generate(n_samples - position))
+    return np.concatenate(blocks)
+
+
+def _flush_until_silent(generate, block: int, max_blocks: int = 1000) -> None:
+    """Generate and drop blocks until one is all zero: stopped voices still fade out."""
+    for _ in range(max_blocks):
+        if not np.any(generate(block)):
+            return
+    raise RuntimeError(f"synthesizer voices did not stop within {max_blocks} blocks")
+
+
+@functools.lru_cache(maxsize=2)
+def _tinysoundfont_synth(path: str, sample_rate: int):
+    """One Synth with the soundfont loaded, kept for the life of the (worker) process."""
+    synth = tinysoundfont.Synth(samplerate=sample_rate)
+    return synth, synth.sfload(path)
+
+
+def _synthesize_tinysoundfont(looped: np.ndarray, program: int, params: RenderParams,
+                              soundfont: Path) -> np.ndarray:
+    """Mono float32 audio through tinysoundfont, events placed to the sample."""
+    synth, sfid = _tinysoundfont_synth(str(soundfont), params.sample_rate)
+
+    def generate(n: int) -> np.ndarray:
+        stereo = np.frombuffer(synth.generate_simple(n), dtype=np.float32)
+        return 0.5 * (stereo[0::2] + stereo[1::2])
+
+    # A reused Synth must start from silence, never with the last tune's tail.
+    synth.sounds_off()
+    _flush_until_silent(generate, params.sample_rate // 100)
+    synth.program_select(_CHANNEL, sfid, 0, int(program))
+    return _play_events(looped, params, lambda key: synth.noteon(_CHANNEL, key, params.velocity),
+                        lambda key: synth.noteoff(_CHANNEL, key), generate)
+
+
+def _fluidsynth_synth(path: str, sample_rate: int):
+    """A new FluidSynth Synth with the soundfont loaded."""
+    import fluidsynth
+
+    # Reverb and chorus off: tinysoundfont has neither, so both backends give a dry tone.
+    synth = fluidsynth.Synth(samplerate=float(sample_rate),
+                             **{"synth.reverb.active": 0, "synth.chorus.active": 0})
+    return synth, synth.sfload(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _fluidsynth_write_float():
+    """``fluid_synth_write_float`` through pyfluidsynth's ctypes helper.
+
+    pyfluidsynth's ``get_samples`` only writes 16-bit samples, which FluidSynth
+    dithers with a noise generator whose state runs on from tune to tune.
+    """
+    from ctypes import c_int, c_void_p
+
+    import fluidsynth
+
+    return fluidsynth.cfunc("fluid_synth_write_float", c_int, ("synth", c_void_p, 1),
+                            ("len", c_int, 1), ("lout", c_void_p, 1), ("loff", c_int, 1),
+                            ("lincr", c_int, 1), ("rout", c_void_p, 1), ("roff", c_int, 1),
+                            ("rincr", c_int, 1))
+
+
+def _synthesize_fluidsynth(looped: np.ndarray, program: int, params: RenderParams,
+                           soundfont: Path) -> np.ndarray:
+    """Mono float32 audio through FluidSynth (pyfluidsynth), events placed to its 64-sample block.
+
+    A reused FluidSynth Synth renders the first notes of the next tune slightly
+    differently even after a system reset, so each tune gets a fresh one; the
+    soundfont load then dominates (~400x real time at 12 kHz, tinysoundfont ~2,000x).
+    """
+    synth, sfid = _fluidsynth_synth(str(soundfont), params.sample_rate)
+    write_float = _fluidsynth_write_float()
+
+    def generate(n: int) -> np.ndarray:
+        stereo = np.zeros(2 * n, dtype=np.float32)
+        address = stereo.ctypes.data
+        write_float(synth.synth, n, address, 0, 2, address, 1, 2)
+        return 0.5 * (stereo[0::2] + stereo[1::2])
+
+    try:
+        synth.program_select(_CHANNEL, sfid, 0, int(program))
+        return _play_events(looped, params,
+                            lambda key: synth.noteon(_CHANNEL, key, params.velocity),
+                            lambda key: synth.noteoff(_CHANNEL, key), generate)
+    finally:
+        synth.delete()
+
+
+_SYNTHESIZERS = {"tinysoundfont": _synthesize_tinysoundfont,
+                 "fluidsynth": _synthesize_fluidsynth}
+
+
+def is_silent(audio: np.ndarray, threshold_db: float = -60.0) -> bool:
+    """Whether the RMS level of ``audio`` is below ``threshold_db`` dB full scale.
+
+    Empty audio counts as silent.
+    """
+    audio = np.asarray(audio, dtype=np.float32).ravel()
+    if audio.size == 0:
+        return True
+    rms = math.sqrt(float(np.dot(audio, audio)) / audio.size)
+    return rms == 0.0 or 20 * math.log10(rms) < threshold_db
+
+
+def render_tune(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
+                params: RenderParams = RenderParams(), soundfont: Path | None = None,
+                tune_id: str | None = None) -> np.ndarray:
+    """One tune as a mono float32 clip of exactly ``clip_seconds * sample_rate`` samples.
+
+    Folk tunes are played round and round, so a tune shorter than the clip is
+    repeated (period: the end of its last note) until the clip is full; a
+    longer tune is cut at ``clip_seconds``. The clip is peak-normalized to
+    ``PEAK_LEVEL`` (-1 dBFS). Raises ``RenderError`` naming the tune for no
+    notes, an out-of-range pitch or silent output.
+    """
+    name = _tune_name(notes, tune_id)
+    _check_backend(params.backend)
+    midi = notes_to_midi(notes, program, qpm, transpose, params.velocity, tune_id=name)
+    looped = _looped_notes(midi, params.clip_seconds)
+    raw = _SYNTHESIZERS[params.backend](looped, program, params, soundfont or soundfont_path())
+    if not np.isfinite(raw).all() or is_silent(raw):
+        raise RenderError(f"tune {name!r}: rendered audio is silent or not finite "
+                          f"(program {program})")
+    return (raw * (PEAK_LEVEL / np.abs(raw).max())).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _soundfont_key(path: str, size: int, mtime_ns: int) -> str:
+    return content_key(Path(path).read_bytes())
+
+
+def _clip_key(params: RenderParams, soundfont: Path, table: np.ndarray,
+              program: int, qpm: float, transpose: int) -> str:
+    """Cache key of one clip: the fields that shape the audio, not the draw ranges."""
+    stat = soundfont.stat()
+    shaping = {k: v for k, v in asdict(params).items()
+               if k in ("sample_rate", "clip_seconds", "velocity", "backend")}
+    return content_key(RENDER_VERSION, shaping, _soundfont_key(str(soundfont), stat.st_size,
+                                                               stat.st_mtime_ns),
+                       table, int(program), float(qpm), int(transpose))
+
+
+def _render_to_file(job: dict, params: RenderParams, soundfont: Path) -> tuple[str, str]:
+    """Render one tune and write its FLAC atomically; ``(status, reason)``."""
+    notes = pd.DataFrame(job["table"], columns=["pitch", "onset", "duration"])
+    try:
+        audio = render_tune(notes, job["program"], job["qpm"], job["transpose"], params,
+                            soundfont, tune_id=job["tune_id"])
+    except (RenderError, RuntimeError, tinysoundfont.SoundFontException) as err:
+        return "skipped", str(err)
+    with atomic_path(job["audio_path"]) as tmp:
+        sf.write(tmp, audio, params.sample_rate, format="FLAC", subtype="PCM_16")
+    return "rendered", ""
+
+
+def _render_chunk(jobs: list[dict], params: RenderParams, soundfont: Path) -> list[tuple[str, str]]:
+    return [_render_to_file(job, params, soundfont) for job in jobs]
+
+
+def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
+                 seed: int, soundfont: Path) -> list[dict]:
+    """One job per manifest tune: its notes, its augmentation and its cache path."""
+    tune_ids = manifest["tune_id"].astype(str)
+    duplicated = tune_ids[tune_ids.duplicated()].unique()
+    if len(duplicated):
+        raise ValueError(f"manifest has duplicate tune ids: {list(duplicated[:5])}")
+    by_tune = {str(k): g[["pitch", "onset", "duration"]].to_numpy(dtype=float)
+               for k, g in notes.groupby("tune_id", sort=False)}
+    empty = np.zeros((0, 3))
+    jobs = []
+    for row in draw_augmentation(tune_ids, seed, params).itertuples(index=False):
+        table = by_tune.get(row.tune_id, empty)
+        key = _clip_key(params, soundfont, table, row.program, row.qpm, row.transpose)
+        jobs.append(dict(row._asdict(), table=table,
+                         audio_path=str(config.data_path("audio", f"{key}.flac"))))
+    return jobs
+
+
+def _run_parallel(jobs: list[dict], params: RenderParams, soundfont: Path,
+                  n_jobs: int) -> list[tuple[str, str]]:
+    """Render ``jobs`` in chunks over ``n_jobs`` processes (in-process for one)."""
+    if n_jobs == 1 or len(jobs) <= 1:
+        return _render_chunk(jobs, params, soundfont)
+    from joblib import Parallel, delayed
+
+    # A few chunks per worker balance long and short tunes without per-tune overhead.
+    chunks = [list(c) for c in np.array_split(np.array(jobs, dtype=object),
+                                              min(len(jobs), 4 * n_jobs)) if len(c)]
+    results = Parallel(n_jobs=n_jobs)(delayed(_render_chunk)(c, params, soundfont)
+                                      for c in chunks)
+    return [status for chunk in results for status in chunk]
+
+
+def render_many(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
+                seed: int, n_jobs: int | None = None, use_cache: bool = True) -> pd.DataFrame:
+    """Render every tune of ``manifest`` to a cached FLAC clip, in parallel.
+
+    Returns one row per manifest tune: ``tune_id, program, qpm, transpose,
+    audio_path, status, reason`` with status ``rendered`` (written now),
+    ``cached`` (already on disk) or ``skipped`` (no notes, bad pitch, silent
+    output, synth error; ``reason`` says which; ``audio_path`` is missing). A
+    skipped tune is never fatal. ``n_jobs`` defaults to ``config.n_jobs()``.
+    """
+    soundfont = soundfont_path()  # fail before any work, with the fix in the message
+    _check_backend(params.backend)
+    jobs = _render_jobs(manifest, notes, params, seed, soundfont)
+    todo = [job for job in jobs if not (use_cache and Path(job["audio_path"]).is_file())]
+    outcome = dict(zip((id(job) for job in todo),
+                       _run_parallel(todo, params, soundfont, n_jobs or config.n_jobs())))
+    rows = []
+    for job in jobs:
+        status, reason = outcome.get(id(job), ("cached", ""))
+        rows.append({**{k: job[k] for k in ("tune_id", "program", "qpm", "transpose")},
+                     "audio_path": None if status == "skipped" else job["audio_path"],
+                     "status": status, "reason": reason})
+    result = pd.DataFrame(rows, columns=["tune_id", "program", "qpm", "transpose",
+                                         "audio_path", "status", "reason"])
+    log.info("render_many: %s", result["status"].value_counts().to_dict())
+    return result
+
+
+def load_clip(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """A cached clip as (mono float32 audio in [-1, 1], sample rate in Hz)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio clip not found: {path}; run render.render_many first")
+    audio, sample_rate = sf.read(path, dtype="float32", always_2d=False)
+    return (audio.mean(axis=1) if audio.ndim == 2 else audio), int(sample_rate)
+
+
+def preview_format() -> tuple[str, str]:
+    """(soundfile format, MIME type) of previews: MP3 if libsndfile has it, else OGG Vorbis."""
+    if "MP3" in sf.available_formats():
+        return "MP3", "audio/mpeg"
+    return "OGG", "audio/ogg"
+
+
+def clip_to_mp3_bytes(audio: np.ndarray, sample_rate: int,
+                      compression_level: float = 0.5) -> bytes:
+    """A clip encoded for listening: MP3 (OGG Vorbis where libsndfile lacks MP3).
+
+    ``compression_level`` is soundfile's, 0 (best) to <1 (smallest); at 12 kHz
+    the default gives a constant 32 kbit/s, about 40 KB per 10 s.
+    """
+    fmt, _ = preview_format()
+    options = ({"subtype": "MPEG_LAYER_III", "bitrate_mode": "CONSTANT"} if fmt == "MP3"
+               else {"subtype": "VORBIS"})
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(audio, dtype=np.float32), int(sample_rate), format=fmt,
+             compression_level=min(compression_level, 0.95), **options)
+    return buffer.getvalue()
+
+
+def audio_html(audio: np.ndarray, sample_rate: int, title: str = "") -> str:
+    """An ``<audio controls>`` HTML snippet with the clip inlined as base64 MP3/OGG.
+
+    ``title`` is HTML-escaped. About 55 KB of HTML for 10 s at 12 kHz.
+    """
+    _, mime = preview_format()
+    data = base64.b64encode(clip_to_mp3_bytes(audio, sample_rate)).decode("ascii")
+    label = html.escape(str(title), quote=True)
+    caption = f'<div class="musicgeo-audio-title">{label}</div>' if label else ""
+    return (f'<div class="musicgeo-audio">{caption}<audio controls preload="none" '
+            f'title="{label}" src="data:{mime};base64,{data}"></audio></div>')
+
+
+__all__ = [
+    "FOLK_PROGRAMS", "PEAK_LEVEL", "RenderError", "RenderParams", "audio_html",
+    "clip_to_mp3_bytes", "draw_augmentation", "fluidsynth_available", "is_silent",
+    "load_clip", "notes_to_midi", "preview_format", "render_many", "render_tune",
+    "soundfont_path",
+]

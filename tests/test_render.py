@@ -1,0 +1,262 @@
+"""Rendering notes to audio through the real soundfont (tinysoundfont, TimGM6mb.sf2)."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from musicgeo_utils import config, render
+from musicgeo_utils.render import RenderError, RenderParams
+
+SR = 12000
+OCARINA, RECORDER = 79, 74  # sustained, nearly sinusoidal General MIDI programs
+
+
+def tune(tune_id: str, pitches, onsets, durations) -> pd.DataFrame:
+    """A notes table in the corpus format (onset and duration in quarter notes)."""
+    return pd.DataFrame({"tune_id": tune_id, "pitch": pitches,
+                         "onset": np.asarray(onsets, float),
+                         "duration": np.asarray(durations, float)})
+
+
+def peak_hz(audio: np.ndarray, sample_rate: int = SR) -> float:
+    """Spectral peak in Hz, refined by parabolic interpolation of the log magnitude."""
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    left, mid, right = np.log(spectrum[k - 1:k + 2])
+    offset = 0.5 * (left - right) / (left - 2 * mid + right)
+    return (k + offset) * sample_rate / len(audio)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A fresh cache directory per test (render_many computes paths in this process)."""
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def params():
+    return RenderParams(sample_rate=SR, clip_seconds=2.0)
+
+
+def cache_files(data_dir) -> list[str]:
+    audio = data_dir / "audio"
+    return sorted(os.listdir(audio)) if audio.exists() else []
+
+
+def test_default_soundfont_is_pretty_midis(monkeypatch):
+    monkeypatch.delenv("MUSICGEO_SOUNDFONT", raising=False)
+    path = render.soundfont_path()
+    assert path.name == "TimGM6mb.sf2" and path.stat().st_size > 5_000_000
+
+
+def test_missing_soundfont_is_a_clear_error(tmp_path, monkeypatch, data_dir):
+    missing = tmp_path / "no-such-font.sf2"
+    monkeypatch.setenv("MUSICGEO_SOUNDFONT", str(missing))
+    with pytest.raises(FileNotFoundError, match="no-such-font.sf2.*MUSICGEO_SOUNDFONT"):
+        render.soundfont_path()
+    notes = tune("t", [69], [0], [1])
+    with pytest.raises(FileNotFoundError, match="no-such-font.sf2"):
+        render.render_many(pd.DataFrame({"tune_id": ["t"]}), notes, RenderParams(), seed=0,
+                           n_jobs=1)
+
+
+@pytest.mark.parametrize("program", [OCARINA, RECORDER])
+@pytest.mark.parametrize("transpose, expected_hz", [(0, 440.0), (12, 880.0), (-12, 220.0)])
+def test_a4_renders_at_440_hz(program, transpose, expected_hz):
+    params = RenderParams(sample_rate=SR, clip_seconds=3.0)
+    audio = render.render_tune(tune("a4", [69], [0], [8]), program, qpm=120, transpose=transpose,
+                               params=params)
+    assert peak_hz(audio) == pytest.approx(expected_hz, abs=3.0)
+
+
+def test_clip_has_exact_length_and_peak_level(params):
+    audio = render.render_tune(tune("t", [60, 64, 67], [0, 1, 2], [1, 1, 1]), 0, 120, 0, params)
+    assert audio.dtype == np.float32 and audio.shape == (params.n_samples,)
+    assert np.abs(audio).max() == pytest.approx(render.PEAK_LEVEL, rel=1e-5)
+
+
+def test_short_tune_repeats_to_fill_the_clip():
+    """A4 then C5, half a second each at 120 qpm: the pattern recurs every second."""
+    params = RenderParams(sample_rate=SR, clip_seconds=4.0)
+    audio = render.render_tune(tune("loop", [69, 72], [0, 1], [1, 1]), OCARINA, 120, 0, params)
+    window = SR // 4
+    for start_s, expected_hz in [(3.125, 440.0), (3.625, 523.25)]:
+        start = int(start_s * SR)
+        assert peak_hz(audio[start:start + window]) == pytest.approx(expected_hz, abs=8.0)
+
+
+def test_a_blip_is_not_looped_into_millions_of_notes(params):
+    with pytest.raises(RenderError, match="blip.*shorter than"):
+        render.render_tune(tune("blip", [69], [0], [0.01]), 0, 120, 0, params)
+
+
+def test_long_tune_is_cut(params):
+    many = np.arange(200)
+    audio = render.render_tune(tune("long", 60 + many % 12, many, np.ones(200)), 0, 120, 0, params)
+    assert audio.shape == (params.n_samples,)
+
+
+def test_notes_to_midi_converts_quarters_to_seconds():
+    notes = tune("t", [60, 62, 64], [0, 1, 1.5], [1, 0.5, 0])  # the last is a grace note
+    midi = render.notes_to_midi(notes, program=40, qpm=120, transpose=-2)
+    (instrument,) = midi.instruments
+    assert instrument.program == 40
+    got = [(n.pitch, n.start, n.end) for n in instrument.notes]
+    assert got == [(58, 0.0, 0.5), (60, 0.5, 0.75)]
+
+
+def test_pitch_out_of_midi_range_names_the_tune():
+    with pytest.raises(RenderError, match="high-tune.*0-127"):
+        render.notes_to_midi(tune("high-tune", [125], [0], [1]), 0, 120, transpose=6)
+
+
+def test_draw_augmentation_is_deterministic_and_per_tune():
+    def draw(ids, seed):
+        return render.draw_augmentation(ids, seed=seed, params=RenderParams()).set_index("tune_id")
+
+    first = draw(["a", "b", "c"], seed=7)
+    more_tunes = draw(["x", "c", "b", "a", "y"], seed=7)
+    pd.testing.assert_frame_equal(first, more_tunes.loc[["a", "b", "c"]])
+    assert not first.equals(draw(["a", "b", "c"], seed=8))
+
+
+def test_draw_augmentation_covers_the_ranges():
+    params = RenderParams()
+    draws = render.draw_augmentation([f"t{i}" for i in range(400)], seed=0, params=params)
+    assert set(draws["program"]) == set(params.programs)
+    assert set(draws["transpose"]) == set(range(-5, 7))
+    assert draws["qpm"].between(*params.qpm_range).all() and draws["qpm"].nunique() > 300
+
+
+def test_no_notes_raises_naming_the_tune(params):
+    with pytest.raises(RenderError, match="empty-tune.*no notes"):
+        render.render_tune(tune("empty-tune", [], [], []), 0, 120, 0, params, tune_id="empty-tune")
+
+
+def test_is_silent():
+    t = np.arange(SR) / SR
+    assert render.is_silent(np.zeros(SR))
+    assert render.is_silent(np.array([]))
+    assert render.is_silent(1e-4 * np.sin(2 * np.pi * 440 * t))  # -83 dBFS
+    assert not render.is_silent(0.1 * np.sin(2 * np.pi * 440 * t))  # -23 dBFS
+    assert not render.is_silent(1e-4 * np.sin(2 * np.pi * 440 * t), threshold_db=-90)
+
+
+def test_tune_starting_after_the_clip_is_silent(params):
+    with pytest.raises(RenderError, match="late.*silent"):
+        render.render_tune(tune("late", [69], [100], [1]), 0, 120, 0, params)
+
+
+def corpus_fixture():
+    """Two playable tunes, one with no notes, one that is silent within the clip."""
+    notes = pd.concat([tune("reel", [62, 64, 66, 67, 69, 71], np.arange(6) * 0.5, [0.5] * 6),
+                       tune("air", [67, 69, 71, 72], [0, 1, 2, 3], [1, 1, 1, 1]),
+                       tune("late", [69], [100], [1])])
+    manifest = pd.DataFrame({"tune_id": ["reel", "air", "no-notes", "late"]})
+    return manifest, notes
+
+
+def test_render_many_skips_counts_and_caches(data_dir, params):
+    manifest, notes = corpus_fixture()
+    first = render.render_many(manifest, notes, params, seed=1, n_jobs=1).set_index("tune_id")
+    assert first["status"].to_dict() == {"reel": "rendered", "air": "rendered",
+                                         "no-notes": "skipped", "late": "skipped"}
+    assert "no notes" in first.loc["no-notes", "reason"]
+    assert "silent" in first.loc["late", "reason"]
+    audio, sample_rate = render.load_clip(first.loc["reel", "audio_path"])
+    assert sample_rate == SR and audio.shape == (params.n_samples,)
+    assert np.abs(audio).max() == pytest.approx(render.PEAK_LEVEL, abs=1e-3)
+
+    files = cache_files(data_dir)
+    mtimes = {f: os.stat(data_dir / "audio" / f).st_mtime_ns for f in files}
+    second = render.render_many(manifest, notes, params, seed=1, n_jobs=1).set_index("tune_id")
+    assert second["status"].value_counts().to_dict() == {"cached": 2, "skipped": 2}
+    assert {f: os.stat(data_dir / "audio" / f).st_mtime_ns for f in cache_files(data_dir)} == mtimes
+    pd.testing.assert_series_equal(first["audio_path"], second["audio_path"])
+
+
+@pytest.mark.slow  # starting joblib's worker processes takes 2-5 s on two busy cores
+def test_rendering_is_deterministic_across_processes(data_dir, params):
+    manifest, notes = corpus_fixture()
+    serial = render.render_many(manifest, notes, params, seed=2, n_jobs=1)
+    clips = {p: render.load_clip(p)[0] for p in serial["audio_path"].dropna()}
+    parallel = render.render_many(manifest, notes, params, seed=2, n_jobs=2, use_cache=False)
+    assert (parallel["status"] == serial["status"]).all()
+    assert list(parallel["audio_path"].dropna()) == list(clips)
+    for path, audio in clips.items():
+        np.testing.assert_array_equal(render.load_clip(path)[0], audio)
+
+
+def test_interrupted_write_leaves_no_partial_file(data_dir, params, monkeypatch):
+    manifest, notes = corpus_fixture()
+    real_write = sf.write
+
+    def write_then_interrupt(*args, **kwargs):
+        real_write(*args, **kwargs)  # the temporary file is complete on disk...
+        raise KeyboardInterrupt  # ...when the run is stopped
+
+    monkeypatch.setattr(render.sf, "write", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        render.render_many(manifest, notes, params, seed=3, n_jobs=1)
+    assert cache_files(data_dir) == []
+    monkeypatch.setattr(render.sf, "write", real_write)
+    resumed = render.render_many(manifest, notes, params, seed=3, n_jobs=1)
+    assert resumed["status"].value_counts().to_dict() == {"rendered": 2, "skipped": 2}
+    assert len(cache_files(data_dir)) == 2
+
+
+def test_duplicate_manifest_ids_are_refused(data_dir, params):
+    manifest = pd.DataFrame({"tune_id": ["a", "b", "a"]})
+    with pytest.raises(ValueError, match="duplicate tune ids.*'a'"):
+        render.render_many(manifest, tune("a", [60], [0], [1]), params, seed=0, n_jobs=1)
+
+
+def test_preview_bytes_decode_to_the_same_clip():
+    params = RenderParams(sample_rate=SR, clip_seconds=4.0)
+    audio = render.render_tune(tune("a4", [69], [0], [8]), OCARINA, 120, 0, params)
+    data = render.clip_to_mp3_bytes(audio, SR)
+    assert len(data) < 30_000  # about 32 kbit/s
+    decoded, sample_rate = sf.read(io.BytesIO(data), dtype="float32")
+    assert sample_rate == SR
+    # encoder delay and padding: at most one MP3 frame (1152 samples) each
+    assert abs(len(decoded) - len(audio)) <= 2 * 1152
+    assert peak_hz(decoded) == pytest.approx(440.0, abs=3.0)
+
+
+def test_audio_html_escapes_the_title():
+    audio = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR).astype(np.float32)
+    snippet = render.audio_html(audio, SR, title='<script>alert("x")</script> & reel')
+    assert "<script>" not in snippet and "&lt;script&gt;" in snippet and "&amp; reel" in snippet
+    _, mime = render.preview_format()
+    payload = snippet.split(f"data:{mime};base64,")[1].split('"')[0]
+    decoded, sample_rate = sf.read(io.BytesIO(base64.b64decode(payload)))
+    assert sample_rate == SR and abs(len(decoded) - SR) <= 2 * 1152
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="unknown backend"):
+        RenderParams(backend="timidity")
+
+
+@pytest.mark.skipif(render.fluidsynth_available(), reason="fluidsynth is installed here")
+def test_missing_fluidsynth_is_a_clear_error():
+    with pytest.raises(ImportError, match="pyfluidsynth.*libfluidsynth"):
+        RenderParams(backend="fluidsynth")
+
+
+@pytest.mark.skipif(not render.fluidsynth_available(), reason="needs pyfluidsynth + libfluidsynth")
+def test_fluidsynth_renders_a4_at_440_hz():
+    params = RenderParams(sample_rate=SR, clip_seconds=3.0, backend="fluidsynth")
+    audio = render.render_tune(tune("a4", [69], [0], [8]), OCARINA, 120, 0, params)
+    assert audio.shape == (params.n_samples,)
+    assert peak_hz(audio) == pytest.approx(440.0, abs=3.0)
+    render.render_tune(tune("other", [60, 67], [0, 1], [1, 2]), 0, 100, 3, params)
+    again = render.render_tune(tune("a4", [69], [0], [8]), OCARINA, 120, 0, params)
+    np.testing.assert_array_equal(again, audio)
