@@ -1,0 +1,625 @@
+"""Offline folium maps: a country basemap, points, true->predicted lines, legends.
+
+folium 0.20 links Leaflet, jQuery, Bootstrap and font-awesome from CDNs and a
+tile server for the background, so offline a default map is a blank box. The
+maps built here need neither:
+
+- :func:`base_map` has no tiles; land is a committed, simplified country
+  GeoJSON (``data/countries.geojson``, made by ``tools/make_basemap.py``);
+- points and lines are Leaflet ``circleMarker``/``polyline`` layers drawn from
+  one compact JSON table per layer, so a notebook that shows thousands of
+  tunes stays small: measured on the 13,849 MSD artist locations, 21 bytes a
+  point, 37 with a tooltip, ~200 with a two-row popup table, against ~1.2 KB
+  for one folium ``CircleMarker`` with a tooltip and popup;
+- legends and colour bars are plain HTML/CSS, with no external asset;
+- :func:`offline_html` / :func:`inline_assets` put Leaflet and jQuery (from the
+  ``xstatic-leaflet`` / ``xstatic-jquery`` wheels, the versions folium links)
+  inline and drop Bootstrap/font-awesome/awesome-markers, which these maps do
+  not use, so a saved page or the report renders with no network at all.
+
+In a notebook, :func:`notebook_map` shows a map the way folium does (CDN
+links, which work in an online JupyterLab or Colab), keeping outputs small;
+``report.py`` inlines the assets when it builds ``report.html``.
+
+Security: every label given as plain text (tooltips, legend entries, titles)
+is escaped with :func:`escape`. ``popup_html`` is *trusted* HTML: build it from
+escaped parts with :func:`escape` / :func:`popup_table`, never from raw titles.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import importlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from .cache import write_bytes
+from .config import PACKAGE_DATA
+
+BASEMAP_PATH = PACKAGE_DATA / "countries.geojson"
+#: Background ("sea") colour and country style of :func:`base_map`.
+SEA_COLOR = "#dde3e8"
+LAND_STYLE = {"color": "#9aa4ad", "weight": 0.6, "fillColor": "#fbfbf8", "fillOpacity": 1.0}
+#: matplotlib's tab10, the categorical palette of :func:`category_colors`.
+TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+_CSS_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}|rgba?\([0-9.,%\s]+\))$")
+_FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-zA-Z])")
+
+
+# --------------------------------------------------------------------------- escaping
+
+def escape(text: object) -> str:
+    """Escape ``text`` for HTML *and* for a JavaScript template literal.
+
+    ``html.escape`` plus the three characters that matter inside the backtick
+    strings folium writes into its scripts: a backtick would end the string,
+    ``${`` would run code, a backslash would start an escape sequence.
+    """
+    out = html.escape(str(text), quote=True)
+    return out.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+def popup_table(fields: Mapping[str, object]) -> str:
+    """A small two-column HTML table (``name: value``) with every cell escaped.
+
+    The result is safe to pass as ``popup_html``.
+    """
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in fields.items())
+    return f"<table class='mg-popup'>{rows}</table>"  # styled once by base_map
+
+
+def _check_color(color: str) -> str:
+    """``color`` if it is a plain CSS colour; a ``ValueError`` otherwise (no CSS injection)."""
+    if not isinstance(color, str) or not _CSS_COLOR.match(color.strip()):
+        raise ValueError(f"not a CSS colour: {color!r} (use #rrggbb, a name or rgb(...))")
+    return color.strip()
+
+
+def _script_json(value: object) -> str:
+    """JSON that is safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # Only "</" and "<!" can end or confuse a script element; "<" alone is harmless
+    # there, and escaping every "<" of popup HTML would cost 5 bytes each.
+    return (text.replace("</", "\\u003c/").replace("<!", "\\u003c!")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# --------------------------------------------------------------------------- base map
+
+@functools.lru_cache(maxsize=1)
+def _basemap_text() -> str:
+    if not BASEMAP_PATH.exists():
+        raise FileNotFoundError(f"{BASEMAP_PATH}: missing; run tools/make_basemap.py")
+    return BASEMAP_PATH.read_text(encoding="utf-8")
+
+
+def load_basemap() -> dict:
+    """The committed country basemap, a GeoJSON FeatureCollection (degrees, WGS84).
+
+    Properties: ``iso3`` and ``name``. Antarctica is not included.
+    """
+    return json.loads(_basemap_text())
+
+
+def _is_geographic(m: folium.Map) -> bool:
+    return str(getattr(m, "crs", "EPSG3857")) != "Simple"
+
+
+def base_map(location: Sequence[float] = (30, 20), zoom_start: int = 2, crs: str = "EPSG3857",
+             basemap: bool = True, **kw) -> folium.Map:
+    """An offline folium map: no tiles, a grey background and country outlines.
+
+    ``location`` is (latitude, longitude) in degrees. With ``crs='Simple'``
+    (a non-geographic plane, for the 2-D "map of music") no basemap is drawn
+    and coordinates are plain x/y units. Other keywords go to ``folium.Map``
+    (e.g. ``prefer_canvas=True`` for many thousands of points).
+    """
+    m = folium.Map(location=list(location), zoom_start=zoom_start, crs=crs, tiles=None, **kw)
+    # The map div's own id beats leaflet.css's `.leaflet-container` grey.
+    style = (f"<style>#{m.get_name()} {{ background: {SEA_COLOR}; }}"
+             " .mg-popup { font-size: 12px; } .mg-popup th { text-align: left; padding-right: 6px; }"
+             "</style>")
+    m.get_root().header.add_child(Element(style), name="musicgeo_background")
+    if basemap and crs != "Simple":
+        folium.GeoJson(
+            load_basemap(), name="countries", control=False, interactive=False,
+            style_function=lambda _feature: dict(LAND_STYLE),
+        ).add_to(m)
+    return m
+
+
+# --------------------------------------------------------------------------- colours
+
+def category_colors(values: Iterable[object]) -> dict[str, str]:
+    """A fixed colour for each distinct category (sorted by name), as ``{label: '#rrggbb'}``.
+
+    Up to 10 categories get matplotlib's tab10; more are spread evenly over
+    the 'turbo' colour map (neighbours then differ less: prefer few classes).
+    """
+    labels = sorted({str(v) for v in values})
+    if len(labels) <= len(TAB10):
+        colors = TAB10[: len(labels)]
+    else:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        turbo = colormaps["turbo"]
+        colors = [to_hex(turbo(x)) for x in np.linspace(0.05, 0.95, len(labels))]
+    return dict(zip(labels, colors))
+
+
+def _legend_html(title: str, body: str, position: str) -> str:
+    """Shared frame of legends and colour bars; ``body`` is already escaped HTML."""
+    corners = {"bottomright": "bottom:24px;right:10px", "bottomleft": "bottom:24px;left:10px",
+               "topright": "top:10px;right:10px", "topleft": "top:80px;left:10px"}
+    if position not in corners:
+        raise ValueError(f"position must be one of {sorted(corners)}, not {position!r}")
+    return (
+        f"<div class='musicgeo-legend' style='position:fixed;{corners[position]};z-index:1000;"
+        "background:rgba(255,255,255,0.9);border:1px solid #bbb;border-radius:4px;"
+        "padding:6px 8px;font:12px/1.4 sans-serif;max-height:60%;overflow:auto'>"
+        f"<div style='font-weight:bold;margin-bottom:3px'>{escape(title)}</div>{body}</div>"
+    )
+
+
+class _HtmlOverlay(MacroElement):
+    """A fixed piece of trusted HTML laid over the map page (legends)."""
+
+    _template = Template("{% macro html(this, kwargs) %}{{ this.markup }}{% endmacro %}")
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self._name = "HtmlOverlay"
+        self.markup = markup
+
+
+def add_legend(m: folium.Map, entries: Mapping[object, str], title: str,
+               position: str = "bottomright") -> folium.Map:
+    """Add a categorical legend (``{label: css_colour}``); labels and title are escaped."""
+    rows = "".join(
+        f"<div><span style='display:inline-block;width:11px;height:11px;border-radius:50%;"
+        f"margin-right:5px;background:{_check_color(color)}'></span>{escape(label)}</div>"
+        for label, color in entries.items()
+    )
+    _HtmlOverlay(_legend_html(title, rows, position)).add_to(m)
+    return m
+
+
+def add_colorbar(m: folium.Map, colormap, title: str, position: str = "bottomleft",
+                 fmt: str = "{:,.0f}") -> folium.Map:
+    """Add a horizontal colour bar for a branca ``LinearColormap``, in plain CSS.
+
+    (branca's own legend loads d3 from a CDN, so it is not used.)
+    """
+    stops = ",".join(_check_color(colormap.rgb_hex_str(x))
+                     for x in np.linspace(colormap.vmin, colormap.vmax, 7))
+    gradient = f"linear-gradient(to right,{stops})"
+    body = (f"<div style='width:180px;height:10px;background:{gradient}'></div>"
+            f"<div style='display:flex;justify-content:space-between;width:180px'>"
+            f"<span>{escape(fmt.format(colormap.vmin))}</span>"
+            f"<span>{escape(fmt.format(colormap.vmax))}</span></div>")
+    _HtmlOverlay(_legend_html(title, body, position)).add_to(m)
+    return m
+
+
+# --------------------------------------------------------------------------- points and lines
+
+class _JsonLayer(MacroElement):
+    """Leaflet vectors drawn in the browser from one column-wise JSON table.
+
+    ``kind`` is ``points`` (``L.circleMarker`` at lat/lon) or ``lines``
+    (``L.polyline`` from lat/lon to lat2/lon2). Tooltips are escaped text,
+    popups trusted HTML; both are set with Leaflet's own bind methods.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var d = {{ this.data }}, style = {{ this.style }}, layer = {{ this._parent.get_name() }};
+  for (var i = 0; i < d.lat.length; i++) {
+    var c = d.palette[d.color[i]];
+    var opts = Object.assign({}, style, {color: c, fillColor: c});
+    var v = d.kind === "points"
+      ? L.circleMarker([d.lat[i], d.lon[i]],
+                       Object.assign(opts, {radius: d.radius.length ? d.radius[i] : d.radius}))
+      : L.polyline([[d.lat[i], d.lon[i]], [d.lat2[i], d.lon2[i]]], opts);
+    if (d.tooltip) { v.bindTooltip(d.tooltip[i], {sticky: true}); }
+    if (d.popup) { v.bindPopup(d.popup[i], {maxWidth: 360}); }
+    v.addTo(layer);
+  }
+})();
+{% endmacro %}""")
+
+    def __init__(self, data: dict, style: dict):
+        super().__init__()
+        self._name = "JsonLayer"
+        self.data = _script_json(data)
+        self.style = _script_json(style)
+
+
+def _coordinates(frame: pd.DataFrame, lat: str, lon: str, geographic: bool) -> tuple[list, list]:
+    """Latitudes and longitudes (degrees) as lists; a clear error on bad rows."""
+    missing = [c for c in (lat, lon) if c not in frame.columns]
+    if missing:
+        raise KeyError(f"columns {missing} not in frame (has {list(frame.columns)})")
+    y = pd.to_numeric(frame[lat], errors="coerce").to_numpy(float)
+    x = pd.to_numeric(frame[lon], errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if geographic:
+        bad |= (np.abs(y) > 90) | (np.abs(x) > 540)
+    if bad.any():
+        rows = list(frame.index[bad][:5])
+        raise ValueError(f"{int(bad.sum())} rows have missing or out-of-range "
+                         f"coordinates ({lat}, {lon}), e.g. index {rows}; drop them first")
+    return np.round(y, 5).tolist(), np.round(x, 5).tolist()
+
+
+def _colors(frame: pd.DataFrame, color: str,
+            colors: Mapping[object, str] | None) -> tuple[list[str], list[int], dict]:
+    """(palette, palette index per row, legend) for a CSS colour or a categorical column."""
+    if color not in frame.columns:
+        return [_check_color(color)], [0] * len(frame), {}
+    labels = frame[color].astype(str)
+    legend = {str(k): v for k, v in colors.items()} if colors else category_colors(labels)
+    unknown = sorted(set(labels) - set(legend))
+    if unknown:
+        raise ValueError(f"no colour given for {color!r} values {unknown[:5]}")
+    palette = [_check_color(c) for c in legend.values()]
+    lookup = {label: i for i, label in enumerate(legend)}
+    return palette, [lookup[v] for v in labels], legend
+
+
+def _texts(frame: pd.DataFrame, column, escaped: bool) -> list[str] | None:
+    """A text column as a list (escaped unless it is trusted HTML), or ``None``."""
+    if column is None:
+        return None
+    values = frame[column].astype(str) if isinstance(column, str) else pd.Series(
+        [column(row) for row in frame.itertuples(index=False)], dtype=object)
+    # Trusted HTML goes in as is; _script_json keeps it from closing the script.
+    return [escape(v) for v in values] if escaped else [str(v) for v in values]
+
+
+def _feature_group(m: folium.Map, layer_name: str | None, default: str) -> folium.FeatureGroup:
+    """A new layer on ``m``; only a named one is listed in a ``folium.LayerControl``."""
+    group = folium.FeatureGroup(name=layer_name or default, control=layer_name is not None)
+    group.add_to(m)
+    return group
+
+
+def add_points(m: folium.Map, frame: pd.DataFrame, lat: str = "lat", lon: str = "lon",
+               color: str = "#1f77b4", radius: float | str = 4.0, tooltip=None,
+               popup_html=None, layer_name: str | None = None, legend_title: str | None = None,
+               colors: Mapping[object, str] | None = None,
+               fill_opacity: float = 0.75, fit: bool | None = None) -> folium.FeatureGroup:
+    """Draw one circle marker per row of ``frame`` and return their ``FeatureGroup``.
+
+    - ``lat``/``lon``: columns in degrees (or y/x units on a ``crs='Simple'`` map);
+      missing or out-of-range values raise a ``ValueError`` naming the rows.
+    - ``color``: a CSS colour, or the name of a categorical column, coloured by
+      ``colors`` (``{value: css_colour}``, to keep colours equal across maps)
+      or else :func:`category_colors`; with ``legend_title`` a legend is added.
+    - ``radius``: pixels, a number or a column.
+    - ``tooltip``: a column of plain text, escaped here, or a function of a
+      row (a namedtuple from ``frame.itertuples(index=False)``) giving text.
+    - ``popup_html``: a column or row function giving TRUSTED HTML, inserted
+      as is: build it from :func:`escape`-d parts, e.g. with :func:`popup_table`.
+    - ``fit``: zoom to the points (default: only on a ``crs='Simple'`` map).
+    """
+    y, x = _coordinates(frame, lat, lon, _is_geographic(m))
+    palette, index, legend = _colors(frame, color, colors)
+    radii = (pd.to_numeric(frame[radius]).round(2).tolist() if isinstance(radius, str)
+             else float(radius))
+    data = {"kind": "points", "lat": y, "lon": x, "color": index, "palette": palette,
+            "radius": radii, "tooltip": _texts(frame, tooltip, True),
+            "popup": _texts(frame, popup_html, False)}
+    style = {"weight": 1, "opacity": 0.9, "fill": True, "fillOpacity": fill_opacity}
+    group = _feature_group(m, layer_name, "points")
+    _JsonLayer(data, style).add_to(group)
+    if legend and legend_title is not None:
+        add_legend(m, legend, legend_title)
+    if (fit if fit is not None else not _is_geographic(m)) and len(frame):
+        m.fit_bounds([[min(y), min(x)], [max(y), max(x)]])
+    return group
+
+
+def add_lines(m: folium.Map, pairs: pd.DataFrame, start: tuple[str, str] = ("lat", "lon"),
+              end: tuple[str, str] = ("pred_lat", "pred_lon"), value: str | None = "error_km",
+              colormap=None, color: str = "#d62728", tooltip=None, weight: float = 1.5,
+              opacity: float = 0.6, layer_name: str | None = None,
+              colorbar_title: str | None = None) -> folium.FeatureGroup:
+    """Draw a segment per row from ``start`` to ``end`` (e.g. true -> predicted place).
+
+    ``start``/``end`` name (latitude, longitude) columns in degrees. With
+    ``value`` (e.g. ``error_km``), segments are coloured by a branca
+    ``LinearColormap`` (default: green -> yellow -> red over the value's range)
+    and ``colorbar_title`` adds a plain-CSS colour bar; with ``value=None``
+    every segment is ``color``. ``tooltip`` is a column of text, escaped.
+    Segments are straight in the map projection, not great-circle arcs.
+    """
+    y0, x0 = _coordinates(pairs, *start, _is_geographic(m))
+    y1, x1 = _coordinates(pairs, *end, _is_geographic(m))
+    if value is None:
+        palette, index = [_check_color(color)], [0] * len(pairs)
+    else:
+        values = pd.to_numeric(pairs[value], errors="coerce").to_numpy(float)
+        if colormap is None:
+            import branca.colormap as cm
+
+            finite = values[np.isfinite(values)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            colormap = cm.LinearColormap(["#1a9850", "#fee08b", "#d73027"],
+                                         vmin=lo, vmax=max(hi, lo + 1e-9))
+        hexes = [colormap.rgb_hex_str(v) if np.isfinite(v) else "#7f7f7f" for v in values]
+        palette = sorted(set(hexes))
+        lookup = {h: i for i, h in enumerate(palette)}
+        palette = [_check_color(h) for h in palette]
+        index = [lookup[h] for h in hexes]
+        if colorbar_title is not None:
+            add_colorbar(m, colormap, colorbar_title)
+    data = {"kind": "lines", "lat": y0, "lon": x0, "lat2": y1, "lon2": x1, "color": index,
+            "palette": palette, "tooltip": _texts(pairs, tooltip, True), "popup": None}
+    group = _feature_group(m, layer_name, "lines")
+    _JsonLayer(data, {"weight": weight, "opacity": opacity}).add_to(group)
+    return group
+
+
+# --------------------------------------------------------------------------- offline HTML
+
+@functools.lru_cache(maxsize=None)
+def _xstatic_dir(package: str) -> Path:
+    """The data folder of an xstatic wheel (``leaflet`` or ``jquery``)."""
+    try:
+        module = importlib.import_module(f"xstatic.pkg.{package}")
+    except ImportError as err:
+        raise ImportError(f"pip install xstatic-{package} (needed to inline {package})") from err
+    return Path(module.BASE_DIR)
+
+
+def _safe_script(js: str) -> str:
+    """JavaScript source made safe to sit inside ``<script>...</script>``."""
+    js = re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.M)
+    if re.search(r"</script|<!--", js, flags=re.I):
+        raise ValueError("script text contains '</script' or '<!--'; cannot inline it")
+    return js
+
+
+@functools.lru_cache(maxsize=None)
+def _inline_tag(kind: str) -> str:
+    """The inline ``<script>`` or ``<style>`` for ``leaflet``, ``jquery`` or ``leaflet_css``."""
+    scripts = {"leaflet": ("leaflet", "leaflet.js"), "jquery": ("jquery", "jquery.min.js")}
+    if kind in scripts:
+        package, name = scripts[kind]
+        return f"<script>{_safe_script((_xstatic_dir(package) / name).read_text('utf-8'))}</script>"
+    folder = _xstatic_dir("leaflet")
+    css = (folder / "leaflet.css").read_text("utf-8")
+
+    def data_uri(match: re.Match) -> str:
+        # Leaflet's layer-control and default-marker images, as data URIs.
+        png = base64.b64encode((folder / match.group(1)).read_bytes()).decode()
+        return f"url(data:image/png;base64,{png})"
+
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, css)
+    return f"<style>{css}</style>"
+
+
+#: folium's CDN assets: what replaces each (``None``: dropped, not used by these maps).
+_ASSET_RULES = [
+    (re.compile(r"/leaflet(@[\d.]+)?/dist/leaflet\.js$|/leaflet(\.min)?\.js$"), "leaflet"),
+    (re.compile(r"/leaflet(@[\d.]+)?/dist/leaflet\.css$|/leaflet(\.min)?\.css$"), "leaflet_css"),
+    (re.compile(r"/jquery(-[\d.]+)?(\.min)?\.js$"), "jquery"),
+    (re.compile(r"bootstrap|font-?awesome|awesome[-.]markers|awesome\.rotate|glyphicons"), None),
+]
+_ASSET_TAG = re.compile(
+    r"<script\s+src=\"(?P<src>[^\"]+)\"\s*>\s*</script>"
+    r"|<link\s+rel=\"stylesheet\"\s+href=\"(?P<href>[^\"]+)\"\s*/?>"
+)
+
+
+def inline_assets(html_text: str) -> str:
+    """Replace folium's CDN ``<script>``/``<link>`` tags with inline copies.
+
+    Leaflet (JS and CSS, its images as data URIs) and jQuery come from the
+    xstatic wheels; Bootstrap, font-awesome and awesome-markers tags are
+    removed (circle markers and these legends do not use them). Other tags
+    are left as they are, so :func:`external_urls` still reports them. Works on
+    a full map document; for maps inside ``<iframe srcdoc>`` see
+    :func:`inline_srcdoc_maps`.
+    """
+    def replace(match: re.Match) -> str:
+        url = match.group("src") or match.group("href")
+        if not re.match(r"^(https?:)?//", url):
+            return match.group(0)
+        for pattern, kind in _ASSET_RULES:
+            if pattern.search(url):
+                return "" if kind is None else _inline_tag(kind)
+        return match.group(0)
+
+    return _ASSET_TAG.sub(replace, html_text)
+
+
+# nbconvert re-serialises outputs, so srcdoc may be in single or double quotes.
+_SRCDOC = re.compile(r"(<iframe\b[^>]*?\ssrcdoc=)(?:\"([^\"]*)\"|'([^']*)')", flags=re.I | re.S)
+
+
+def inline_srcdoc_maps(html_text: str, renumber: bool = False) -> str:
+    """Apply :func:`inline_assets` to every ``<iframe srcdoc="...">`` document.
+
+    This is how a folium map looks in a notebook's HTML output: the srcdoc
+    is HTML-unescaped, inlined, and escaped again (quotes included).
+    """
+    def replace(match: re.Match) -> str:
+        inner = html.unescape(match.group(2) if match.group(2) is not None else match.group(3))
+        if "L.map(" not in inner and "leaflet" not in inner:
+            return match.group(0)
+        inner = inline_assets(stable_ids(inner) if renumber else inner)
+        return f'{match.group(1)}"{html.escape(inner, quote=True)}"'
+
+    return _SRCDOC.sub(replace, html_text)
+
+
+def stable_ids(html_text: str) -> str:
+    """Renumber folium's random 32-hex element ids (``map_3f2a...``) as ``map_1``, ``map_2`` ...
+
+    Numbers follow first appearance, so the same map renders to the same
+    text on every run. Any ``_`` + 32 lowercase hex digits is treated as an
+    id: apply this before inlining scripts, to folium output only.
+    """
+    numbers: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        return numbers.setdefault(match.group(0), str(len(numbers) + 1))
+
+    return _FOLIUM_ID.sub(renumber, html_text)
+
+
+def offline_html(m: folium.Map, deterministic_ids: bool = True) -> str:
+    """The map as one standalone HTML document that needs no network.
+
+    Leaflet and jQuery are inline (about 250 KB); with ``deterministic_ids``
+    element ids are renumbered (:func:`stable_ids`) so reruns give the same file.
+    """
+    text = m.get_root().render()
+    return inline_assets(stable_ids(text) if deterministic_ids else text)
+
+
+def save_offline(m: folium.Map, path: str | os.PathLike, deterministic_ids: bool = True) -> Path:
+    """Write :func:`offline_html` to ``path`` atomically; raise if any external URL is left."""
+    text = offline_html(m, deterministic_ids)
+    leftover = external_urls(text)
+    if leftover:
+        raise ValueError(f"{path}: map still links external URLs: {leftover}")
+    return write_bytes(path, text.encode("utf-8"))
+
+
+class NotebookMap:
+    """A folium map as a notebook displays it: an ``<iframe srcdoc>`` of fixed height.
+
+    Assets come from folium's CDN links (small output; needs an online
+    browser); ids are renumbered so re-executed notebooks do not churn.
+    """
+
+    def __init__(self, m: folium.Map, height: int = 480):
+        self.map = m
+        self.height = int(height)
+
+    #: Above this many bytes a notebook output gets heavy to store and diff.
+    warn_bytes = 2_000_000
+
+    def _repr_html_(self) -> str:
+        page = stable_ids(self.map.get_root().render())
+        if len(page) > self.warn_bytes:
+            warnings.warn(f"map output is {len(page) / 1e6:.1f} MB; show a sample of the "
+                          "points in the notebook and save the full map with save_offline()",
+                          stacklevel=2)
+        return (f'<div style="width:100%;height:{self.height}px;">'
+                f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;'
+                f'height:{self.height}px;border:none;" allowfullscreen></iframe></div>')
+
+
+def notebook_map(m: folium.Map, height: int = 480) -> NotebookMap:
+    """What a notebook cell returns to show ``m`` (``height`` in pixels)."""
+    return NotebookMap(m, height)
+
+
+# --------------------------------------------------------------------------- URL audit
+
+#: ``<link rel>`` values whose href a browser does not fetch by itself.
+_LINK_NOT_FETCHED = {"canonical", "alternate", "author", "license", "help", "next", "prev",
+                     "search", "bookmark", "external", "nofollow", "noopener", "noreferrer", "me"}
+#: (tag, attribute) pairs a browser loads while rendering a page.
+_FETCHED_ATTRS = {
+    ("script", "src"), ("img", "src"), ("img", "srcset"), ("iframe", "src"), ("frame", "src"),
+    ("embed", "src"), ("object", "data"), ("source", "src"), ("source", "srcset"),
+    ("video", "src"), ("video", "poster"), ("audio", "src"), ("track", "src"),
+    ("input", "src"), ("image", "href"), ("image", "xlink:href"), ("use", "href"),
+    ("use", "xlink:href"), ("feimage", "href"), ("feimage", "xlink:href"), ("link", "href"),
+    ("body", "background"),
+}
+_EXTERNAL = re.compile(r"^\s*(https?:)?//", flags=re.I)
+_CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)|@import\s+['\"]([^'\"]+)", flags=re.I)
+#: Module imports with a literal URL (``import x from "URL"``, ``import("URL")``).
+_JS_IMPORT = re.compile(r"""\bimport\s*\(\s*['"]([^'"]+)['"]|\bfrom\s*['"]([^'"]+)['"]""")
+
+
+class _UrlAudit(HTMLParser):
+    """Collects the external URLs a browser would fetch while rendering a page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+        self._in = ""  # "style" or "script" while inside one
+
+    def _add(self, url: str, srcset: bool = False) -> None:
+        # A srcset is "url 1x, url 2x"; every other attribute holds one URL.
+        for candidate in ([p.strip().split(" ")[0] for p in url.split(",")] if srcset else [url]):
+            if _EXTERNAL.match(candidate):
+                self.urls.append(candidate.strip())
+
+    def _css(self, text: str) -> None:
+        for match in _CSS_URL.finditer(text):
+            self._add(match.group(1) or match.group(2))
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        rel = set((attrs.get("rel") or "").lower().split())
+        for name, value in attrs.items():
+            if value is None:
+                continue
+            not_fetched = tag == "link" and rel and rel <= _LINK_NOT_FETCHED
+            if (tag, name) in _FETCHED_ATTRS and not not_fetched:
+                self._add(value, srcset=name == "srcset")
+            elif name == "style":
+                self._css(value)
+            elif name == "srcdoc":
+                self.urls.extend(external_urls(value))
+        self._in = tag if tag in ("style", "script") else ""
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        self._in = ""
+
+    def handle_endtag(self, tag):
+        self._in = ""
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self._css(data)
+        elif self._in == "script":
+            for match in _JS_IMPORT.finditer(data):
+                self._add(match.group(1) or match.group(2))
+
+
+def external_urls(html_text: str) -> list[str]:
+    """External URLs (``http://``, ``https://``, ``//host``) a browser would fetch.
+
+    Counted: ``src``/``srcset``/``poster``/``data`` of script, img, iframe,
+    embed, object, media and input elements; ``<link href>`` except for
+    relations that are never fetched (canonical, alternate, author, ...);
+    SVG ``image``/``use`` hrefs; ``url(...)`` and ``@import`` in ``<style>``
+    blocks and ``style`` attributes; and, recursively, the same inside every
+    ``<iframe srcdoc>`` document; in inline scripts, module imports of a
+    literal URL (``import("https://...")``, ``import x from "https://..."``).
+    Not counted, because nothing fetches them: ``<a href>`` links, ``xmlns``
+    declarations, text (attributions, data), and other URLs inside JavaScript
+    (Leaflet's comments, link strings); so a script that builds a URL and
+    loads it at run time is not detected, only its own tag.
+    Order of first appearance, duplicates kept once.
+    """
+    audit = _UrlAudit()
+    audit.feed(html_text)
+    audit.close()
+    return list(dict.fromkeys(audit.urls))
