@@ -1,0 +1,629 @@
+"""Audio clips -> mel spectrograms and fixed-length summary vectors.
+
+One short-time Fourier transform (STFT) per clip feeds every spectral
+feature: its power feeds the mel spectrogram and chroma, its magnitude feeds
+the spectral centroid, bandwidth, contrast and roll-off; the mel spectrogram
+in decibels feeds the MFCCs and the onset-strength envelope, which in turn
+feeds tempo, beats and onsets. A naive loop that calls each librosa feature
+with ``y=`` recomputes the STFT about ten times per clip.
+
+Decibel convention: the mel spectrogram is a POWER spectrogram
+(``|STFT|**2`` through the mel filter bank), converted to decibels once with
+``librosa.power_to_db(ref=1.0, top_db=80)``: an absolute scale (0 dB = power
+1.0; a full-scale 440 Hz sine peaks near +26.5 dB at the defaults), floored
+80 dB below each clip's loudest bin. ``ref=1.0`` keeps loudness differences
+between clips and matches what ``librosa.feature.mfcc(y=...)`` and
+``librosa.onset.onset_strength(y=...)`` compute internally.
+
+Chroma is ``chroma_stft`` (from the shared power spectrum), not CQT chroma:
+cheaper, and good enough for 12-tone-equal-tempered rendered folk tunes.
+
+Cache layout under ``config.data_path('features')``::
+
+    mel/<params.mel_key()>/<content_key(audio sha256, params.mel_key())>.npy
+    <params.key()>/summary/<content_key(audio sha256, params.key())>.npy
+    <params.key()>/skips/<same key>.json          (clips that raised FeatureError)
+    <params.key()>/params.json, names.json         (for people reading the cache)
+
+Mel files depend only on the mel parameters, so changing a summary-only
+parameter (``n_mfcc``, percentiles, ...) recomputes summaries but reuses mels.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+
+from musicgeo_utils import cache, config
+
+#: Bump when the feature code changes its outputs: every cache key changes.
+FEATURES_VERSION = "features-1"
+
+#: Pitch classes in chroma-row order (librosa: row 0 = C).
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+#: FeatureParams fields that change the mel spectrogram; the rest only change
+#: the summary vector (or which clips are skipped).
+MEL_FIELDS = ("sample_rate", "n_fft", "hop_length", "window", "n_mels", "fmin", "fmax", "top_db")
+
+RHYTHM_NAMES = ("tempo_bpm", "beat_interval_cv", "pulse_salience", "onset_rate_hz")
+
+
+class FeatureError(ValueError):
+    """A clip cannot be turned into features; names the clip and the reason."""
+
+    def __init__(self, clip_id: str, reason: str):
+        super().__init__(f"clip {clip_id}: {reason}")
+        self.clip_id = clip_id
+        self.reason = reason
+
+    def __reduce__(self):  # picklable across joblib / dask workers
+        return (FeatureError, (self.clip_id, self.reason))
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Every setting that changes a feature value (Music-Mapp's mel defaults).
+
+    Frequencies in Hz, lengths in samples, levels in dB.
+    """
+
+    sample_rate: int = 12000
+    n_fft: int = 512
+    hop_length: int = 256
+    window: str = "hann"
+    n_mels: int = 96
+    fmin: float = 0.0
+    #: Upper mel edge in Hz; ``None`` = Nyquist (sample_rate / 2).
+    fmax: float | None = None
+    #: Floor of the dB mel spectrogram below its maximum, dB (``None``: no floor).
+    top_db: float | None = 80.0
+    n_mfcc: int = 20
+    #: Frames in the delta (derivative) window of the MFCC deltas; odd, >= 3.
+    delta_width: int = 9
+    #: Chroma tuning offset in fractions of a bin; ``None`` = estimate per clip.
+    chroma_tuning: float | None = None
+    contrast_fmin: float = 200.0
+    #: Octave bands of spectral contrast; fmin * 2**(bands-1) must be < Nyquist.
+    n_contrast_bands: int = 5
+    rolloff_percent: float = 0.85
+    #: Prior centre of the beat tracker's tempo estimate, BPM.
+    start_bpm: float = 120.0
+    #: Percentiles (0-100) of each frame-wise feature kept in the summary.
+    percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
+    #: Clips whose RMS level is below this (dBFS) are rejected as silent.
+    min_level_dbfs: float = -80.0
+
+    def __post_init__(self):
+        nyquist = self.sample_rate / 2
+        checks = {
+            "hop_length must be in 1..n_fft": 0 < self.hop_length <= self.n_fft,
+            "fmin must be below fmax": self.fmin < (self.fmax or nyquist) <= nyquist,
+            "delta_width must be odd and >= 3": self.delta_width >= 3 and self.delta_width % 2,
+            "percentiles must lie in 0..100": all(0 <= p <= 100 for p in self.percentiles),
+            "contrast bands exceed Nyquist": self.contrast_fmin * 2 ** (self.n_contrast_bands - 1) < nyquist,
+        }
+        bad = [message for message, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid FeatureParams: {'; '.join(bad)}")
+        object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+
+    def key(self) -> str:
+        """Content key of every field and FEATURES_VERSION: names the summary cache."""
+        return cache.content_key(FEATURES_VERSION, asdict(self))
+
+    def mel_key(self) -> str:
+        """Content key of the mel-relevant fields only: names the mel cache."""
+        return cache.content_key(FEATURES_VERSION, "mel", {f: getattr(self, f) for f in MEL_FIELDS})
+
+    @property
+    def mel_fmax(self) -> float:
+        """Upper mel edge in Hz (Nyquist when ``fmax`` is None)."""
+        return float(self.fmax) if self.fmax is not None else self.sample_rate / 2
+
+
+class ClipFeatures(NamedTuple):
+    """Features of one clip: mel in dB (n_mels, frames) and the summary vector."""
+
+    mel: np.ndarray
+    summary: np.ndarray
+
+
+@dataclass
+class FeatureSet:
+    """Result of :func:`extract_many`.
+
+    ``summary``: one row per clip (index ``clip_id``), columns from
+    :func:`summary_names`; ``mel_paths``: clip_id -> ``.npy`` path of its mel
+    spectrogram; ``skips``: clip_id and reason of every clip left out;
+    ``counts``: how many mels / summaries were computed now, read from cache,
+    and how many clips were skipped.
+    """
+
+    summary: pd.DataFrame
+    mel_paths: pd.Series
+    skips: pd.DataFrame
+    counts: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def _validated(y: np.ndarray, params: FeatureParams, clip_id: str) -> np.ndarray:
+    """Mono float32 samples, or FeatureError for NaN/inf, too short or silent clips."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise FeatureError(clip_id, f"expected mono samples (1-D), got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise FeatureError(clip_id, f"{int(np.sum(~np.isfinite(y)))} NaN/inf samples")
+    if y.size < params.n_fft:
+        raise FeatureError(
+            clip_id, f"{y.size} samples is shorter than one FFT window ({params.n_fft} samples)"
+        )
+    level_dbfs = 10 * math.log10(max(float(np.mean(np.square(y, dtype=np.float64))), 1e-30))
+    if level_dbfs < params.min_level_dbfs:
+        raise FeatureError(
+            clip_id, f"silent: RMS level {level_dbfs:.1f} dBFS < {params.min_level_dbfs} dBFS"
+        )
+    return y
+
+
+def decode_audio(data: bytes, params: FeatureParams, clip_id: str = "<bytes>") -> np.ndarray:
+    """Decode audio file bytes (FLAC, WAV, OGG) to mono float32 at ``params.sample_rate`` Hz.
+
+    Uses soundfile; resamples with librosa only when the file's rate differs.
+    """
+    import soundfile
+
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (RuntimeError, ValueError, TypeError) as error:  # LibsndfileError is a RuntimeError
+        raise FeatureError(clip_id, f"cannot decode audio: {error}") from None
+    y = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    if rate != params.sample_rate:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=rate, target_sr=params.sample_rate)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def load_audio(path: str | os.PathLike, params: FeatureParams, clip_id: str | None = None) -> np.ndarray:
+    """Read an audio file as mono float32 at ``params.sample_rate`` Hz (see :func:`decode_audio`)."""
+    return decode_audio(Path(path).read_bytes(), params, clip_id or str(path))
+
+
+# --------------------------------------------------------------------------- spectra
+
+
+class _Spectra(NamedTuple):
+    y: np.ndarray
+    magnitude: np.ndarray  # |STFT|, (1 + n_fft/2, frames)
+    power: np.ndarray  # |STFT|**2
+    mel_db: np.ndarray  # (n_mels, frames), dB of mel power
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+
+
+def _mel_db_from_power(power: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Mel filter bank on a power spectrogram, then dB once (never squared twice)."""
+    import librosa
+
+    basis = _mel_basis(params.sample_rate, params.n_fft, params.n_mels, params.fmin, params.mel_fmax)
+    mel_power = basis @ power
+    return librosa.power_to_db(mel_power, ref=1.0, top_db=params.top_db).astype(np.float32, copy=False)
+
+
+def _spectra(y: np.ndarray, params: FeatureParams, clip_id: str) -> _Spectra:
+    """Validate ``y`` and compute its one STFT and the spectra derived from it."""
+    import librosa
+
+    y = _validated(y, params, clip_id)
+    stft = librosa.stft(y, n_fft=params.n_fft, hop_length=params.hop_length, window=params.window)
+    magnitude = np.abs(stft)
+    power = np.square(magnitude)
+    return _Spectra(y, magnitude, power, _mel_db_from_power(power, params))
+
+
+def mel_spectrogram(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
+    """Mel spectrogram of mono samples at ``params.sample_rate`` Hz, in dB (ref power 1.0).
+
+    Returns float32 of shape (n_mels, 1 + len(y) // hop_length): the POWER mel
+    spectrogram converted once with ``power_to_db``; frames are hop_length
+    samples apart (21.3 ms at the defaults). Raises :class:`FeatureError` for
+    NaN/inf, too-short or silent clips.
+    """
+    return _spectra(y, params, clip_id).mel_db
+
+
+# --------------------------------------------------------------------------- frame features
+
+
+def _mfcc_with_deltas(mel_db: np.ndarray, params: FeatureParams) -> np.ndarray:
+    import librosa
+
+    coefficients = librosa.feature.mfcc(S=mel_db, n_mfcc=params.n_mfcc)
+    deltas = [librosa.feature.delta(coefficients, width=params.delta_width, order=k) for k in (1, 2)]
+    return np.vstack([coefficients, *deltas]).astype(np.float32, copy=False)
+
+
+def mfcc(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
+    """MFCCs of the dB mel spectrogram, stacked with their first and second deltas.
+
+    Returns float32 (3 * n_mfcc, frames): rows 0..n_mfcc-1 are the
+    coefficients, then the deltas (per frame), then the delta-deltas.
+    """
+    spectra = _spectra(y, params, clip_id)
+    _require_frames(spectra.mel_db.shape[1], params, clip_id)
+    return _mfcc_with_deltas(spectra.mel_db, params)
+
+
+def _require_frames(frames: int, params: FeatureParams, clip_id: str) -> None:
+    if frames < params.delta_width:
+        raise FeatureError(
+            clip_id, f"{frames} frames is too short for MFCC deltas (delta_width={params.delta_width})"
+        )
+
+
+def _spectral_shape(spectra: _Spectra, params: FeatureParams) -> dict[str, np.ndarray]:
+    """Centroid, bandwidth, roll-off (Hz) and contrast (dB) from the shared magnitude."""
+    import librosa
+
+    common = dict(S=spectra.magnitude, sr=params.sample_rate, n_fft=params.n_fft)
+    centroid = librosa.feature.spectral_centroid(**common)
+    return {
+        "spectral_centroid_hz": centroid,
+        "spectral_bandwidth_hz": librosa.feature.spectral_bandwidth(**common, centroid=centroid),
+        "spectral_rolloff_hz": librosa.feature.spectral_rolloff(**common, roll_percent=params.rolloff_percent),
+        "spectral_contrast": librosa.feature.spectral_contrast(
+            **common, fmin=params.contrast_fmin, n_bands=params.n_contrast_bands
+        ),
+    }
+
+
+def _time_domain(y: np.ndarray, params: FeatureParams) -> dict[str, np.ndarray]:
+    """Zero-crossing rate and RMS level, framed like the STFT."""
+    import librosa
+
+    framing = dict(frame_length=params.n_fft, hop_length=params.hop_length)
+    return {
+        "zero_crossing_rate": librosa.feature.zero_crossing_rate(y, **framing),
+        "rms": librosa.feature.rms(y=y, **framing),
+    }
+
+
+def _frame_features(spectra: _Spectra, params: FeatureParams) -> dict[str, np.ndarray]:
+    import librosa
+
+    n = params.n_mfcc
+    cepstra = _mfcc_with_deltas(spectra.mel_db, params)
+    chroma = librosa.feature.chroma_stft(S=spectra.power, sr=params.sample_rate, tuning=params.chroma_tuning)
+    # n_fft sets the centring shift of the envelope; librosa's default (2048) would misalign it.
+    onset = librosa.onset.onset_strength(
+        S=spectra.mel_db, sr=params.sample_rate, n_fft=params.n_fft, hop_length=params.hop_length
+    )
+    return {
+        "mfcc": cepstra[:n],
+        "mfcc_delta": cepstra[n : 2 * n],
+        "mfcc_delta2": cepstra[2 * n :],
+        "chroma": chroma,
+        **_spectral_shape(spectra, params),
+        **_time_domain(spectra.y, params),
+        "onset_strength": onset[np.newaxis, :],
+    }
+
+
+def frame_features(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> dict[str, np.ndarray]:
+    """Every frame-wise feature of a clip, all from one STFT; arrays (rows, frames).
+
+    Keys: mfcc, mfcc_delta, mfcc_delta2, chroma (12 pitch classes, C first,
+    each frame max-normalised), spectral_centroid_hz, spectral_bandwidth_hz,
+    spectral_rolloff_hz, spectral_contrast (dB, n_contrast_bands + 1 rows),
+    zero_crossing_rate (crossings per sample), rms (linear amplitude),
+    onset_strength (1 row, mean positive dB flux across mel bands).
+    """
+    spectra = _spectra(y, params, clip_id)
+    _require_frames(spectra.mel_db.shape[1], params, clip_id)
+    return _frame_features(spectra, params)
+
+
+# --------------------------------------------------------------------------- rhythm
+
+
+def rhythm_descriptors(onset_envelope: np.ndarray, params: FeatureParams = FeatureParams()) -> dict[str, float]:
+    """Tempo and rhythm descriptors of one clip from its onset-strength envelope.
+
+    ``tempo_bpm``: global tempo of the dynamic-programming beat tracker (BPM);
+    ``beat_interval_cv``: standard deviation / mean of inter-beat intervals
+    (0 = metronomic; 0 also when fewer than 3 beats are found);
+    ``pulse_salience``: mean onset strength on beats / mean onset strength
+    (1 = beats no stronger than elsewhere); ``onset_rate_hz``: onsets per
+    second, peaks of the envelope at least 0.07 dB above its local mean.
+    """
+    import librosa
+
+    envelope = np.asarray(onset_envelope, dtype=np.float32).ravel()
+    rate, hop = params.sample_rate, params.hop_length
+    tempo, beats = librosa.beat.beat_track(
+        onset_envelope=envelope, sr=rate, hop_length=hop, start_bpm=params.start_bpm
+    )
+    # Unnormalised: peak-normalising would turn the float noise of a steady tone into onsets.
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=rate, hop_length=hop, normalize=False)
+    intervals = np.diff(beats)
+    mean_strength = float(envelope.mean())
+    return {
+        "tempo_bpm": float(np.atleast_1d(tempo)[0]),
+        "beat_interval_cv": float(intervals.std() / intervals.mean()) if intervals.size >= 2 else 0.0,
+        "pulse_salience": float(envelope[beats].mean() / mean_strength) if beats.size and mean_strength > 0 else 0.0,
+        "onset_rate_hz": len(onsets) / (envelope.size * hop / rate),
+    }
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _frame_row_labels(params: FeatureParams) -> list[tuple[str, list[str]]]:
+    """(feature key, one label per row) in summary order; mirrors _frame_features."""
+    coefficient = [f"mfcc{i:02d}" for i in range(params.n_mfcc)]
+    return [
+        ("mfcc", coefficient),
+        ("mfcc_delta", [f"{c}_delta" for c in coefficient]),
+        ("mfcc_delta2", [f"{c}_delta2" for c in coefficient]),
+        ("chroma", [f"chroma_{p}" for p in PITCH_CLASSES]),
+        ("spectral_centroid_hz", ["spectral_centroid_hz"]),
+        ("spectral_bandwidth_hz", ["spectral_bandwidth_hz"]),
+        ("spectral_rolloff_hz", ["spectral_rolloff_hz"]),
+        ("spectral_contrast", [f"spectral_contrast_band{b}" for b in range(params.n_contrast_bands + 1)]),
+        ("zero_crossing_rate", ["zero_crossing_rate"]),
+        ("rms", ["rms"]),
+        ("onset_strength", ["onset_strength"]),
+    ]
+
+
+def _stat_names(params: FeatureParams) -> list[str]:
+    return ["mean", "std", *[f"p{p:g}" for p in params.percentiles]]
+
+
+def summary_names(params: FeatureParams = FeatureParams()) -> list[str]:
+    """Names of the summary vector's entries, in order, e.g. 'mfcc03_mean', 'chroma_A_std'."""
+    stats = _stat_names(params)
+    names = [f"{row}_{stat}" for _, rows in _frame_row_labels(params) for row in rows for stat in stats]
+    return names + list(RHYTHM_NAMES)
+
+
+def _row_statistics(matrix: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Per row: mean, std, percentiles over frames; flattened row by row."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    columns = [matrix.mean(axis=1), matrix.std(axis=1)]
+    columns += list(np.percentile(matrix, params.percentiles, axis=1))
+    return np.stack(columns, axis=1).ravel()
+
+
+def _summary_from_spectra(spectra: _Spectra, params: FeatureParams, clip_id: str) -> np.ndarray:
+    _require_frames(spectra.mel_db.shape[1], params, clip_id)
+    frames = _frame_features(spectra, params)
+    parts = [_row_statistics(frames[key], params) for key, _ in _frame_row_labels(params)]
+    rhythm = rhythm_descriptors(frames["onset_strength"], params)
+    parts.append(np.array([rhythm[name] for name in RHYTHM_NAMES]))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def summary_vector(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> tuple[np.ndarray, list[str]]:
+    """Fixed-length float32 summary of a clip and its names (:func:`summary_names`).
+
+    Mean, standard deviation and percentiles over frames of every frame-wise
+    feature (units as in :func:`frame_features`), then tempo (BPM) and the
+    other :func:`rhythm_descriptors`.
+    """
+    return _summary_from_spectra(_spectra(y, params, clip_id), params, clip_id), summary_names(params)
+
+
+def extract_clip(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> ClipFeatures:
+    """Mel spectrogram (dB) and summary vector of one clip from a single STFT."""
+    spectra = _spectra(y, params, clip_id)
+    return ClipFeatures(spectra.mel_db, _summary_from_spectra(spectra, params, clip_id))
+
+
+def load_mel(path: str | os.PathLike) -> np.ndarray:
+    """Load a cached mel spectrogram (dB, (n_mels, frames) float32); pickles refused."""
+    return cache.read_npy(path)
+
+
+# --------------------------------------------------------------------------- batch
+
+
+@dataclass(frozen=True)
+class _CacheLayout:
+    """Cache folders, resolved once in the calling process for all workers."""
+
+    summary_dir: Path
+    skip_dir: Path
+    mel_dir: Path
+
+    @classmethod
+    def for_params(cls, params: FeatureParams) -> "_CacheLayout":
+        root = config.data_path("features", params.key(), "summary").parent
+        return cls(root / "summary", root / "skips", config.data_path("features", "mel", params.mel_key()))
+
+
+class _ClipResult(NamedTuple):
+    clip_id: str
+    summary: np.ndarray | None
+    mel_path: str | None
+    reason: str | None
+    mel_computed: bool = False
+    summary_computed: bool = False
+    cached_skip: bool = False
+
+
+def _compute_clip(clip_id, data, paths, params, use_cache) -> _ClipResult:
+    """Decode and featurize one clip, writing whichever cache entries are missing."""
+    summary_path, mel_path, skip_path = paths
+    need_mel = not (use_cache and mel_path.exists())
+    try:
+        spectra = _spectra(decode_audio(data, params, clip_id), params, clip_id)
+        summary = _summary_from_spectra(spectra, params, clip_id)
+    except FeatureError as error:
+        cache.write_json(skip_path, {"clip_id": clip_id, "reason": error.reason})
+        return _ClipResult(clip_id, None, None, error.reason)
+    if need_mel:
+        cache.write_npy(mel_path, spectra.mel_db)
+    cache.write_npy(summary_path, summary)
+    return _ClipResult(clip_id, summary, str(mel_path), None, need_mel, True)
+
+
+def _extract_one(clip_id: str, audio_path: str, params: FeatureParams, layout: _CacheLayout, use_cache: bool) -> _ClipResult:
+    """One clip: from cache when possible, else computed; errors become skips."""
+    try:
+        data = Path(audio_path).read_bytes()
+    except OSError as error:
+        return _ClipResult(clip_id, None, None, f"cannot read {audio_path}: {error.strerror or error}")
+    audio_sha = hashlib.sha256(data).hexdigest()
+    key = cache.content_key(audio_sha, params.key())
+    paths = (
+        layout.summary_dir / f"{key}.npy",
+        layout.mel_dir / f"{cache.content_key(audio_sha, params.mel_key())}.npy",
+        layout.skip_dir / f"{key}.json",
+    )
+    if use_cache:
+        cached = _from_cache(clip_id, *paths)
+        if cached is not None:
+            return cached
+    try:
+        return _compute_clip(clip_id, data, paths, params, use_cache)
+    except Exception as error:  # never fatal to a long run; not cached, so a rerun retries
+        return _ClipResult(clip_id, None, None, f"unexpected {type(error).__name__}: {error}")
+
+
+def _from_cache(clip_id: str, summary_path: Path, mel_path: Path, skip_path: Path) -> _ClipResult | None:
+    if summary_path.exists() and mel_path.exists():
+        return _ClipResult(clip_id, cache.read_npy(summary_path), str(mel_path), None)
+    if skip_path.exists():
+        return _ClipResult(clip_id, None, None, json.loads(skip_path.read_text())["reason"], cached_skip=True)
+    return None
+
+
+def _extract_chunk(chunk, params, layout, use_cache) -> list[_ClipResult]:
+    """A batch of clips per task, so scheduling overhead is paid per chunk, not per clip."""
+    return [_extract_one(clip_id, path, params, layout, use_cache) for clip_id, path in chunk]
+
+
+def _as_items(items) -> list[tuple[str, str]]:
+    """(clip_id, audio_path) pairs from a DataFrame (columns clip_id and audio_path) or pairs."""
+    if isinstance(items, pd.DataFrame):
+        frame = items.reset_index() if "clip_id" not in items.columns else items
+        missing = {"clip_id", "audio_path"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"items DataFrame lacks column(s) {sorted(missing)}")
+        items = zip(frame["clip_id"], frame["audio_path"])
+    return [(str(clip_id), str(path)) for clip_id, path in items]
+
+
+def _chunks(pairs: Sequence, n_chunks: int) -> list[list]:
+    size = max(1, math.ceil(len(pairs) / max(1, n_chunks)))
+    return [list(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+
+
+def _run_parallel(chunks, params, layout, use_cache, n_jobs, client) -> list[_ClipResult]:
+    """joblib over chunks: loky processes locally, or a dask cluster when one is given."""
+    import joblib
+
+    tasks = (joblib.delayed(_extract_chunk)(chunk, params, layout, use_cache) for chunk in chunks)
+    if client is None:
+        results = joblib.Parallel(n_jobs=n_jobs, backend="loky")(tasks)
+    elif isinstance(client, str):  # a scheduler address: connect, and close when done
+        from distributed import Client
+
+        with Client(client, set_as_default=False) as own_client:
+            return _run_parallel(chunks, params, layout, use_cache, n_jobs, own_client)
+    else:
+        with joblib.parallel_config(backend="dask", client=client):
+            results = joblib.Parallel(n_jobs=n_jobs)(tasks)
+    return [result for chunk_results in results for result in chunk_results]
+
+
+def _deduplicated(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    seen, unique, skips = set(), [], []
+    for clip_id, path in pairs:
+        if clip_id in seen:
+            skips.append((clip_id, f"duplicate clip_id (second path {path} ignored)"))
+        else:
+            seen.add(clip_id)
+            unique.append((clip_id, path))
+    return unique, skips
+
+
+def _feature_set(results: list[_ClipResult], extra_skips, params: FeatureParams) -> FeatureSet:
+    kept = [r for r in results if r.reason is None]
+    names = summary_names(params)
+    index = pd.Index([r.clip_id for r in kept], name="clip_id", dtype=object)
+    matrix = np.vstack([r.summary for r in kept]) if kept else np.empty((0, len(names)), np.float32)
+    skips = [(r.clip_id, r.reason) for r in results if r.reason is not None] + list(extra_skips)
+    counts = {
+        "clips": len(results) + len(extra_skips),
+        "mel_computed": sum(r.mel_computed for r in results),
+        "summary_computed": sum(r.summary_computed for r in results),
+        "from_cache": sum(r.reason is None and not r.summary_computed for r in results),
+        "skipped": len(skips),
+        "skips_from_cache": sum(r.cached_skip for r in results),
+    }
+    return FeatureSet(
+        summary=pd.DataFrame(matrix, index=index, columns=names),
+        mel_paths=pd.Series([r.mel_path for r in kept], index=index, name="mel_path", dtype=object),
+        skips=pd.DataFrame(skips, columns=["clip_id", "reason"]),
+        counts=counts,
+    )
+
+
+def extract_many(
+    items: pd.DataFrame | Iterable[tuple[str, str]],
+    params: FeatureParams = FeatureParams(),
+    n_jobs: int | None = None,
+    use_cache: bool = True,
+    client=None,
+) -> FeatureSet:
+    """Mel spectrograms and summary vectors of many audio files, cached and in parallel.
+
+    ``items``: a DataFrame with columns ``clip_id`` and ``audio_path`` (or
+    ``clip_id`` as index), or (clip_id, audio_path) pairs. Each clip is keyed
+    by the SHA-256 of its file bytes and the parameters, so a rerun reads the
+    cache, an interrupted run resumes, and changing a summary-only parameter
+    reuses the mels. ``use_cache=False`` recomputes every clip and overwrites
+    its cache entries. ``n_jobs``: worker processes (default
+    ``config.n_jobs()``; with a dask cluster, -1 = all its workers).
+    ``client``: a ``dask.distributed.Client`` or a scheduler address string;
+    the cache folder must then be visible to the workers. (joblib runs the
+    work in the calling process when the cluster has one core in all.) Clips that cannot be
+    read, decoded or featurized are counted in ``skips`` with their reason,
+    never fatal.
+    """
+    pairs, duplicate_skips = _deduplicated(_as_items(items))
+    layout = _CacheLayout.for_params(params)
+    _write_cache_readme(layout, params)
+    if n_jobs is None:
+        n_jobs = -1 if client is not None else config.n_jobs()
+    workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
+    chunks = _chunks(pairs, n_chunks=4 * workers)
+    results = _run_parallel(chunks, params, layout, use_cache, n_jobs, client) if pairs else []
+    return _feature_set(results, duplicate_skips, params)
+
+
+def _write_cache_readme(layout: _CacheLayout, params: FeatureParams) -> None:
+    """Parameters and column names beside the summaries, for people reading the cache."""
+    root = layout.summary_dir.parent
+    if not (root / "names.json").exists():
+        cache.write_json(root / "params.json", {"version": FEATURES_VERSION, **asdict(params)})
+        cache.write_json(root / "names.json", summary_names(params))
