@@ -1,0 +1,691 @@
+"""One training loop for every model: data, fit, checkpoints, prediction, metrics.
+
+- :class:`MelDataset` serves cached log-mel spectrograms (``.npy``, float32,
+  ``(n_mels, frames)``) with random crops for training and a deterministic
+  centre crop (or several evenly spaced crops, averaged) for evaluation.
+- :func:`fit` trains any model of :mod:`musicgeo_utils.models` with AdamW,
+  early stopping, mixed precision on CUDA only, and a per-epoch tqdm bar; it
+  returns a :class:`History` whose ``frame`` holds the learning curves.
+- :func:`save_checkpoint` / :func:`load_checkpoint` store weights, the training
+  config and the normalisation statistics in plain types, loaded with
+  ``torch.load(..., weights_only=True)``.
+
+Threads: the first call of :func:`fit` or :func:`predict` sets
+``torch.set_num_threads(config.n_jobs())`` once per process (``MUSICGEO_JOBS``
+overrides), so that torch and the other parallel stages agree on how many
+cores this machine lends them; :func:`configure_torch_threads` sets another
+number explicitly, and that choice then stands.
+
+Determinism: one ``seed`` drives dropout and weight noise (``torch.manual_seed``),
+the shuffling order (a seeded ``DataLoader`` generator), the crops (seeded per
+``(seed, epoch, clip)`` so they do not depend on which worker loads a clip) and
+the workers (``worker_init_fn``). ``torch.use_deterministic_algorithms`` is on
+during :func:`fit` (warn-only, so a CUDA op without a deterministic kernel
+warns instead of failing) and restored afterwards. Build the model after
+``seed_everything(seed)`` so that its initial weights are seeded too.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from . import config as mg_config
+from .cache import atomic_path
+from .models import MODELS, build_model
+
+__all__ = [
+    "pick_device", "configure_torch_threads", "MelDataset", "screen_mel_files",
+    "mel_normalization_stats", "pad_collate", "TrainConfig", "History", "fit", "train_step",
+    "save_checkpoint", "load_checkpoint", "predict", "accuracy", "macro_f1",
+]
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "musicgeo-checkpoint-v1"
+_logged_devices: set[str] = set()
+_threads_configured = False
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The device to train on: CUDA, then Apple MPS, then CPU.
+
+    ``prefer`` (``"cuda"``, ``"mps"``, ``"cpu"``, or ``"cuda:1"``) forces one;
+    asking for an unavailable accelerator raises ``RuntimeError``. The choice is
+    logged once per device per process.
+    """
+    if prefer is not None:
+        device = torch.device(prefer)
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
+        if not available.get(device.type, False):
+            raise RuntimeError(f"device {prefer!r} was requested but is not available here")
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif _mps_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if str(device) not in _logged_devices:
+        _logged_devices.add(str(device))
+        log.info("training device: %s", device)
+    return device
+
+
+def configure_torch_threads(n_threads: int | None = None) -> int:
+    """Set torch's intra-op threads; return the number in use.
+
+    Called explicitly, it always sets ``n_threads`` (default
+    ``config.n_jobs()``). :func:`fit` and :func:`predict` call it without
+    arguments and it acts only the first time in a process, so an explicit
+    choice made earlier (e.g. one thread for tiny test models, where OpenMP
+    barriers on a shared machine cost more than a second thread gains) stands.
+    """
+    global _threads_configured
+    torch.set_num_threads(n_threads or mg_config.n_jobs())
+    _threads_configured = True
+    return torch.get_num_threads()
+
+
+def _ensure_torch_threads() -> None:
+    if not _threads_configured:
+        configure_torch_threads()
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _load_mel(source: str | os.PathLike | np.ndarray) -> np.ndarray:
+    """A ``(n_mels, frames)`` float array, memory-mapped when read from a file."""
+    if isinstance(source, np.ndarray):
+        mel = source
+    else:
+        try:
+            mel = np.load(source, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"mel spectrogram file not found: {source}") from None
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{source}: cannot read mel spectrogram ({exc})") from exc
+    if mel.ndim != 2 or not np.issubdtype(mel.dtype, np.floating):
+        raise ValueError(f"{_name(source)}: expected a 2-D float (n_mels, frames) array, "
+                         f"got shape {mel.shape} dtype {mel.dtype}")
+    return mel
+
+
+def _name(source: Any) -> str:
+    return "<array>" if isinstance(source, np.ndarray) else str(source)
+
+
+def _finite(mel: np.ndarray, source: Any) -> np.ndarray:
+    """A float32 copy of ``mel``; NaN or infinity raises an error naming the clip."""
+    piece = np.array(mel, dtype=np.float32)
+    if not np.isfinite(piece).all():
+        raise ValueError(f"{_name(source)}: contains NaN or infinite values")
+    return piece
+
+
+def screen_mel_files(sources: Sequence[str | os.PathLike | np.ndarray],
+                     n_mels: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Check every mel spectrogram before a long run; return (good indices, skips).
+
+    A file that is missing, unreadable, pickled, not 2-D float, with another
+    number of mel bands than ``n_mels`` or with non-finite values is skipped and
+    listed in the skips table (columns ``index``, ``source``, ``reason``).
+    """
+    good, skips = [], []
+    for index, source in enumerate(sources):
+        try:
+            mel = _load_mel(source)
+            if n_mels is not None and mel.shape[0] != n_mels:
+                raise ValueError(f"{_name(source)}: {mel.shape[0]} mel bands, expected {n_mels}")
+            _finite(mel, source)
+            good.append(index)
+        except (OSError, ValueError) as exc:
+            skips.append({"index": index, "source": _name(source), "reason": str(exc)})
+    return np.asarray(good, dtype=np.int64), pd.DataFrame(skips, columns=["index", "source", "reason"])
+
+
+class MelDataset(Dataset):
+    """Log-mel clips with their targets, cropped to a fixed number of frames.
+
+    Args:
+        sources: ``.npy`` paths (read with ``allow_pickle=False``, memory-mapped)
+            or in-memory ``(n_mels, frames)`` arrays.
+        targets: integer class labels ``(n,)`` for classification, or floats
+            ``(n, k)`` (e.g. scaled latitude/longitude) for regression.
+        crop_frames: frames per example (~46.9 frames per second); ``None``
+            serves whole clips (a batch is then padded to its longest clip).
+            Clips shorter than ``crop_frames`` are padded on the right with
+            their minimum (the silence floor of a log-mel clip).
+        train: random crops (augmentation) if ``True``; otherwise the centre
+            crop, or ``eval_crops`` evenly spaced crops stacked as
+            ``(eval_crops, 1, n_mels, crop_frames)`` for :func:`predict` to
+            average.
+        seed: random crops depend only on ``(seed, epoch, index)``; call
+            :meth:`set_epoch` every epoch (:func:`fit` does).
+    """
+
+    def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
+                 crop_frames: int | None = None, train: bool = True, seed: int = 0,
+                 eval_crops: int = 1) -> None:
+        self.sources = list(sources)
+        self.targets = np.asarray(targets)
+        if len(self.targets) != len(self.sources):
+            raise ValueError(f"{len(self.sources)} clips but {len(self.targets)} targets")
+        if (crop_frames is not None and crop_frames < 1) or eval_crops < 1:
+            raise ValueError("crop_frames and eval_crops must be positive")
+        self.crop_frames, self.train, self.seed = crop_frames, train, seed
+        self.eval_crops, self.epoch = eval_crops, 0
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random crops of ``epoch`` (training only)."""
+        self.epoch = int(epoch)
+
+    def as_eval(self, eval_crops: int | None = None) -> "MelDataset":
+        """A copy that serves deterministic evaluation crops."""
+        evaluation = copy.copy(self)
+        evaluation.train = False
+        if eval_crops is not None:
+            evaluation.eval_crops = eval_crops
+        return evaluation
+
+    def _crop_starts(self, index: int, frames: int) -> list[int]:
+        span = max(frames - self.crop_frames, 0)
+        if self.train:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            return [int(rng.integers(0, span + 1))]
+        if self.eval_crops == 1:
+            return [span // 2]
+        return [int(s) for s in np.linspace(0, span, self.eval_crops).round()]
+
+    def _crop(self, mel: np.ndarray, start: int, source: Any) -> np.ndarray:
+        piece = _finite(mel[:, start:start + self.crop_frames], source)
+        missing = self.crop_frames - piece.shape[1]
+        if missing > 0:
+            piece = np.pad(piece, ((0, 0), (0, missing)), constant_values=piece.min())
+        return piece
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        source = self.sources[index]
+        mel = _load_mel(source)
+        if self.crop_frames is None:
+            x = torch.from_numpy(_finite(mel, source))[None]
+        else:
+            crops = [self._crop(mel, s, source) for s in self._crop_starts(index, mel.shape[1])]
+            x = torch.from_numpy(np.stack(crops))[:, None]
+            x = x[0] if len(crops) == 1 else x
+        return x, self._target(index)
+
+    def _target(self, index: int) -> torch.Tensor:
+        value = self.targets[index]
+        if np.issubdtype(self.targets.dtype, np.integer):
+            return torch.tensor(value, dtype=torch.long)
+        return torch.as_tensor(np.asarray(value, dtype=np.float32))
+
+
+def pad_collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack a batch, padding clips of unequal length with each clip's minimum."""
+    frames = max(x.shape[-1] for x, _ in batch)
+    xs = [x if x.shape[-1] == frames else
+          torch.nn.functional.pad(x, (0, frames - x.shape[-1]), value=float(x.min()))
+          for x, _ in batch]
+    return torch.stack(xs), torch.stack([y for _, y in batch])
+
+
+def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-mel-band mean and standard deviation over every frame of every clip.
+
+    Whole clips are read (not crops), in float64; units are those of the
+    log-mel input (e.g. dB). Use the training set only.
+    """
+    total = total_sq = None
+    count = 0
+    for source in dataset.sources:
+        mel = np.asarray(_load_mel(source), dtype=np.float64)
+        sums, sq = mel.sum(axis=1), np.square(mel).sum(axis=1)
+        total = sums if total is None else total + sums
+        total_sq = sq if total_sq is None else total_sq + sq
+        count += mel.shape[1]
+    if not count:
+        raise ValueError("cannot measure normalisation statistics on an empty dataset")
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`fit` needs; plain values only, so it goes into checkpoints.
+
+    ``task``: ``"classify"`` (cross-entropy on logits, integer targets) or
+    ``"regress"`` (MSE, float targets). ``monitor``: the early-stopping score,
+    ``"val_loss"`` (default: smoother on small validation sets) or
+    ``"val_macro_f1"`` (classification; fairer to rare classes). ``patience``:
+    epochs without improvement before stopping. ``crop_frames``: frames per
+    training crop (~46.9 per second). ``amp``: ``"auto"`` = mixed precision on
+    CUDA only; it is never used on CPU/MPS. ``class_weight``: ``"balanced"``
+    weighs the cross-entropy by inverse class frequency. ``model`` and
+    ``model_kwargs`` name the architecture in :data:`musicgeo_utils.models.MODELS`
+    (:meth:`build_model` makes it); :func:`fit` trains the model it is given
+    and the checkpoint rebuilds it from the model's own ``hparams``, so these
+    two fields are a record for notebooks, not read by the loop.
+    """
+
+    task: str = "classify"
+    epochs: int = 25
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    crop_frames: int | None = 256
+    patience: int = 5
+    monitor: str = "val_loss"
+    seed: int = 0
+    num_workers: int = 0
+    amp: str | bool = "auto"
+    eval_crops: int = 1
+    class_weight: str | None = None
+    device: str | None = None
+    progress: bool = True
+    model: str = "crnn"
+    model_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classify", "regress"):
+            raise ValueError(f"task must be 'classify' or 'regress', got {self.task!r}")
+        if self.monitor not in ("val_loss", "val_macro_f1"):
+            raise ValueError(f"monitor must be 'val_loss' or 'val_macro_f1', got {self.monitor!r}")
+        if self.monitor == "val_macro_f1" and self.task != "classify":
+            raise ValueError("monitor 'val_macro_f1' needs task 'classify'")
+
+    def to_dict(self) -> dict:
+        """The config as a plain dict (JSON- and ``weights_only``-safe)."""
+        return _to_plain(dataclasses.asdict(self))
+
+    def build_model(self) -> nn.Module:
+        """A fresh model named by ``model`` with ``model_kwargs``."""
+        return build_model(self.model, **self.model_kwargs)
+
+
+@dataclass
+class History:
+    """Result of :func:`fit`.
+
+    ``frame``: one row per epoch with ``epoch``, ``train_loss``,
+    ``train_accuracy`` (on augmented crops, dropout on), ``val_loss``,
+    ``val_accuracy``, ``val_macro_f1`` (NaN for regression), ``lr`` and
+    ``seconds`` (wall time of the epoch). ``best_epoch`` is the epoch whose
+    weights the model holds after :func:`fit`.
+    """
+
+    frame: pd.DataFrame
+    best_epoch: int
+    best_score: float
+    monitor: str
+    stopped_early: bool
+
+
+# --------------------------------------------------------------------------- loop
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Seed NumPy and ``random`` in a DataLoader worker from torch's per-worker seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device) -> Iterator[None]:
+    """Deterministic kernels for the duration of a fit; the previous mode is restored."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = torch.backends.cudnn
+    previous_cudnn = (cudnn.deterministic, cudnn.benchmark)
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+        cudnn.deterministic, cudnn.benchmark = previous_cudnn
+
+
+def _use_amp(amp: str | bool, device: torch.device) -> bool:
+    if amp not in ("auto", True, False):
+        raise ValueError(f"amp must be 'auto', True or False, got {amp!r}")
+    if amp is True and device.type != "cuda":
+        log.warning("mixed precision requested on %s; it is used on CUDA only", device)
+    return amp is not False and device.type == "cuda"
+
+
+def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, device: torch.device,
+            generator: torch.Generator | None = None) -> DataLoader:
+    return DataLoader(
+        ds, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
+        collate_fn=pad_collate, generator=generator, worker_init_fn=_seed_worker,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def _loss_fn(cfg: TrainConfig, train_ds: MelDataset, device: torch.device) -> nn.Module:
+    if cfg.task == "regress":
+        return nn.MSELoss()
+    if cfg.class_weight is None:
+        return nn.CrossEntropyLoss()
+    if cfg.class_weight != "balanced":
+        raise ValueError(f"class_weight must be None or 'balanced', got {cfg.class_weight!r}")
+    labels = np.asarray(train_ds.targets, dtype=np.int64)
+    counts = np.bincount(labels).astype(np.float64)
+    weights = np.where(counts > 0, len(labels) / (len(counts) * np.maximum(counts, 1)), 0.0)
+    return nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32, device=device))
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(outputs, embeddings); a 5-D batch of several crops per clip is averaged."""
+    crops = x.shape[1] if x.dim() == 5 else 1
+    flat = x.flatten(0, 1) if x.dim() == 5 else x
+    emb = model.embed(flat)
+    out = model.head(emb)
+    if crops > 1:
+        out = out.unflatten(0, (-1, crops)).mean(dim=1)
+        emb = emb.unflatten(0, (-1, crops)).mean(dim=1)
+    return out, emb
+
+
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module,
+               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               use_amp: bool) -> tuple[float, torch.Tensor]:
+    """One forward + backward + optimizer step; returns (loss, detached outputs)."""
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=use_amp):
+        out = model(x)
+        loss = loss_fn(out, y)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return float(loss.detach()), out.detach().float()
+
+
+def _run_epoch(model, loader, loss_fn, optimizer, scaler, use_amp, device, cfg, epoch):
+    from tqdm.auto import tqdm
+
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not cfg.progress)
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss, out = train_step(model, x, y, loss_fn, optimizer, scaler, use_amp)
+        total_loss += loss * len(y)
+        seen += len(y)
+        if cfg.task == "classify":
+            correct += int((out.argmax(dim=1) == y).sum())
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}")
+    accuracy_ = correct / seen if cfg.task == "classify" else float("nan")
+    return total_loss / seen, accuracy_
+
+
+@torch.no_grad()
+def _evaluate(model, loader, loss_fn, device, cfg, use_amp) -> dict[str, float]:
+    if loader is None:
+        return {"val_loss": np.nan, "val_accuracy": np.nan, "val_macro_f1": np.nan}
+    model.eval()
+    outs, ys = [], []
+    for x, y in loader:
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            out, _ = _forward(model, x.to(device))
+        outs.append(out.float())
+        ys.append(y.to(device))
+    out, y = torch.cat(outs), torch.cat(ys)
+    scores = {"val_loss": float(loss_fn(out, y)), "val_accuracy": float("nan"),
+              "val_macro_f1": float("nan")}
+    if cfg.task == "classify":
+        labels, pred = y.cpu().numpy(), out.argmax(dim=1).cpu().numpy()
+        scores.update(val_accuracy=accuracy(labels, pred), val_macro_f1=macro_f1(labels, pred))
+    return scores
+
+
+def _check_targets(ds: MelDataset, cfg: TrainConfig, name: str) -> None:
+    integer = np.issubdtype(np.asarray(ds.targets).dtype, np.integer)
+    if (cfg.task == "classify") != integer:
+        kind = "integer class labels" if cfg.task == "classify" else "float targets"
+        raise ValueError(f"task {cfg.task!r} needs {kind}; {name} has {ds.targets.dtype}")
+
+
+def _prepare_normalizer(model: nn.Module, train_ds: MelDataset) -> None:
+    """Measure per-band stats on the training set if the model has none yet."""
+    normalizer = getattr(model, "normalizer", None)
+    if normalizer is not None and not bool(normalizer.fitted):
+        normalizer.set_stats(*mel_normalization_stats(train_ds))
+
+
+class _EarlyStopping:
+    """Tracks the best score of ``monitor`` and a copy of the weights that made it."""
+
+    def __init__(self, monitor: str, patience: int) -> None:
+        self.monitor, self.patience = monitor, patience
+        self.maximize = monitor == "val_macro_f1"
+        self.best = -np.inf if self.maximize else np.inf
+        self.best_epoch, self.state = 0, None
+
+    def update(self, epoch: int, score: float, model: nn.Module) -> bool:
+        """Record ``score``; return True if it is a new best (weights copied)."""
+        if not (score > self.best if self.maximize else score < self.best):
+            return False
+        self.best, self.best_epoch = float(score), epoch
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
+
+    def should_stop(self, epoch: int) -> bool:
+        """True once ``patience`` epochs have passed without a new best."""
+        return epoch - self.best_epoch >= self.patience
+
+
+def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
+        config: TrainConfig, checkpoint_path: str | os.PathLike | None = None) -> History:
+    """Train ``model`` with AdamW and early stopping; return its :class:`History`.
+
+    Validation uses ``val_ds`` in evaluation mode (deterministic crops); with no
+    ``val_ds`` the training loss is monitored instead. Training stops after
+    ``config.patience`` epochs without improvement of ``config.monitor`` and the
+    best weights are restored before returning. If ``checkpoint_path`` is given,
+    the best model is saved there (atomically) at every improvement and once
+    more at the end with the history in ``extra``. Missing normalisation
+    statistics are measured on ``train_ds`` first.
+    """
+    _ensure_torch_threads()
+    device = pick_device(config.device)
+    use_amp = _use_amp(config.amp, device)
+    _check_targets(train_ds, config, "train_ds")
+    torch.manual_seed(config.seed)
+    _prepare_normalizer(model, train_ds)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    loss_fn = _loss_fn(config, train_ds, device)
+    train_loader = _loader(train_ds, config, True, device,
+                           torch.Generator().manual_seed(config.seed))
+    val_loader = _loader(val_ds.as_eval(config.eval_crops), config, False, device) if val_ds else None
+    stopper = _EarlyStopping(config.monitor if val_ds is not None else "train_loss", config.patience)
+    rows = []
+    with _deterministic(device):
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            train_ds.set_epoch(epoch)
+            loss, acc = _run_epoch(model, train_loader, loss_fn, optimizer, scaler, use_amp,
+                                   device, config, epoch)
+            row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc,
+                   **_evaluate(model, val_loader, loss_fn, device, config, use_amp),
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+            rows.append(row)
+            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
+            if stopper.update(epoch, row[stopper.monitor], model) and checkpoint_path:
+                save_checkpoint(checkpoint_path, model, config,
+                                {"epoch": epoch, stopper.monitor: stopper.best})
+            if stopper.should_stop(epoch):
+                break
+    return _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
+
+
+def _finish(model, stopper, frame, config, checkpoint_path) -> History:
+    """Restore the best weights, write the final checkpoint, build the History."""
+    if stopper.state is not None:
+        model.load_state_dict(stopper.state)
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, model, config, {
+                "epoch": stopper.best_epoch, stopper.monitor: stopper.best,
+                "history": frame.to_dict(orient="list")})
+    return History(frame, stopper.best_epoch, stopper.best, stopper.monitor,
+                   len(frame) < config.epochs)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _to_plain(value: Any) -> Any:
+    """Convert to dict/list/str/float/int/bool/None (NumPy and tuples included)."""
+    if isinstance(value, dict):
+        return {str(k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _to_plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"checkpoint metadata must be plain data, got {type(value).__name__}: {value!r}")
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: TrainConfig | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write weights, model hparams, config, normalisation stats and ``extra``.
+
+    Everything but the weights is plain data, so :func:`load_checkpoint` reads
+    it with ``weights_only=True``. The file is written to a temporary file and
+    renamed (atomic). Returns ``path``.
+    """
+    normalizer = getattr(model, "normalizer", None)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model_name": type(model).registry_name,
+        "model_kwargs": _to_plain(model.hparams),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config.to_dict() if config is not None else None,
+        "normalization": normalizer.stats() if normalizer is not None else None,
+        "extra": _to_plain(extra or {}),
+        "torch_version": str(torch.__version__),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None
+                    ) -> tuple[nn.Module, TrainConfig | None, dict]:
+    """Rebuild a model saved by :func:`save_checkpoint`; return (model, config, extra).
+
+    Reads with ``torch.load(..., weights_only=True)`` (no arbitrary unpickling).
+    The model is put in eval mode on ``device`` (default: :func:`pick_device`).
+    A missing, corrupt or foreign file raises an error naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged file
+        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a musicgeo checkpoint ({CHECKPOINT_FORMAT})")
+    name = payload["model_name"]
+    if name not in MODELS:
+        raise ValueError(f"checkpoint {path}: unknown model {name!r}")
+    model = build_model(name, **payload["model_kwargs"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {path}: weights do not fit model {name!r}: {exc}") from exc
+    try:
+        config = TrainConfig(**payload["config"]) if payload["config"] is not None else None
+    except TypeError as exc:
+        raise ValueError(f"checkpoint {path}: stored config does not fit TrainConfig: {exc}") from exc
+    device = pick_device(None if device is None else str(device))
+    return model.to(device).eval(), config, payload["extra"]
+
+
+# --------------------------------------------------------------------------- inference
+
+
+@torch.no_grad()
+def predict(model: nn.Module, ds: Dataset, device: str | torch.device | None = None,
+            batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs, embeddings) for every item of ``ds``, in order, as NumPy arrays.
+
+    Outputs are logits for classifiers (apply a softmax for probabilities) and
+    scaled coordinates for :class:`~musicgeo_utils.models.CifarNet`; embeddings
+    are the penultimate features (``model.embed``). A training-mode
+    :class:`MelDataset` is switched to its deterministic evaluation crops; with
+    several evaluation crops per clip, outputs and embeddings are averaged.
+    """
+    _ensure_torch_threads()
+    device = pick_device(None if device is None else str(device))
+    if isinstance(ds, MelDataset) and ds.train:
+        ds = ds.as_eval()
+    model.to(device).eval()
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
+    outs, embs = [], []
+    for x, _ in loader:
+        out, emb = _forward(model, x.to(device))
+        outs.append(out.float().cpu().numpy())
+        embs.append(emb.float().cpu().numpy())
+    return np.concatenate(outs), np.concatenate(embs)
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of correct labels; ``y_pred`` may be labels or logits ``(n, classes)``."""
+    return float(np.mean(np.asarray(y_true) == _labels(y_pred)))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[int] | None = None) -> float:
+    """Unweighted mean of per-class F1 (sklearn); ``y_pred`` labels or logits.
+
+    ``labels`` fixes the class set (e.g. ``range(n_classes)``) so that a class
+    missing from both truth and prediction still counts (as F1 0).
+    """
+    return float(f1_score(y_true, _labels(y_pred), labels=labels, average="macro",
+                          zero_division=0))

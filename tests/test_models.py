@@ -1,0 +1,150 @@
+"""Shapes, ranges and building blocks of the mel-spectrogram networks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from musicgeo_utils.config import seed_everything
+from musicgeo_utils.models import (
+    CRNN, CifarNet, MelNormalizer, build_model, decode_latlon, default_frequency_pools,
+    encode_latlon,
+)
+
+
+@pytest.fixture(scope="module")
+def crnn() -> CRNN:
+    seed_everything(0)
+    return CRNN(n_classes=5).eval()
+
+
+@pytest.mark.parametrize("frames", [1, 15, 16, 128, 257, 704, 1400])
+def test_crnn_accepts_any_clip_length(crnn, frames):
+    x = torch.randn(2, 96, frames)
+    with torch.no_grad():
+        logits, emb = crnn(x), crnn.embed(x.unsqueeze(1))
+    assert logits.shape == (2, 5)
+    assert emb.shape == (2, 32)
+    assert torch.isfinite(logits).all()
+
+
+def test_crnn_3d_and_4d_inputs_agree(crnn):
+    x = torch.randn(3, 96, 200)
+    with torch.no_grad():
+        assert torch.equal(crnn(x), crnn(x.unsqueeze(1)))
+
+
+def test_crnn_rejects_wrong_channel_count(crnn):
+    with pytest.raises(ValueError, match="n_mels, frames"):
+        crnn(torch.randn(2, 3, 96, 100))
+
+
+@pytest.mark.parametrize("make, depth", [(lambda: CRNN(4), 4), (lambda: CRNN.deep(4), 6)])
+def test_frequency_axis_collapses_to_one_after_the_blocks(make, depth):
+    model = make().eval()
+    assert len(model.conv) == depth
+    with torch.no_grad():
+        maps = model.conv(torch.randn(1, 1, 96, 704))
+    assert maps.shape[2] == 1  # 96 mel bands pooled exactly to 1
+    assert maps.shape[3] == 704 // 16  # GRU steps
+
+
+def test_deep_variant_shapes_and_overrides():
+    model = CRNN.deep(7, gru_hidden=16).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 96, 300)).shape == (2, 7)
+        assert model.embed(torch.randn(2, 96, 300)).shape == (2, 16)
+    assert model.hparams["channels"] == [32, 64, 64, 128, 128, 128]
+
+
+def test_geographic_head_is_the_same_backbone_with_more_classes():
+    regions = CRNN(n_classes=23).eval()
+    style = CRNN(n_classes=6)
+    with torch.no_grad():
+        assert regions(torch.randn(2, 96, 128)).shape == (2, 23)
+    # identical backbone: every parameter but the classifier has the same shape
+    backbone = {k: v.shape for k, v in style.state_dict().items() if not k.startswith("head")}
+    assert backbone == {k: v.shape for k, v in regions.state_dict().items()
+                        if not k.startswith("head")}
+
+
+def test_crnn_returns_logits_not_probabilities(crnn):
+    assert isinstance(crnn.head[-1], nn.Linear)
+    with torch.no_grad():
+        sums = crnn(torch.randn(4, 96, 128) * 10).sum(dim=1)
+    assert not torch.allclose(sums, torch.ones(4))
+
+
+def test_mean_temporal_pooling_differs_from_last():
+    seed_everything(1)
+    last = CRNN(3, temporal_pooling="last").eval()
+    mean = CRNN(3, temporal_pooling="mean").eval()
+    mean.load_state_dict(last.state_dict())
+    x = torch.randn(2, 96, 256)
+    with torch.no_grad():
+        assert not torch.allclose(last.embed(x), mean.embed(x))
+    with pytest.raises(ValueError, match="temporal_pooling"):
+        CRNN(3, temporal_pooling="max")
+
+
+@pytest.mark.parametrize("n_mels, depth, pools", [
+    (96, 4, (2, 3, 4, 4)), (96, 6, (2, 2, 2, 2, 2, 3)), (128, 4, (2, 4, 4, 4)), (16, 2, (4, 4)),
+])
+def test_default_frequency_pools(n_mels, depth, pools):
+    assert default_frequency_pools(n_mels, depth) == pools
+    assert int(np.prod(pools)) == n_mels
+
+
+def test_frequency_pools_that_overshoot_are_rejected():
+    with pytest.raises(ValueError, match="below 1"):
+        CRNN(3, n_mels=16, channels=(4, 8), freq_pools=(4, 8))
+
+
+@pytest.mark.parametrize("frames", [1, 16, 128, 704])
+def test_cifarnet_outputs_two_units_in_unit_box(frames):
+    seed_everything(0)
+    model = CifarNet().eval()
+    with torch.no_grad():
+        out = model(torch.randn(3, 96, frames) * 1000)  # saturate the tanh
+        emb = model.embed(torch.randn(3, 1, 96, frames))
+    assert out.shape == (3, 2) and emb.shape == (3, 84)
+    assert out.abs().max() <= 1.0
+
+
+def test_cifarnet_keeps_the_tutorial_layer_sizes():
+    model = CifarNet()
+    assert (model.conv1.out_channels, model.conv1.kernel_size) == (6, (5, 5))
+    assert (model.conv2.out_channels, model.conv2.kernel_size) == (16, (5, 5))
+    assert (model.fc1.in_features, model.fc1.out_features) == (400, 120)
+    assert (model.fc2.out_features, model.head[0].out_features) == (84, 2)
+    assert isinstance(model.head[1], nn.Tanh)
+
+
+def test_latlon_scaling_round_trip():
+    degrees = np.array([[90.0, 180.0], [-45.0, 9.0], [53.35, -6.26]])
+    scaled = encode_latlon(degrees)
+    np.testing.assert_allclose(scaled[0], [1.0, 1.0])
+    np.testing.assert_allclose(scaled[1], [-0.5, 0.05])
+    np.testing.assert_allclose(decode_latlon(scaled), degrees, atol=1e-4)
+
+
+def test_mel_normalizer_standardises_each_band():
+    rng = np.random.default_rng(0)
+    mel = (rng.normal(size=(8, 500)) * np.arange(1, 9)[:, None] - 40).astype(np.float32)
+    layer = MelNormalizer(8)
+    assert not bool(layer.fitted)
+    layer.set_stats(mel.mean(axis=1), mel.std(axis=1))
+    out = layer(torch.from_numpy(mel)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(out.mean(axis=1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=1), 1.0, atol=1e-4)
+    assert bool(layer.fitted)
+    with pytest.raises(ValueError, match="shape"):
+        layer.set_stats(np.zeros(7), np.ones(7))
+
+
+def test_build_model_by_registry_name():
+    assert len(build_model("crnn_deep", n_classes=4).conv) == 6
+    assert isinstance(build_model("cifarnet"), CifarNet)
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("resnet")

@@ -1,0 +1,379 @@
+"""The training loop, datasets, checkpoints and metrics on tiny synthetic mels."""
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from musicgeo_utils.cache import write_npy
+from musicgeo_utils.config import seed_everything
+from musicgeo_utils.models import CRNN, CifarNet, encode_latlon
+from musicgeo_utils.training import (
+    MelDataset, TrainConfig, accuracy, fit, load_checkpoint, macro_f1,
+    configure_torch_threads, mel_normalization_stats, pick_device, predict, save_checkpoint,
+    screen_mel_files, train_step,
+)
+
+N_MELS, N_CLASSES = 16, 3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny tensors: a second thread only adds OpenMP barrier waits on a shared machine."""
+    previous = torch.get_num_threads()
+    configure_torch_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def band_clips(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Noisy log-mel-like clips (16 bands, 20-60 frames); class c lights bands 5c..5c+2."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % N_CLASSES
+    clips = []
+    for label in labels:
+        clip = rng.normal(-40.0, 2.0, size=(N_MELS, rng.integers(20, 60))).astype(np.float32)
+        clip[5 * label:5 * label + 3] += 6.0
+        clips.append(clip)
+    return clips, labels
+
+
+def tiny_crnn(seed: int = 0, dropout: float = 0.0) -> CRNN:
+    seed_everything(seed)
+    return CRNN(N_CLASSES, n_mels=N_MELS, channels=(4, 8), gru_hidden=8, dropout=dropout)
+
+
+def tiny_config(**kwargs) -> TrainConfig:
+    defaults = dict(epochs=3, batch_size=8, lr=1e-2, crop_frames=24, progress=False,
+                    model="crnn", model_kwargs={})
+    return TrainConfig(**{**defaults, **kwargs})
+
+
+def state_equal(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def test_configure_torch_threads_sets_and_keeps_the_choice():
+    assert configure_torch_threads(2) == 2
+    clips, labels = band_clips(3)
+    predict(tiny_crnn(), MelDataset(clips, labels, 16))  # must not reset the choice
+    assert torch.get_num_threads() == 2
+    assert configure_torch_threads(1) == 1
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu():
+    if torch.cuda.is_available():
+        expected = "cuda"
+    elif torch.backends.mps.is_available():
+        expected = "mps"
+    else:
+        expected = "cpu"
+    assert pick_device().type == expected
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
+def test_pick_device_refuses_missing_accelerator():
+    with pytest.raises(RuntimeError, match="not available"):
+        pick_device("cuda")
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def ramp_clip(frames: int = 500) -> np.ndarray:
+    """A clip whose value is its frame index, so a crop reveals its start."""
+    return np.tile(np.arange(frames, dtype=np.float32), (4, 1))
+
+
+def crop_start(ds: MelDataset, index: int = 0) -> int:
+    return int(ds[index][0][0, 0, 0])
+
+
+def test_random_crop_is_deterministic_per_seed_and_epoch():
+    clips = [ramp_clip()] * 3
+    first, second = MelDataset(clips, [0, 1, 2], 64, seed=7), MelDataset(clips, [0, 1, 2], 64, seed=7)
+    starts = []
+    for epoch in range(1, 9):
+        first.set_epoch(epoch)
+        second.set_epoch(epoch)
+        assert crop_start(first) == crop_start(second)
+        assert crop_start(first) == crop_start(first)  # re-reading gives the same crop
+        starts.append(crop_start(first))
+    assert len(set(starts)) > 1  # crops move between epochs
+    assert all(0 <= s <= 500 - 64 for s in starts)
+    assert [crop_start(first, i) for i in range(3)] != [crop_start(first, 0)] * 3  # and clips
+    other = MelDataset(clips, [0, 1, 2], 64, seed=8)
+    other_starts = []
+    for epoch in range(1, 9):
+        other.set_epoch(epoch)
+        other_starts.append(crop_start(other))
+    assert other_starts != starts
+
+
+def test_evaluation_crops_are_centred_or_evenly_spaced():
+    ds = MelDataset([ramp_clip()], [0], 64, train=False)
+    for epoch in (1, 5):
+        ds.set_epoch(epoch)
+        assert crop_start(ds) == (500 - 64) // 2
+    x, _ = ds.as_eval(eval_crops=3)[0]
+    assert x.shape == (3, 1, 4, 64)
+    assert x[:, 0, 0, 0].tolist() == [0.0, 218.0, 436.0]
+
+
+def test_short_clip_is_padded_with_its_silence_floor():
+    clip = np.random.default_rng(0).normal(-50, 5, size=(4, 10)).astype(np.float32)
+    x, y = MelDataset([clip], [2], crop_frames=32)[0]
+    assert x.shape == (1, 4, 32) and y.dtype == torch.long and int(y) == 2
+    np.testing.assert_array_equal(x[0, :, :10].numpy(), clip)
+    assert torch.all(x[0, :, 10:] == float(clip.min()))
+
+
+def test_files_and_arrays_give_the_same_examples(tmp_path):
+    clips, labels = band_clips(4)
+    paths = [write_npy(tmp_path / f"clip{i}.npy", c) for i, c in enumerate(clips)]
+    from_files = MelDataset(paths, labels, 16, seed=3)
+    from_arrays = MelDataset(clips, labels, 16, seed=3)
+    for i in range(4):
+        assert torch.equal(from_files[i][0], from_arrays[i][0])
+
+
+@pytest.fixture()
+def bad_files(tmp_path):
+    good = write_npy(tmp_path / "good.npy", np.zeros((N_MELS, 30), np.float32))
+    pickled = tmp_path / "pickled.npy"
+    np.save(pickled, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"this is not a numpy file")
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((N_MELS, 30), np.nan, np.float32))
+    wrong_bands = write_npy(tmp_path / "bands.npy", np.zeros((8, 30), np.float32))
+    return [good, pickled, garbage, nan, tmp_path / "missing.npy", wrong_bands]
+
+
+@pytest.mark.parametrize("index, error", [
+    (1, ValueError), (2, ValueError), (3, ValueError), (4, FileNotFoundError),
+])
+def test_bad_mel_file_raises_an_error_naming_it(bad_files, index, error):
+    ds = MelDataset(bad_files, np.zeros(len(bad_files), int), 16)
+    with pytest.raises(error, match=bad_files[index].name):
+        ds[index]
+
+
+def test_screen_mel_files_counts_and_explains_skips(bad_files):
+    good, skips = screen_mel_files(bad_files, n_mels=N_MELS)
+    assert good.tolist() == [0]
+    assert skips["index"].tolist() == [1, 2, 3, 4, 5]
+    reasons = dict(zip(skips["index"], skips["reason"]))
+    assert "Object arrays" in reasons[1] or "pickle" in reasons[1]
+    assert "NaN" in reasons[3] and "not found" in reasons[4]
+    assert "8 mel bands, expected 16" in reasons[5]
+
+
+def test_normalization_stats_are_per_band_over_all_frames():
+    clips, labels = band_clips(5)
+    mean, std = mel_normalization_stats(MelDataset(clips, labels, 16))
+    frames = np.concatenate(clips, axis=1).astype(np.float64)
+    np.testing.assert_allclose(mean, frames.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(std, frames.std(axis=1), rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_one_batch_overfit():
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(8, 1, N_MELS, 32)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 4, size=8))
+    seed_everything(0)
+    model = CRNN(4, n_mels=N_MELS, channels=(8, 16), gru_hidden=16, dropout=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    losses = [train_step(model, x, y, nn.CrossEntropyLoss(), optimizer, scaler, False)[0]
+              for _ in range(40)]
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_cifarnet_regression_overfits_one_batch():
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.normal(size=(8, 1, N_MELS, 40)).astype(np.float32))
+    y = torch.from_numpy(encode_latlon(rng.uniform([-60, -170], [70, 170], size=(8, 2))))
+    seed_everything(0)
+    model = CifarNet(n_mels=N_MELS)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    losses = [train_step(model, x, y, nn.MSELoss(), optimizer, scaler, False)[0]
+              for _ in range(60)]
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def fit_tiny(seed: int, **kwargs):
+    clips, labels = band_clips(16)
+    model = tiny_crnn(seed, dropout=0.1)
+    cfg = tiny_config(seed=seed, **kwargs)
+    history = fit(model, MelDataset(clips, labels, 24, seed=seed),
+                  MelDataset(clips[:6], labels[:6], 24, train=False), cfg)
+    return model, history
+
+
+def test_fit_is_deterministic_for_a_seed():
+    model_a, hist_a = fit_tiny(0)
+    model_b, hist_b = fit_tiny(0)
+    model_c, hist_c = fit_tiny(1)
+    columns = [c for c in hist_a.frame.columns if c != "seconds"]
+    assert list(hist_a.frame.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss",
+                                          "val_accuracy", "val_macro_f1", "lr", "seconds"]
+    assert hist_a.frame[columns].equals(hist_b.frame[columns])
+    assert state_equal(model_a, model_b)
+    assert not hist_a.frame[columns].equals(hist_c.frame[columns])
+
+
+def test_fit_learns_and_sets_normalisation_from_training_set():
+    clips, labels = band_clips(24)
+    model = tiny_crnn()
+    history = fit(model, MelDataset(clips, labels, 24), MelDataset(clips, labels, 24, False),
+                  tiny_config(epochs=8))
+    assert bool(model.normalizer.fitted)
+    mean, _ = mel_normalization_stats(MelDataset(clips, labels, 24))
+    np.testing.assert_allclose(model.normalizer.mean.numpy(), mean)
+    assert history.frame["train_loss"].iloc[-1] < history.frame["train_loss"].iloc[0]
+    assert history.frame["val_accuracy"].max() > 0.8  # the bands are easy to tell apart
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    clips, labels = band_clips(24)
+    swapped = (labels + 1) % N_CLASSES  # learning the training rule hurts validation
+    train_ds = MelDataset(clips, labels, 24)
+    val_ds = MelDataset(clips, swapped, 24, train=False)
+    cfg = tiny_config(epochs=30, patience=2)
+    model = tiny_crnn()
+    history = fit(model, train_ds, val_ds, cfg)
+    assert history.stopped_early
+    assert len(history.frame) == history.best_epoch + cfg.patience < cfg.epochs
+    assert history.best_score == history.frame["val_loss"].min()
+    logits, _ = predict(model, val_ds, batch_size=7)
+    restored = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(swapped))
+    assert float(restored) == pytest.approx(history.best_score, rel=1e-5)
+
+
+def test_early_stopping_on_macro_f1_keeps_the_best_f1():
+    _, history = fit_tiny(0, epochs=6, patience=2, monitor="val_macro_f1")
+    assert history.monitor == "val_macro_f1"
+    assert history.best_score == history.frame["val_macro_f1"].max()
+
+
+def test_fit_refuses_targets_of_the_wrong_kind():
+    clips, _ = band_clips(4)
+    with pytest.raises(ValueError, match="integer class labels"):
+        fit(tiny_crnn(), MelDataset(clips, np.zeros((4, 2), np.float32), 24), None, tiny_config())
+
+
+def test_cifarnet_regression_fit_without_validation():
+    clips, _ = band_clips(8)
+    targets = encode_latlon(np.random.default_rng(0).uniform(-80, 80, size=(8, 2)))
+    seed_everything(0)
+    history = fit(CifarNet(n_mels=N_MELS), MelDataset(clips, targets, None), None,
+                  tiny_config(task="regress", epochs=2, model="cifarnet"))
+    assert history.monitor == "train_loss"
+    assert history.frame["val_loss"].isna().all() and history.frame["train_accuracy"].isna().all()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.parametrize("make", [tiny_crnn, lambda: CifarNet(n_mels=N_MELS)])
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, make):
+    clips, labels = band_clips(6)
+    model = make()
+    model.normalizer.set_stats(np.full(N_MELS, -40.0), np.full(N_MELS, 2.5))
+    model.train()(torch.randn(4, N_MELS, 30))  # move the BatchNorm running stats
+    cfg = tiny_config(model=type(model).registry_name, model_kwargs=dict(model.hparams))
+    path = save_checkpoint(tmp_path / "model.pt", model, cfg,
+                           {"classes": ["reel", "jig"], "val_loss": np.float32(0.5)})
+    loaded, loaded_cfg, extra = load_checkpoint(path, "cpu")
+    ds = MelDataset(clips, labels, 24, train=False)
+    out_a, emb_a = predict(model, ds)
+    out_b, emb_b = predict(loaded, ds)
+    np.testing.assert_array_equal(out_a, out_b)
+    np.testing.assert_array_equal(emb_a, emb_b)
+    assert loaded_cfg == cfg and extra == {"classes": ["reel", "jig"], "val_loss": 0.5}
+    raw = torch.load(path, weights_only=True)
+    assert raw["normalization"]["mean"] == [-40.0] * N_MELS
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_fit_writes_a_loadable_best_checkpoint(tmp_path):
+    clips, labels = band_clips(12)
+    model = tiny_crnn()
+    history = fit(model, MelDataset(clips, labels, 24), MelDataset(clips, labels, 24, False),
+                  tiny_config(), checkpoint_path=tmp_path / "best.pt")
+    loaded, _, extra = load_checkpoint(tmp_path / "best.pt")
+    assert extra["epoch"] == history.best_epoch
+    assert extra["history"]["val_loss"] == history.frame["val_loss"].tolist()
+    assert state_equal(model, loaded)
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", "truncated", "foreign"])
+def test_corrupt_checkpoint_error_names_the_file(tmp_path, content):
+    path = tmp_path / "broken_model.pt"
+    if content == "truncated":
+        save_checkpoint(path, tiny_crnn())
+        path.write_bytes(path.read_bytes()[:400])
+    elif content == "foreign":
+        torch.save({"weights": torch.zeros(3)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match="broken_model.pt"):
+        load_checkpoint(path)
+
+
+def test_missing_checkpoint_error_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_checkpoint_refuses_pickled_objects(tmp_path):
+    path = tmp_path / "pickle_bomb.pt"
+    # an arbitrary class instance: weights_only must refuse to unpickle it
+    payload = {"format": "musicgeo-checkpoint-v1", "obj": datetime.date(2020, 1, 1)}
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="pickle_bomb.pt"):
+        load_checkpoint(path)
+    with pytest.raises(TypeError, match="plain data"):
+        save_checkpoint(tmp_path / "x.pt", tiny_crnn(), extra={"obj": object()})
+    assert not (tmp_path / "x.pt").exists()
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def test_predict_averages_several_evaluation_crops():
+    clips, labels = band_clips(5)
+    model = tiny_crnn().eval()
+    multi = MelDataset(clips, labels, 16, train=False, eval_crops=3)
+    out, emb = predict(model, multi, batch_size=2)
+    for i in range(5):
+        crops, _ = multi[i]
+        with torch.no_grad():
+            np.testing.assert_allclose(out[i], model(crops).mean(dim=0).numpy(), rtol=1e-5,
+                                       atol=1e-6)
+            np.testing.assert_allclose(emb[i], model.embed(crops).mean(dim=0).numpy(),
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_accuracy_and_macro_f1_known_answers():
+    y_true = np.array([0, 0, 1, 1])
+    y_pred = np.array([0, 1, 1, 1])
+    assert accuracy(y_true, y_pred) == 0.75
+    # F1 class 0: P=1, R=1/2 -> 2/3; class 1: P=2/3, R=1 -> 4/5; mean 11/15
+    assert macro_f1(y_true, y_pred) == pytest.approx(11 / 15)
+    logits = np.array([[2.0, 0.0], [0.1, 0.3], [-1.0, 1.0], [0.0, 5.0]])
+    assert accuracy(y_true, logits) == 0.75
+    assert macro_f1(y_true, y_pred, labels=[0, 1, 2]) == pytest.approx(22 / 45)
