@@ -59,3 +59,44 @@ def load_profile(profile: str = "small", seed: int = 0) -> tuple[pd.DataFrame, p
     tunes = splits.sample_profile(manifest.tunes, get_profile(profile), seed=seed)
     notes = manifest.notes[manifest.notes["tune_id"].isin(tunes["tune_id"])]
     return tunes, notes.reset_index(drop=True)
+
+
+def render_params(profile: str = "small") -> "render.RenderParams":
+    """The rendering parameters of a profile (clip length from the profile)."""
+    from . import render
+
+    return render.RenderParams(clip_seconds=get_profile(profile).clip_seconds)
+
+
+def profile_audio(profile: str = "small", seed: int = 0, n_jobs: int | None = None) -> pd.DataFrame:
+    """The profile's tunes with their rendered clips (cached FLAC, resumable).
+
+    Columns of the manifest plus ``program, qpm, transpose, audio_path,
+    status, reason`` from :func:`musicgeo_utils.render.render_many`; skipped
+    tunes stay in the table with their reason.
+    """
+    from . import render
+
+    tunes, notes = load_profile(profile, seed)
+    rendered = render.render_many(tunes, notes, render_params(profile), seed=seed, n_jobs=n_jobs)
+    return tunes.merge(rendered, on="tune_id", how="left")
+
+
+def profile_features(profile: str = "small", seed: int = 0, n_jobs: int | None = None, client=None):
+    """``(tunes, FeatureSet)``: the profile's rendered tunes and their features.
+
+    ``tunes`` holds only tunes with a rendered clip and features, in the order
+    of ``FeatureSet.summary``'s rows; skips of both stages are in the
+    ``FeatureSet.skips`` table (render skips with the prefix ``render:``).
+    """
+    from . import features
+
+    audio = profile_audio(profile, seed, n_jobs=n_jobs)
+    ok = audio["status"] != "skipped"
+    items = audio.loc[ok, ["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+    result = features.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
+    render_skips = audio.loc[~ok, ["tune_id", "reason"]].rename(columns={"tune_id": "clip_id"})
+    render_skips["reason"] = "render: " + render_skips["reason"].astype(str)
+    result.skips = pd.concat([render_skips, result.skips], ignore_index=True)
+    tunes = audio.set_index("tune_id").loc[result.summary.index].reset_index()
+    return tunes, result

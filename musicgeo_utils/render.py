@@ -501,9 +501,46 @@ def audio_html(audio: np.ndarray, sample_rate: int, title: str = "") -> str:
             f'title="{label}" src="data:{mime};base64,{data}"></audio></div>')
 
 
+def preview_clips(tunes: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
+                  seed: int) -> pd.DataFrame:
+    """Render a few tunes in memory (no cache), with their seeded augmentation.
+
+    Returns ``tunes``' ``tune_id``, ``title``, ``style`` and ``country`` plus
+    ``instrument`` (General MIDI name), ``qpm``, ``transpose`` and ``audio``
+    (float32 array at ``params.sample_rate`` Hz). For showing and hearing
+    examples in a notebook; a tune that cannot be rendered raises RenderError.
+    """
+    draws = draw_augmentation(tunes["tune_id"], seed, params).set_index("tune_id")
+    by_tune = dict(tuple(notes.groupby("tune_id")))
+    rows = []
+    for tune in tunes.itertuples(index=False):
+        draw = draws.loc[tune.tune_id]
+        audio = render_tune(by_tune.get(tune.tune_id, notes.iloc[:0]), int(draw["program"]),
+                            float(draw["qpm"]), int(draw["transpose"]), params, tune_id=tune.tune_id)
+        rows.append({"tune_id": tune.tune_id, "title": tune.title, "style": getattr(tune, "style", ""),
+                     "country": getattr(tune, "country", ""),
+                     "instrument": pretty_midi.program_to_instrument_name(int(draw["program"])),
+                     "qpm": round(float(draw["qpm"])), "transpose": int(draw["transpose"]),
+                     "audio": audio})
+    return pd.DataFrame(rows)
+
+
+def clips_table_html(clips: pd.DataFrame, sample_rate: int) -> str:
+    """An HTML table of :func:`preview_clips` rows with an audio player each (all text escaped)."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in
+                   ("style", "tune", "country", "instrument", "tempo (qpm)", "transpose", "listen"))
+    rows = []
+    for clip in clips.itertuples(index=False):
+        cells = [clip.style, f"{clip.title} ({clip.tune_id})", clip.country, clip.instrument,
+                 clip.qpm, f"{clip.transpose:+d}"]
+        tds = "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+        rows.append(f"<tr>{tds}<td>{audio_html(clip.audio, sample_rate)}</td></tr>")
+    return f'<table class="musicgeo-clips"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
 __all__ = [
     "FOLK_PROGRAMS", "PEAK_LEVEL", "RenderError", "RenderParams", "audio_html",
-    "clip_to_mp3_bytes", "draw_augmentation", "fluidsynth_available", "is_silent",
-    "load_clip", "notes_to_midi", "preview_format", "render_many", "render_tune",
+    "clip_to_mp3_bytes", "clips_table_html", "draw_augmentation", "fluidsynth_available", "is_silent",
+    "load_clip", "notes_to_midi", "preview_clips", "preview_format", "render_many", "render_tune",
     "soundfont_path",
 ]

@@ -1,0 +1,133 @@
+"""Corpus loading on real tunes from music21's wheel."""
+import os
+
+import pandas as pd
+import pytest
+
+from musicgeo_utils import config, corpus
+
+ESSEN_SMALL = "essenFolksong/teste.abc"  # 8 real Essen tunes, 2 kB
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """Caches go to a fresh folder, never to the repository's data/."""
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    return tmp_path
+
+
+def _real_tunes(file: str) -> list[tuple[int, str]]:
+    return corpus.split_tunes(corpus.decode_abc((corpus.corpus_root() / file).read_bytes()))
+
+
+def test_split_and_header_of_a_real_file():
+    tunes = _real_tunes(ESSEN_SMALL)
+    assert [x for x, _ in tunes] == list(range(1, 9))
+    header = corpus.read_header(tunes[0][1])
+    assert header["origin_raw"] == "Osteuropa, Ungarn"
+    assert (header["meter"], header["key"], header["unit"], header["rhythm_raw"]) == ("6/8", "E", "1/16", "Barbara")
+    assert header["title"] == "Ich hab die Nacht geträumet"  # DOS code page 437 'ä' decoded
+
+
+def test_parse_tune_gives_midi_pitches_in_quarter_notes():
+    x, text = _real_tunes(ESSEN_SMALL)[0]
+    header, notes = corpus.parse_tune(text, collection="essenFolksong", file=ESSEN_SMALL, x=x)
+    assert header["x"] == 1 and header["collection"] == "essenFolksong"
+    # 'B,2 | E4F2=G3FE2' with L:1/16, key E major: B3 eighth, E4 quarter, F#4 eighth, G natural ...
+    assert notes.pitch.tolist()[:4] == [59, 64, 66, 67]
+    assert notes.onset.tolist()[:4] == [0.0, 0.5, 1.5, 2.0]
+    assert notes.duration.tolist()[:3] == [0.5, 1.0, 0.5]
+    assert notes.pitch.dtype == "int16" and notes.onset.dtype == "float32"
+
+
+def test_ties_merge_and_chords_give_top_note():
+    text = "X:1\nT:tie and chord\nM:4/4\nL:1/4\nK:C\nc2- c2 | [CEG]4 |]\n"
+    _, notes = corpus.parse_tune(text, collection="miscFolk", file="inline.abc", x=1)
+    assert notes.pitch.tolist() == [72, 67]
+    assert notes.duration.tolist() == [4.0, 4.0]
+
+
+def test_malformed_and_empty_tunes_raise_named_errors():
+    real = _real_tunes(ESSEN_SMALL)[1][1]
+    header_only = real.split("K: F")[0] + "K: F\n"
+    with pytest.raises(corpus.TuneParseError, match=r"teste.abc X:2 \(Et wassen .*\): no notes"):
+        corpus.parse_tune(header_only, collection="essenFolksong", file=ESSEN_SMALL, x=2)
+    broken = real.replace("K: F", "K: F\n[V:1 |:: (((")
+    with pytest.raises(corpus.TuneParseError) as info:
+        corpus.parse_tune(broken + "abc|]]]::[[[ )))))", collection="essenFolksong", file=ESSEN_SMALL, x=2)
+    assert info.value.reason != "no notes" and "teste.abc X:2" in str(info.value)
+
+
+def test_file_with_bad_tunes_counts_skips(tmp_path):
+    tunes = _real_tunes(ESSEN_SMALL)
+    empty = tunes[1][1].split("K: F")[0] + "K: F\n"
+    path = tmp_path / "mixed.abc"
+    path.write_text(tunes[0][1] + "\n" + empty.replace("X:2", "X:5") + "\n" + tunes[2][1])
+    parsed = corpus.parse_abc_file(path, "essenFolksong")
+    assert len(parsed.tunes) == 2 and parsed.skips.reason.tolist() == ["no notes"]
+    assert parsed.skips.x.tolist() == [5]
+
+
+def test_repeated_x_numbers_get_distinct_ids():
+    assert corpus._tune_ids("c", "f", [1, 2, 1, 1]) == ["c/f/1", "c/f/2", "c/f/1-2", "c/f/1-3"]
+
+
+def test_labels_normalise_spelling_variants():
+    assert corpus.normalize_label("REEL") == corpus.normalize_label("Reel") == "reel"
+    assert corpus.normalize_label("slipjig") == corpus.normalize_label("slip jig") == "slip jig"
+    assert corpus.normalize_label("double jig") == "double jig"
+    assert corpus.normalize_label("Xiaodiao, Da ningxia diao. Geming]") == "xiaodiao"
+    assert corpus.normalize_label("Kinder -, Wiegen - Lied") == "kinder-lied"
+    assert corpus.normalize_label("???]") == ""
+
+
+def test_styles_follow_the_documented_rule():
+    assert corpus.tune_style("essenFolksong", "China, Shaanxi, Zizhou") == "Chinese folk"
+    assert corpus.tune_style("essenFolksong", "Europa, Mitteleuropa, Deutschland, Westfalen") == "German folk"
+    assert corpus.tune_style("essenFolksong", "Lothringen") == "German folk"
+    assert corpus.tune_style("essenFolksong", "Osteuropa, Ungarn") == "European folk"
+    assert corpus.tune_style("oneills1850", "") == "Irish dance"
+
+
+def test_load_corpus_on_one_small_real_file_and_cache_round_trip(data_dir, monkeypatch):
+    small = corpus.corpus_root() / ESSEN_SMALL
+    monkeypatch.setattr(corpus, "collection_files", lambda collection: [small])
+    first = corpus.load_corpus(["essenFolksong"], n_jobs=1)
+    assert len(first.tunes) == 8 and first.skips.empty
+    assert first.tunes.tune_id.tolist() == sorted(f"essenFolksong/teste/{x}" for x in range(1, 9))
+    assert (first.tunes.n_notes > 0).all() and first.tunes.geocode_level.notna().all()
+    notes = first.notes
+    assert set(notes.tune_id) == set(first.tunes.tune_id)
+    assert notes.equals(notes.sort_values(["tune_id", "onset"], kind="stable").reset_index(drop=True))
+
+    cached = sorted(data_dir.rglob("*.parquet"))
+    assert len(cached) == 6  # per-file tunes/notes/skips + combined tunes/notes/skips
+    monkeypatch.setattr(corpus, "parse_abc_file", lambda *a: pytest.fail("cache not used"))
+    second = corpus.load_corpus(["essenFolksong"], n_jobs=1)
+    pd.testing.assert_frame_equal(first.tunes, second.tunes)
+    pd.testing.assert_frame_equal(first.notes, second.notes)
+
+
+def test_interrupted_cache_write_leaves_no_file(data_dir, monkeypatch):
+    small = corpus.corpus_root() / ESSEN_SMALL
+
+    def crash(self, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", crash)
+    with pytest.raises(KeyboardInterrupt):
+        corpus.load_abc_file(small, "essenFolksong")
+    assert not [p for p in data_dir.rglob("*") if p.is_file()]
+    monkeypatch.undo()
+    monkeypatch.setattr(config, "DATA_DIR", data_dir)
+    assert len(corpus.load_abc_file(small, "essenFolksong").tunes) == 8
+    assert all(os.path.getsize(p) > 100 for p in data_dir.rglob("*.parquet"))
+
+
+def test_collections_hold_the_measured_tune_counts():
+    counts = {c: sum(len(_real_tunes(f"{c}/{p.name}")) for p in corpus.collection_files(c))
+              for c in corpus.COLLECTIONS}
+    assert counts == {"essenFolksong": 8514, "oneills1850": 2009, "ryansMammoth": 1059,
+                      "airdsAirs": 1180, "miscFolk": 185}

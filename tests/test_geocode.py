@@ -1,0 +1,113 @@
+"""Geocoding of real O: lines from the Essen collection and the collection fallbacks."""
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from musicgeo_utils import corpus, geocode
+
+
+def _real_origin(file: str, pattern: str) -> str:
+    """The first O: line of a corpus file that matches ``pattern``."""
+    text = corpus.decode_abc((corpus.corpus_root() / file).read_bytes())
+    return next(o for o in re.findall(r"^O:(.*)$", text, flags=re.M) if re.search(pattern, o)).strip()
+
+
+def test_chinese_origin_resolves_inside_its_province():
+    origin = _real_origin("essenFolksong/han1.abc", r"^ *China, Shaanxi, Zizhou")
+    g = geocode.geocode_origin(origin, "essenFolksong")
+    assert g.level in ("province", "city")
+    assert (g.region, g.country, g.country_code) == ("Shaanxi", "China", "CN")
+    assert 31 < g.lat < 40 and 105 < g.lon < 111  # Shaanxi spans about 31.7-39.6 N, 105.5-111.2 E
+
+
+def test_chinese_province_with_town_in_one_part():
+    g = geocode.geocode_origin("China, Jiangsu, Suzhou", "essenFolksong")
+    assert (g.level, g.place, g.region) == ("city", "Suzhou", "Jiangsu")
+    assert geocode.great_circle_km(g.lat, g.lon, 31.30, 120.62) < 30  # Suzhou, Jiangsu
+
+
+def test_westfalen_resolves_to_region_in_germany():
+    origin = _real_origin("essenFolksong/erk10.abc", r"Deutschland, Westfalen$")
+    g = geocode.geocode_origin(origin, "essenFolksong")
+    assert (g.level, g.region, g.country, g.country_code) == ("region", "Westfalen", "Germany", "DE")
+    assert geocode.great_circle_km(g.lat, g.lon, 51.96, 7.63) < 5  # Münster, its capital
+
+
+def test_german_country_names_map_to_english():
+    for german, english, code in [("Europa, Mitteleuropa, Oesterreich", "Austria", "AT"),
+                                  ("Osteuropa, Ungarn", "Hungary", "HU"),
+                                  ("Mitteleuropa, Niederlande", "Netherlands", "NL"),
+                                  ("Luxemburg", "Luxembourg", "LU")]:
+        g = geocode.geocode_origin(german, "essenFolksong")
+        assert (g.level, g.country, g.country_code) == ("country", english, code)
+
+
+def test_historical_state_keeps_its_name_and_finer_place_gives_modern_country():
+    state = geocode.geocode_origin("Osteuropa, UdSSR", "essenFolksong")
+    assert (state.level, state.country) == ("country", "Soviet Union")
+    assert geocode.great_circle_km(state.lat, state.lon, 55.75, 37.62) < 5  # Moscow
+    gottschee = geocode.geocode_origin("Suedosteuropa, Jugoslawien, Gottschee", "essenFolksong")
+    assert (gottschee.level, gottschee.country, gottschee.country_code) == ("region", "Slovenia", "SI")
+
+
+def test_alternatives_pick_the_finest():
+    g = geocode.geocode_origin("Mitteleuropa, Deutschland / Polen, Schlesien", "essenFolksong")
+    assert (g.level, g.region, g.country) == ("region", "Schlesien", "Poland")
+
+
+def test_town_far_from_its_region_is_refused():
+    # a village called Spessart exists in Rheinland-Pfalz, 220 km from Lower Franconia
+    g = geocode.geocode_origin("Europa, Mitteleuropa, Deutschland, Untermainfranken, Spessart",
+                               "essenFolksong")
+    assert (g.level, g.region) == ("region", "Unterfranken")
+
+
+def test_unknown_origin_is_none_with_nan():
+    g = geocode.geocode_origin("Atlantis, Xyzzy", "essenFolksong")
+    assert g.level == "none" and math.isnan(g.lat) and math.isnan(g.lon)
+
+
+def test_collection_fallbacks():
+    oneill = geocode.geocode_origin("", "oneills1850", "oneills1850/0001-0050.abc")
+    assert (oneill.level, oneill.country) == ("collection", "Ireland")
+    ryan = geocode.geocode_origin("", "ryansMammoth", "ryansMammoth/BanjoReel.abc")
+    assert ryan.place == "Boston" and "printed" in ryan.source
+    assert geocode.great_circle_km(ryan.lat, ryan.lon, 42.36, -71.06) < 5
+    scotch = geocode.geocode_origin("SCOTCH", "ryansMammoth", "ryansMammoth/x.abc")
+    assert (scotch.level, scotch.region, scotch.country) == ("region", "Schottland", "United Kingdom")
+    north = geocode.geocode_origin("", "miscFolk", "miscFolk/northumbrianminstrelsyopus.abc")
+    assert (north.level, north.region) == ("collection", "Northumberland")
+
+
+def test_vectorised_keys_equal_scalar_keys():
+    names = geocode.cities()["name"].iloc[::97]
+    assert geocode.place_keys(names).tolist() == [geocode.place_key(n) for n in names]
+    assert geocode.place_key("Köln") == geocode.place_key("Koeln") == "koln"
+
+
+def test_geocode_frame_adds_columns_and_level_counts():
+    tunes = pd.DataFrame({"origin_raw": ["China, Hunan", "Luxemburg", "Atlantis", "China, Hunan"],
+                          "collection": ["essenFolksong"] * 4, "file": ["f"] * 4})
+    out = geocode.geocode_frame(tunes)
+    assert list(out.geocode_level) == ["province", "country", "none", "province"]
+    counts = geocode.level_counts(out).set_index("geocode_level")
+    assert counts.loc["province", "tunes"] == 2 and counts.loc["province", "distinct_points"] == 1
+
+
+@pytest.mark.parametrize("table", [geocode.REGIONS_CSV, geocode.COUNTRIES_CSV])
+def test_every_table_row_has_a_source_and_a_point(table):
+    frame = pd.read_csv(table, keep_default_na=False)
+    assert (frame["source"].str.len() > 10).all()
+    assert frame.lat.between(-90, 90).all() and frame.lon.between(-180, 180).all()
+
+
+def test_region_points_match_their_gazetteer_town():
+    """Each region's point is the rg_cities1000 town its `point` column names."""
+    cities = geocode.cities()
+    for row in geocode.historical_regions().itertuples():
+        town, admin1, cc = re.match(r"rg_cities1000: (.+?) \((.+), (\w\w)\)", row.point).groups()
+        same_name = cities.iloc[geocode._city_rows()[geocode.place_key(town)]]
+        hit = same_name[(same_name.name == town) & (same_name.admin1 == admin1) & (same_name.cc == cc)]
+        assert len(hit) and geocode.great_circle_km(row.lat, row.lon, hit.lat.iloc[0], hit.lon.iloc[0]) < 1, row.name
