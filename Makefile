@@ -16,7 +16,6 @@ PYTHON ?= $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := reports/executed
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: all env report notebooks golden test unit nbval bench clean clean-data help
 all: report

@@ -110,3 +110,124 @@ def count_bars(counts: pd.Series, xlabel: str, title: str = "", ax=None, log=Fal
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     return ax
+
+
+def setup_notebook(dpi: int = 72) -> None:
+    """Figure defaults for the notebooks: modest resolution keeps them small in git."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: rcParams alone
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        # Activate the inline backend now, so that its own rc defaults are
+        # applied before ours rather than over them at the first figure.
+        shell.run_line_magic("matplotlib", "inline")
+    plt.rcParams.update({"figure.dpi": dpi, "savefig.dpi": dpi, "font.size": 9,
+                         "axes.titlesize": 10, "figure.max_open_warning": 50})
+
+
+def show(fig, format: str = "png", quality: int = 70) -> None:
+    """Display a figure at the notebook resolution (``figure.dpi``) and close it.
+
+    ``format='jpeg'`` suits spectrogram grids and dense scatter plots, whose
+    lossless PNGs would cost megabytes in a committed notebook.
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    options = {"pil_kwargs": {"quality": quality, "optimize": True}} if format == "jpeg" else {}
+    fig.savefig(buffer, format=format, dpi=plt.rcParams["figure.dpi"], bbox_inches="tight", **options)
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format=format))
+
+
+def chroma_axes(ax, chroma: np.ndarray, sample_rate: int, hop_length: int, title: str = ""):
+    """A chromagram image: time in seconds, pitch class (C at the bottom), colour = relative energy (0-1)."""
+    seconds = chroma.shape[1] * hop_length / sample_rate
+    image = ax.imshow(chroma, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                      extent=(0, seconds, -0.5, chroma.shape[0] - 0.5), interpolation="nearest")
+    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    ax.set_yticks(range(0, 12, 2), names[::2])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("pitch class")
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def group_boxes(ax, values: pd.Series, groups: pd.Series, xlabel: str, order=None, log=False):
+    """Horizontal box plots of ``values`` per group (one box per category, n in the label).
+
+    ``order``: the groups top to bottom (default: by median value).
+    """
+    frame = pd.DataFrame({"value": np.asarray(values, dtype=float), "group": np.asarray(groups).astype(str)})
+    if order is None:
+        order = frame.groupby("group")["value"].median().sort_values(ascending=False).index.tolist()
+    data = [frame.loc[frame["group"] == g, "value"].to_numpy() for g in order]
+    colors = category_colors(order)
+    boxes = ax.boxplot(data, vert=False, patch_artist=True, showfliers=False, widths=0.6)
+    for patch, group in zip(boxes["boxes"], order):
+        patch.set_facecolor(colors[group])
+        patch.set_alpha(0.6)
+    ax.set_yticks(range(1, len(order) + 1), [f"{g} ({len(d)})" for g, d in zip(order, data)], fontsize=8)
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    return ax
+
+
+def embedding_scatter(ax, xy: np.ndarray, labels, title: str = "", axis_name: str = "t-SNE", size: float = 5):
+    """A 2-D embedding coloured by category (fixed style colours), with a legend."""
+    labels = np.asarray(labels).astype(str)
+    colors = category_colors(labels)
+    for label, color in colors.items():
+        mask = labels == label
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=size, c=color, alpha=0.6, edgecolors="none",
+                   label=f"{label} ({mask.sum()})")
+    ax.set_xlabel(f"{axis_name} 1 (unitless)")
+    ax.set_ylabel(f"{axis_name} 2 (unitless)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, markerscale=2, loc="best", frameon=False)
+    return ax
+
+
+def error_cdf(ax, errors: dict, log: bool = True, marks=(200, 750, 2500)):
+    """Share of items with great-circle error <= x km, one curve per method.
+
+    ``errors`` maps a method name to its per-item errors (km); dotted
+    verticals mark the ``marks`` distances (km) of the "within" metrics.
+    """
+    for name, err in errors.items():
+        err = np.sort(np.asarray(err, dtype=float))
+        share = np.arange(1, len(err) + 1) / len(err)
+        ax.step(np.maximum(err, 1.0), share, where="post", label=name, linewidth=1.4)
+    for mark in marks:
+        ax.axvline(mark, color="#999999", linestyle=":", linewidth=0.8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("great-circle error (km" + (", log scale)" if log else ")"))
+    ax.set_ylabel("share of test tunes with error <= x")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc="upper left", frameon=False)
+    return ax
+
+
+def confusion_heatmap(ax, table: pd.DataFrame, title: str = ""):
+    """Row-normalised confusion matrix (share of each true row), counts written in the cells."""
+    counts = table.to_numpy(dtype=float)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (i, j), n in np.ndenumerate(counts):
+        if n:
+            ax.text(j, i, f"{int(n)}", ha="center", va="center", fontsize=6,
+                    color="white" if share[i, j] > 0.6 else "black")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=7)
+    ax.set_xlabel(table.columns.name or "predicted")
+    ax.set_ylabel(table.index.name or "true")
+    ax.set_title(title, fontsize=10)
+    return image
