@@ -97,3 +97,17 @@ def content_key(*parts: Any, length: int = 16) -> str:
             digest.update(json.dumps(part, sort_keys=True, default=str).encode())
         digest.update(b"\x1f")
     return digest.hexdigest()[:length]
+
+
+def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Write several arrays to one ``.npz`` atomically (no object arrays: never pickled)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+    return Path(path)
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a ``.npz`` written by :func:`write_npz` (pickles refused)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -262,3 +262,27 @@ def nearest_point_index(lat, lon, ref_lat, ref_lon, chunk: int = 4096) -> np.nda
     for start in range(0, len(query), chunk):
         out[start:start + chunk] = np.argmax(query[start:start + chunk] @ ref.T, axis=1)
     return out
+
+
+def decode_region_probabilities(proba, centroid_lat, centroid_lon, decoding: str = "top"):
+    """Turn region probabilities into a place on the sphere, degrees.
+
+    ``proba``: (n, n_regions) probabilities whose columns follow the centroid
+    order. ``decoding="top"``: the most probable region's centroid;
+    ``"weighted"``: the probability-weighted spherical mean of all centroids
+    (falls back to the top region where the weighted vectors cancel out).
+    Returns ``(lat, lon)`` arrays.
+    """
+    proba = np.asarray(proba, dtype=float)
+    centroids = latlon_to_xyz(centroid_lat, centroid_lon)
+    top = centroids[np.argmax(proba, axis=1)]
+    if decoding == "top":
+        xyz = top
+    elif decoding == "weighted":
+        xyz = proba @ centroids
+        cancelled = np.linalg.norm(xyz, axis=1) <= 1e-9
+        xyz[cancelled] = top[cancelled]
+    else:
+        raise ValueError(f"decoding must be 'top' or 'weighted', not {decoding!r}")
+    lat, lon = xyz_to_latlon(xyz)
+    return np.atleast_1d(lat), np.atleast_1d(lon)

@@ -45,7 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config as mg_config
-from .cache import atomic_path
+from .cache import atomic_path, content_key
 from .models import MODELS, build_model
 
 __all__ = [
@@ -689,3 +689,60 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[int] | Non
     """
     return float(f1_score(y_true, _labels(y_pred), labels=labels, average="macro",
                           zero_division=0))
+
+
+def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None) -> str:
+    """A content key of what a fit depends on: config, architecture and data."""
+    def data_part(ds):
+        if ds is None:
+            return None
+        # File names (content keys of the cache), not absolute paths: the key
+        # survives moving the checkout or the data folder.
+        sources = [Path(s).name if isinstance(s, (str, os.PathLike)) else content_key(np.asarray(s))
+                   for s in ds.sources]
+        return [sources, np.asarray(ds.targets).tolist()]
+
+    return content_key(CHECKPOINT_FORMAT, config.to_dict(), type(model).registry_name,
+                       _to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
+
+
+def fit_or_load(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
+                config: TrainConfig, checkpoint_dir: str | os.PathLike, name: str) -> tuple[nn.Module, History]:
+    """:func:`fit`, unless a checkpoint of the very same fit exists: then load it.
+
+    The checkpoint is ``checkpoint_dir/<name>-<training_key>.pt``; its key covers
+    the config, the architecture and the training/validation data, so a
+    notebook rerun (or nbval's re-execution) reuses a finished training and
+    any change retrains. Returns the trained model (best weights) and its history.
+    """
+    path = Path(checkpoint_dir) / f"{name}-{training_key(config, model, train_ds, val_ds)}.pt"
+    if path.is_file():
+        loaded, _, extra = load_checkpoint(path, config.device)
+        if "history" in extra:
+            frame = pd.DataFrame(extra["history"])
+            monitor = next(k for k in extra if k not in ("epoch", "history"))
+            log.info("fit_or_load: reusing %s", path)
+            return loaded, History(frame, extra["epoch"], extra[monitor], monitor,
+                                   len(frame) < config.epochs)
+    history = fit(model, train_ds, val_ds, config, checkpoint_path=path)
+    return model, history
+
+
+def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
+                   seed: int, splits: Sequence[str] = ("train", "val", "test")) -> dict[str, MelDataset]:
+    """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
+
+    ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
+    with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
+    a negative class code (an excluded class) are left out. Training sets crop
+    randomly, the others use deterministic centre crops.
+    """
+    targets = np.asarray(targets)
+    keep = ~((targets.ndim == 1) & np.issubdtype(targets.dtype, np.integer) & (targets < 0))
+    result = {}
+    for name in splits:
+        rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
+        paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
+        result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
+                                  train=(name == "train"), seed=seed)
+    return result

@@ -1,0 +1,94 @@
+"""Evaluating classifiers: accuracy, macro-F1, per-class reports, confusion
+matrices, and the logistic-regression baseline on summary features.
+
+Geographic scores (great-circle km) live in :mod:`musicgeo_utils.baselines`;
+this module is for the style classifiers of notebook 04.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def scores(name: str, y_true, y_pred) -> dict:
+    """Accuracy and macro-F1 (each class weighs the same, whatever its size)."""
+    return {"model": name, "accuracy": accuracy_score(y_true, y_pred),
+            "macro_f1": f1_score(y_true, y_pred, average="macro"), "n": len(y_true)}
+
+
+def per_class_report(y_true, y_pred, class_names) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class (rows in ``class_names`` order)."""
+    labels = np.arange(len(class_names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    return pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},
+                        index=pd.Index(class_names, name="class"))
+
+
+def logistic_baseline(X_train, y_train, X_val, y_val, X_test, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0):
+    """Standardised multinomial logistic regression, ``C`` chosen by validation macro-F1.
+
+    Returns ``(test_predictions, test_probabilities, chosen_C)``; the final model
+    is fitted on the training set only.
+    """
+    best = None
+    for C in Cs:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, random_state=seed))
+        model.fit(X_train, y_train)
+        score = f1_score(y_val, model.predict(X_val), average="macro")
+        if best is None or score > best[0]:
+            best = (score, C, model)
+    _, C, model = best
+    return model.predict(X_test), model.predict_proba(X_test), C
+
+
+def confusion_axes(ax, y_true, y_pred, class_names, title: str = ""):
+    """Row-normalised confusion matrix (share of each true class), annotated in %."""
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)), normalize="true")
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    for (i, j), value in np.ndenumerate(matrix):
+        if value >= 0.005:
+            ax.text(j, i, f"{100 * value:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.5 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    return ax
+
+
+def history_figure(histories: dict[str, pd.DataFrame]):
+    """Training curves: loss and accuracy per epoch, train (dashed) and validation (solid)."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
+    for (name, frame), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        loss_ax.plot(frame["epoch"], frame["train_loss"], "--", color=color)
+        loss_ax.plot(frame["epoch"], frame["val_loss"], "-", color=color, label=name)
+        if frame["val_accuracy"].notna().any():
+            acc_ax.plot(frame["epoch"], frame["train_accuracy"], "--", color=color)
+            acc_ax.plot(frame["epoch"], frame["val_accuracy"], "-", color=color, label=name)
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (dashed: train, solid: validation)")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    loss_ax.legend(fontsize=7)
+    acc_ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def encode_classes(labels: pd.Series, train_mask, min_train: int = 30) -> tuple[np.ndarray, list[str]]:
+    """Integer class codes for ``labels``; classes with fewer than ``min_train``
+    training examples get code -1 (left out, and reported by the caller).
+
+    Returns ``(codes, class_names)``, class names sorted alphabetically.
+    """
+    labels = pd.Series(labels).astype(str).reset_index(drop=True)
+    counts = labels[np.asarray(train_mask)].value_counts()
+    names = sorted(counts[counts >= min_train].index)
+    codes = labels.map({name: code for code, name in enumerate(names)}).fillna(-1).astype(int)
+    return codes.to_numpy(), names
