@@ -491,13 +491,7 @@ def _extract_one(clip_id: str, audio_path: str, params: FeatureParams, layout: _
         data = Path(audio_path).read_bytes()
     except OSError as error:
         return _ClipResult(clip_id, None, None, f"cannot read {audio_path}: {error.strerror or error}")
-    audio_sha = hashlib.sha256(data).hexdigest()
-    key = cache.content_key(audio_sha, params.key())
-    paths = (
-        layout.summary_dir / f"{key}.npy",
-        layout.mel_dir / f"{cache.content_key(audio_sha, params.mel_key())}.npy",
-        layout.skip_dir / f"{key}.json",
-    )
+    paths = _clip_paths(hashlib.sha256(data).hexdigest(), params, layout)
     if use_cache:
         cached = _from_cache(clip_id, *paths)
         if cached is not None:
@@ -616,9 +610,32 @@ def extract_many(
     if n_jobs is None:
         n_jobs = -1 if client is not None else config.n_jobs()
     workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
-    chunks = _chunks(pairs, n_chunks=4 * workers)
-    results = _run_parallel(chunks, params, layout, use_cache, n_jobs, client) if pairs else []
-    return _feature_set(results, duplicate_skips, params)
+    # Cache hits are read here: starting worker processes (imports, numba JIT)
+    # costs more than reading a warm cache, so only misses go to the workers.
+    done = {clip_id: hit for clip_id, path in pairs
+            if use_cache and (hit := _cached_result(clip_id, path, params, layout)) is not None}
+    todo = [pair for pair in pairs if pair[0] not in done]
+    chunks = _chunks(todo, n_chunks=4 * workers)
+    computed = _run_parallel(chunks, params, layout, use_cache, n_jobs, client) if todo else []
+    done.update((result.clip_id, result) for result in computed)
+    return _feature_set([done[clip_id] for clip_id, _ in pairs], duplicate_skips, params)
+
+
+def _clip_paths(audio_sha: str, params: FeatureParams, layout: _CacheLayout) -> tuple[Path, Path, Path]:
+    """(summary, mel, skip) cache paths of a clip whose file bytes hash to ``audio_sha``."""
+    key = cache.content_key(audio_sha, params.key())
+    return (layout.summary_dir / f"{key}.npy",
+            layout.mel_dir / f"{cache.content_key(audio_sha, params.mel_key())}.npy",
+            layout.skip_dir / f"{key}.json")
+
+
+def _cached_result(clip_id: str, audio_path: str, params: FeatureParams, layout: _CacheLayout):
+    """The cached result of one clip, or None when it must be computed."""
+    try:
+        data = Path(audio_path).read_bytes()
+    except OSError:
+        return None  # the worker reports the read error as a skip
+    return _from_cache(clip_id, *_clip_paths(hashlib.sha256(data).hexdigest(), params, layout))
 
 
 def _write_cache_readme(layout: _CacheLayout, params: FeatureParams) -> None:
@@ -627,3 +644,92 @@ def _write_cache_readme(layout: _CacheLayout, params: FeatureParams) -> None:
     if not (root / "names.json").exists():
         cache.write_json(root / "params.json", {"version": FEATURES_VERSION, **asdict(params)})
         cache.write_json(root / "names.json", summary_names(params))
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+
+def chroma_entropy_bits(summary: pd.DataFrame) -> pd.Series:
+    """Shannon entropy, bits, of each clip's mean chroma (pitch-class) distribution.
+
+    Uses the ``chroma_<pitch class>_mean`` columns of a summary table,
+    normalised to sum to 1: 0 bits = one pitch class only, log2(12) = 3.58
+    bits = all twelve equally strong. Tonal tunes in one key sit well below
+    the maximum; a clip that wanders through keys (or noise) sits near it.
+    """
+    columns = [f"chroma_{p}_mean" for p in PITCH_CLASSES]
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary lacks chroma mean column(s) {missing}")
+    weights = summary[columns].to_numpy(dtype=float)
+    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        raise ValueError("chroma means must be finite and non-negative")
+    totals = weights.sum(axis=1, keepdims=True)
+    p = np.divide(weights, totals, out=np.full_like(weights, 1 / 12), where=totals > 0)
+    terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return pd.Series(terms.sum(axis=1), index=summary.index, name="chroma_entropy_bits")
+
+
+def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """Z-scores of a summary table with the mean and std of the ``train`` rows only.
+
+    ``train`` is a boolean mask over the rows (fitting the scaling on all rows
+    would leak the test set's statistics). Columns that are constant on the
+    training rows carry no information and would divide by zero: they are
+    dropped and their names returned. Raises ``ValueError`` naming the clips
+    whose features are NaN or infinite, so the error surfaces here rather
+    than deep inside scikit-learn. Returns ``(z-scores, dropped columns)``.
+    """
+    train = np.asarray(train, dtype=bool)
+    if train.shape != (len(summary),) or not train.any():
+        raise ValueError(f"train must be a boolean mask with {len(summary)} entries and at least one True")
+    values = summary.to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} clip(s) have NaN/infinite features, e.g. "
+                         f"{list(summary.index[bad][:5])}; drop or re-extract them first")
+    mean, std = values[train].mean(axis=0), values[train].std(axis=0)
+    keep = std > 1e-12 * np.maximum(1.0, np.abs(mean))
+    z = (values[:, keep] - mean[keep]) / std[keep]
+    dropped = [name for name, k in zip(summary.columns, keep) if not k]
+    return pd.DataFrame(z, index=summary.index, columns=summary.columns[keep]), dropped
+
+
+def summary_tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_pca: int = 50) -> np.ndarray:
+    """2-D t-SNE of standardised feature rows, seeded; returns an (n, 2) array (unitless).
+
+    The rows are first reduced to ``n_pca`` principal components (the usual
+    practice: it removes noise dimensions and speeds t-SNE up), then embedded
+    with scikit-learn's Barnes-Hut t-SNE initialised from PCA.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or len(X) <= perplexity:
+        raise ValueError(f"t-SNE needs an (n, d) array with n > perplexity={perplexity}, got {X.shape}")
+    reduced = PCA(n_components=min(n_pca, *X.shape), random_state=seed).fit_transform(X)
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+    return tsne.fit_transform(reduced)
+
+
+def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
+    """How much same-label neighbours cluster in feature space, against chance.
+
+    ``agreement``: the share of each row's ``k`` nearest neighbours
+    (Euclidean, the row itself excluded) that carry its label, averaged over
+    rows; ``chance``: the same share if labels were shuffled (the sum of
+    squared label shares, about); ``balanced_agreement``: ``agreement``
+    averaged per label, then over labels. Values are fractions in [0, 1].
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X, labels = np.asarray(X, dtype=float), np.asarray(labels).astype(str).ravel()
+    if len(X) != len(labels) or len(X) <= k:
+        raise ValueError(f"need more than k={k} rows and one label per row, got {len(X)} rows, {len(labels)} labels")
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+    same = (labels[idx[:, 1:]] == labels[:, None]).mean(axis=1)
+    shares = pd.Series(labels).value_counts(normalize=True)
+    per_label = pd.Series(same).groupby(labels).mean()
+    return {"agreement": float(same.mean()), "chance": float((shares**2).sum()),
+            "balanced_agreement": float(per_label.mean()), "k": k}

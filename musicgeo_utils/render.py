@@ -394,6 +394,17 @@ def _render_chunk(jobs: list[dict], params: RenderParams, soundfont: Path) -> li
     return [_render_to_file(job, params, soundfont) for job in jobs]
 
 
+def _notes_by_tune(notes: pd.DataFrame) -> dict[str, np.ndarray]:
+    """{tune_id: (n, 3) array of pitch, onset, duration}; one sort, no per-group pandas."""
+    ordered = notes.sort_values("tune_id", kind="stable")
+    ids = ordered["tune_id"].astype(str).to_numpy()
+    if len(ids) == 0:
+        return {}
+    values = ordered[["pitch", "onset", "duration"]].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return dict(zip(ids[starts], np.split(values, starts[1:])))
+
+
 def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
                  seed: int, soundfont: Path) -> list[dict]:
     """One job per manifest tune: its notes, its augmentation and its cache path."""
@@ -401,8 +412,7 @@ def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderPara
     duplicated = tune_ids[tune_ids.duplicated()].unique()
     if len(duplicated):
         raise ValueError(f"manifest has duplicate tune ids: {list(duplicated[:5])}")
-    by_tune = {str(k): g[["pitch", "onset", "duration"]].to_numpy(dtype=float)
-               for k, g in notes.groupby("tune_id", sort=False)}
+    by_tune = _notes_by_tune(notes)
     empty = np.zeros((0, 3))
     jobs = []
     for row in draw_augmentation(tune_ids, seed, params).itertuples(index=False):
