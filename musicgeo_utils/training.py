@@ -348,6 +348,8 @@ class History:
     best_score: float
     monitor: str
     stopped_early: bool
+    #: File name of the checkpoint (set by :func:`fit_or_load`).
+    checkpoint: str | None = None
 
 
 # --------------------------------------------------------------------------- loop
@@ -717,9 +719,16 @@ def fit_or_load(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | Non
     The checkpoint is ``checkpoint_dir/<name>-<training_key>.pt``; its key covers
     the config, the architecture and the training/validation data, so a
     notebook rerun (or nbval's re-execution) reuses a finished training and
-    any change retrains. Returns the trained model (best weights) and its history.
+    any change retrains. Returns the trained model (best weights) and its history,
+    whose ``checkpoint`` attribute names the checkpoint file.
     """
     path = Path(checkpoint_dir) / f"{name}-{training_key(config, model, train_ds, val_ds)}.pt"
+    model, history = _fit_or_load(model, train_ds, val_ds, config, path)
+    history.checkpoint = path.name
+    return model, history
+
+
+def _fit_or_load(model, train_ds, val_ds, config, path: Path) -> tuple[nn.Module, History]:
     if path.is_file():
         loaded, _, extra = load_checkpoint(path, config.device)
         if "history" in extra:
@@ -750,3 +759,10 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
         result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
                                   train=(name == "train"), seed=seed)
     return result
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits ``(n, classes)`` -> probabilities (float64)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)

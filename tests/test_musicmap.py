@@ -1,0 +1,185 @@
+"""The interactive map of music: offline page, escaping, layer control, audio excerpts, Chromium."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from musicgeo_utils import maps, musicmap, report
+
+XSS_TITLE = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+SAMPLE_RATE = 12000
+LAYOUT_NAMES = ["PCA", "t-SNE perplexity=30", "UMAP n_neighbors=15 min_dist=0.1"]
+
+
+def _has_chromium() -> bool:
+    try:
+        report.find_chromium()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def tone(seconds: float, hz: float) -> np.ndarray:
+    """A plucked-string-like tone: 4 notes a second at ``hz`` Hz, decaying."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.4 * np.sin(2 * np.pi * hz * t) * np.exp(-6 * (t % 0.25))).astype(np.float32)
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    """12 tunes in three styles, their FLAC clips (8 s, one 3 s), and three layouts."""
+    rng = np.random.default_rng(0)
+    n = 12
+    ids = [f"essen/han/{i}" for i in range(n)]
+    paths = {}
+    for i, tune_id in enumerate(ids):
+        path = tmp_path / "flac" / f"{i}.flac"
+        path.parent.mkdir(exist_ok=True)
+        sf.write(path, tone(3.0 if i == 1 else 8.0, 220 * 2 ** (i / 12)), SAMPLE_RATE)
+        paths[tune_id] = str(path)
+    points = pd.DataFrame({
+        "tune_id": ids,
+        "title": [XSS_TITLE, XSS_IMG] + [f"Tune {i}" for i in range(2, n)],
+        "country": ["China", "Germany", "Ireland"] * 4,
+        "style": ["Chinese folk", "German folk", "Irish dance"] * 4,
+    })
+    centres = 10 * np.eye(3)[np.arange(n) % 3, :2]  # one cluster per style
+    layouts = {name: (rng.normal(size=(n, 2)) + centres) * scale
+               for name, scale in zip(LAYOUT_NAMES, (1.0, 30.0, 3.0))}
+    return points, layouts, pd.Series(paths), tmp_path / "maps"
+
+
+def build(corpus, **kw):
+    points, layouts, paths, out = corpus
+    m = musicmap.music_map(points, layouts, paths, out, title=XSS_TITLE, seed=0, **kw)
+    return musicmap.save_music_map(m, out / "music_map.html")
+
+
+def point_table(page: str) -> dict:
+    """The shared JSON table of clip texts in a saved page."""
+    return json.loads(re.search(r"var d = (\{.*?\});\n", page).group(1))
+
+
+def test_page_is_offline_escapes_titles_and_has_a_layer_per_layout(corpus):
+    page = build(corpus).read_text(encoding="utf-8")
+    assert maps.external_urls(page) == []
+    assert XSS_TITLE not in page and "<img src=x" not in page
+    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
+    table = point_table(page)
+    assert table["title"][:2] == [maps.escape(XSS_TITLE), maps.escape(XSS_IMG)]
+    assert table["styles"] == ["Chinese folk", "German folk", "Irish dance"]
+    # One radio-button (base) layer per layout, named in the control; only the first shown.
+    control = re.search(r"base_layers : \{(.*?)\}", page, flags=re.S).group(1)
+    assert re.findall(r'"([^"]+)" :', control) == LAYOUT_NAMES
+    groups = re.findall(r'"[^"]+" : (feature_group_\d+)', control)
+    shown = [g for g in groups if f"{g}.addTo(map_1)" in page]
+    assert shown == groups[:1]
+    assert "L.CRS.Simple" in page and page.count("L.circleMarker(") == 3
+    assert "Style" in page and "#d62728" in page  # legend with the fixed style colours
+
+
+def test_layer_names_and_labels_are_escaped(corpus):
+    points, layouts, paths, out = corpus
+    hostile = {XSS_IMG: layouts["PCA"]}
+    points = points.assign(style=[XSS_IMG, "jig", "reel"] * 4, country=XSS_TITLE)
+    m = musicmap.music_map(points, hostile, None, None, title="t")
+    page = maps.offline_html(m)
+    assert "<img src=x" not in page and XSS_TITLE not in page
+    table = point_table(page)
+    assert maps.escape(XSS_IMG) in table["styles"] and set(table["origin"]) == {maps.escape(XSS_TITLE)}
+
+
+def test_audio_excerpts_are_relative_small_and_decode(corpus):
+    page = build(corpus, clip_seconds=6.0).read_text(encoding="utf-8")
+    _, _, paths, out = corpus
+    table = point_table(page)
+    assert table["prefix"] == "audio/" and all(table["audio"])
+    for name in table["audio"]:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", name)
+        audio, rate = sf.read(out / "audio" / name, dtype="float32")
+        assert rate == SAMPLE_RATE and np.abs(audio).max() > 0.1
+    lengths = [sf.info(str(out / "audio" / name)).duration for name in table["audio"]]
+    assert lengths[0] == pytest.approx(6.0, abs=0.15) and lengths[1] == pytest.approx(3.0, abs=0.15)
+    sizes = [(out / "audio" / name).stat().st_size for name in table["audio"]]
+    assert max(sizes) < 20_000  # ~16 kbit/s for 6 s
+    # A rerun reuses the excerpts; a missing clip is skipped, counted and reported.
+    again = musicmap.write_audio_excerpts(paths, out)
+    assert set(again.status) == {"cached"}
+    broken = paths.copy()
+    broken.iloc[3] = str(out / "missing.flac")
+    with pytest.warns(UserWarning, match="no audio for 1 of 12 tunes"):
+        m = musicmap.music_map(corpus[0], corpus[1], broken, out)
+    assert point_table(maps.offline_html(m))["audio"][3] == ""
+    skipped = musicmap.write_audio_excerpts(broken, out)
+    assert skipped.loc[3, "status"] == "skipped" and "missing.flac" in skipped.loc[3, "reason"]
+
+
+def test_report_version_points_at_the_same_files_or_at_none(corpus):
+    points, layouts, paths, out = corpus
+    m = musicmap.music_map(points, layouts, paths, out, audio_prefix="maps/audio/")
+    table = point_table(maps.offline_html(m))
+    assert table["prefix"] == "maps/audio/" and (out / "audio" / table["audio"][0]).is_file()
+    silent = point_table(maps.offline_html(musicmap.music_map(points, layouts, paths, out, audio="none")))
+    assert silent["audio"] == [""] * 12 and silent["note"] == maps.escape(musicmap.DEFAULT_NOTE)
+    for prefix in ("https://cdn.example/audio/", "//host/audio/", "/abs/audio/", "javascript:x/"):
+        with pytest.raises(ValueError, match="relative path"):
+            musicmap.music_map(points, layouts, paths, out, audio_prefix=prefix)
+
+
+def test_thousand_points_page_stays_small():
+    rng = np.random.default_rng(1)
+    n = 1000
+    points = pd.DataFrame({"tune_id": [f"oneills1850/{i}" for i in range(n)],
+                           "title": [f"The Humours of Ballyloughlin no. {i}" for i in range(n)],
+                           "country": "Ireland", "style": rng.choice(["Irish dance", "German folk"], n)})
+    layouts = {name: rng.normal(size=(n, 2)) for name in LAYOUT_NAMES}
+    m = musicmap.music_map(points, layouts, None, None)
+    size = len(maps.offline_html(m).encode())
+    assert size < 600_000  # ~250 KB of Leaflet + jQuery, ~0.3 KB a clip
+
+
+def test_scale_layout_and_sampling():
+    Y = np.array([[0.0, 0.0], [10.0, 2.0], [5.0, 1.0]])
+    scaled = musicmap.scale_layout(Y * 7 - 3)
+    assert scaled[:, 0].tolist() == pytest.approx([0, 100, 50])
+    assert scaled[:, 1].tolist() == pytest.approx([40, 60, 50])  # aspect kept, centred
+    with pytest.raises(ValueError, match="finite"):
+        musicmap.scale_layout(np.array([[0.0, np.nan], [1.0, 1.0]]))
+    points = pd.DataFrame({"style": ["a"] * 80 + ["b"] * 20})
+    keep = musicmap.sample_points(points, 10, seed=3)
+    assert len(keep) == 10 and np.array_equal(keep, musicmap.sample_points(points, 10, seed=3))
+    assert (points["style"].iloc[keep] == "b").sum() == 2  # 20% of 10
+    assert not np.array_equal(keep, musicmap.sample_points(points, 10, seed=4))
+
+
+def test_bad_points_and_layouts_are_named(corpus):
+    points, layouts, paths, out = corpus
+    with pytest.raises(KeyError, match=r"lacks columns \['title'\]"):
+        musicmap.music_map(points.drop(columns="title"), layouts)
+    with pytest.raises(ValueError, match="layout 'PCA' has 5 rows, the points table 12"):
+        musicmap.music_map(points, {"PCA": layouts["PCA"][:5]})
+    with pytest.raises(ValueError, match="needs out_dir"):
+        musicmap.music_map(points, layouts, paths, None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _has_chromium(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_clicking_a_point_opens_a_popup_with_working_audio(corpus, tmp_path):
+    path = build(corpus)
+    found = musicmap.check_music_map(path, tmp_path / "music_map.png", layer=2)
+    # Switched to the third layout: its 12 points alone are on the map.
+    assert found["markers_visible"] == 12 and found["layers"] == LAYOUT_NAMES
+    assert found["popup_open"] and found["audio_element"]
+    assert XSS_TITLE in found["popup_text"]  # shown as text, not run as a script
+    assert found["audio_src"].startswith("audio/") and found["audio_file_decodes"]
+    assert found["audio_event"] == "loadedmetadata" and found["audio_error"] is None
+    assert found["duration_s"] == pytest.approx(6.0, abs=0.2)
+    png = (tmp_path / "music_map.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert not list(path.parent.glob(".check-*"))  # the probe copy is removed
