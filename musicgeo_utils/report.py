@@ -83,6 +83,10 @@ def _export(path: Path) -> tuple[str, str]:
         notebook = nbformat.read(path, as_version=4)
     except Exception as err:  # nbformat raises several types for bad JSON
         raise ValueError(f"{path}: not a readable notebook ({err})") from err
+    # The Colab badge and setup cells (tools/colab_setup.py) are for people
+    # opening a notebook, not for the report; the badge image is also remote.
+    notebook.cells = [cell for cell in notebook.cells
+                      if "musicgeo-colab" not in cell.get("metadata", {}).get("tags", [])]
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     page, _ = exporter.from_notebook_node(
         notebook, resources={"metadata": {"path": str(path.parent), "name": path.stem}})
