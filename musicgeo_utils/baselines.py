@@ -39,7 +39,9 @@ puts rows together, best first.
 """
 from __future__ import annotations
 
+import functools
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -289,14 +291,19 @@ class KNNGeo(GeoMethod):
 
 
 class RandomForestUnitVector(GeoMethod):
-    """Random forest regression on 3-D unit vectors (Zhou, Claire & King 2014)."""
+    """Random forest regression on 3-D unit vectors (Zhou, Claire & King 2014).
+
+    ``max_features``: features tried per split, as in scikit-learn (1.0 =
+    all, plain bagging; ``"sqrt"`` is many times faster on hundreds of
+    features).
+    """
 
     name = "random forest on unit vectors"
 
     def __init__(self, leaf_sizes: Sequence[int] = (1, 5, 20), n_estimators: int = 200,
-                 seed: int = 0, n_jobs: int | None = None):
+                 seed: int = 0, n_jobs: int | None = None, max_features: float | str | None = 1.0):
         self.leaf_sizes, self.n_estimators = tuple(leaf_sizes), n_estimators
-        self.seed, self.n_jobs = seed, n_jobs
+        self.seed, self.n_jobs, self.max_features = seed, n_jobs, max_features
 
     def fit_grid(self):
         """One candidate per ``min_samples_leaf``."""
@@ -306,7 +313,8 @@ class RandomForestUnitVector(GeoMethod):
         self.fallback_ = latlon_to_xyz(*spherical_mean(lat, lon))[0]
         self.model_ = RandomForestRegressor(
             n_estimators=self.n_estimators, min_samples_leaf=min_samples_leaf,
-            random_state=self.seed, n_jobs=self.n_jobs or config.n_jobs(),
+            max_features=self.max_features, random_state=self.seed,
+            n_jobs=self.n_jobs or config.n_jobs(),
         ).fit(X, latlon_to_xyz(lat, lon))
 
     def _predict(self, X):
@@ -405,10 +413,14 @@ class RegionClassifier(GeoMethod):
         return np.atleast_1d(lat), np.atleast_1d(lon)
 
 
-def default_methods(seed: int = 0, n_jobs: int | None = None, n_estimators: int = 200) -> list[GeoMethod]:
+def default_methods(seed: int = 0, n_jobs: int | None = None, n_estimators: int = 200,
+                    regression_max_features: float | str | None = 1.0) -> list[GeoMethod]:
     """The baselines compared by :func:`compare_methods`, seeded by ``seed``.
 
-    ``n_estimators`` is the number of trees of both random forests.
+    ``n_estimators`` is the number of trees of both random forests;
+    ``regression_max_features`` the features per split of the regression
+    forest (see :class:`RandomForestUnitVector`; the classification forest
+    uses scikit-learn's default, ``"sqrt"``).
     """
     forest = dict(seed=seed, n_jobs=n_jobs, n_estimators=n_estimators)
     return [
@@ -417,7 +429,7 @@ def default_methods(seed: int = 0, n_jobs: int | None = None, n_estimators: int 
         ScaledLatLonLinear(),
         UnitVectorRidge(),
         KNNGeo(),
-        RandomForestUnitVector(**forest),
+        RandomForestUnitVector(**forest, max_features=regression_max_features),
         RegionClassifier("logreg", seed=seed),
         RegionClassifier("forest", **forest),
     ]
@@ -644,3 +656,348 @@ def error_table(true_lat, true_lon, pred_lat, pred_lon, groups) -> pd.DataFrame:
     table = grouped["err"].agg(n="size", mean_km="mean", median_km="median")
     table = table.join(grouped[[f"within_{d}km" for d in WITHIN_KM]].mean())
     return table.sort_values(["n", "median_km"], ascending=[False, True])
+
+
+# --------------------------------------------------------------------------- regions for classification
+
+#: UN geoscheme area (subregion, continent) of historical states that countryinfo lacks.
+HISTORICAL_AREAS = {
+    "Soviet Union": ("Eastern Europe", "Europe"),
+    "Czechoslovakia": ("Eastern Europe", "Europe"),
+    "Yugoslavia": ("Southern Europe", "Europe"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def country_area(country: str) -> tuple[str, str]:
+    """``(subregion, continent)`` of a country name, e.g. ``('Western Europe', 'Europe')``.
+
+    From countryinfo's UN-geoscheme fields, with :data:`HISTORICAL_AREAS`
+    for states that no longer exist; ``('unknown area', 'unknown area')`` when
+    neither knows the name.
+    """
+    if country in HISTORICAL_AREAS:
+        return HISTORICAL_AREAS[country]
+    from countryinfo import CountryInfo
+
+    try:
+        info = CountryInfo(country).info()
+    except Exception:  # countryinfo raises its own CountryNotFoundError (and KeyError in old versions)
+        return ("unknown area", "unknown area")
+    return (info.get("subregion") or "unknown area", info.get("region") or "unknown area")
+
+
+def _merge_small(labels: pd.Series, coarser: pd.Series, train: np.ndarray, min_train: int) -> pd.Series:
+    """Replace labels with fewer than ``min_train`` training rows by their coarser label."""
+    counts = labels[train].value_counts()
+    small = labels.map(counts).fillna(0).to_numpy() < min_train
+    return labels.mask(small, coarser)
+
+
+def classification_regions(tunes: pd.DataFrame, min_train: int = 15,
+                           split_column: str = "split") -> pd.Series:
+    """Class labels for region classification, each with at least ``min_train`` training tunes.
+
+    Starts from the manifest's ``region`` (province, historical region, or
+    the country for country-level tunes; a name used in two countries gets
+    the country in brackets, e.g. ``Pommern (Poland)``). A region with fewer
+    than ``min_train`` tunes in the ``train`` split is merged into its
+    ``country``; a country still too small into its UN subregion (e.g.
+    ``Eastern Europe (other)``, see :func:`country_area`), then its continent
+    (``Europe (other)``), then ``rest of world``, which is kept whatever its
+    size. Counting only training tunes means validation and test tunes get
+    the same label as training tunes from the same place. Returns a Series
+    aligned with ``tunes.index``, named ``class_region``.
+    """
+    missing = {"region", "country", split_column} - set(tunes.columns)
+    if missing:
+        raise ValueError(f"tunes lack column(s) {sorted(missing)}")
+    country = tunes["country"].fillna("").astype(str).replace("", "unknown country")
+    region = tunes["region"].fillna("").astype(str)
+    region = region.mask(region == "", country)
+    shared = region.map(pd.DataFrame({"r": region, "c": country}).groupby("r")["c"].nunique()) > 1
+    region = region.mask(shared & (region != country), region + " (" + country + ")")
+    areas = country.map(country_area)
+    subregion = areas.str[0] + " (other)"
+    continent = areas.str[1] + " (other)"
+    train = (tunes[split_column] == "train").to_numpy()
+    labels = region
+    for coarser in (country, subregion, continent, pd.Series("rest of world", index=tunes.index)):
+        labels = _merge_small(labels, coarser, train, min_train)
+    return labels.rename("class_region")
+
+
+# --------------------------------------------------------------------------- analysis of results
+
+
+def baseline_ratios(table: pd.DataFrame, metric: str = RANK_BY) -> pd.DataFrame:
+    """The best method's ``metric`` divided by the constant and the scaled-linear baselines'.
+
+    ``table`` is a :func:`compare_methods` table. The constant reference is
+    the better (smaller ``metric``) of the two constant predictors, so the
+    ratio is not flattered by the weaker one. Returns one row per reference:
+    ``reference, reference_value, best_method, best_value, ratio``.
+    """
+    ranked = table.sort_values(metric, kind="stable").reset_index(drop=True)
+    is_constant = ranked["method"].str.startswith("constant")
+    is_linear = ranked["method"] == ScaledLatLonLinear.name
+    learned = ranked[~is_constant & ~is_linear]
+    if learned.empty or not is_constant.any() or not is_linear.any():
+        raise ValueError("table needs a constant, the scaled-linear and at least one other method")
+    best = learned.iloc[0]
+    rows = []
+    for reference in (ranked[is_constant].iloc[0], ranked[is_linear].iloc[0]):
+        rows.append({"reference": reference["method"], "reference_value": reference[metric],
+                     "best_method": best["method"], "best_value": best[metric],
+                     "ratio": best[metric] / reference[metric]})
+    return pd.DataFrame(rows)
+
+
+def country_confusion(true_country, pred_country, top: int | None = 12) -> pd.DataFrame:
+    """Counts of true (rows) against predicted (columns) countries.
+
+    Countries are ordered by how often they are true; beyond the ``top``
+    most frequent true countries, every other label is pooled as ``other``
+    (on both axes, so rows and columns stay the same list).
+    """
+    true = pd.Series(np.asarray(true_country).astype(str).ravel(), name="true country")
+    pred = pd.Series(np.asarray(pred_country).astype(str).ravel(), name="predicted country")
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} true but {len(pred)} predicted countries")
+    order = list(true.value_counts().index)
+    if top is not None and len(order) > top:
+        order = order[:top]
+        true, pred = true.where(true.isin(order), "other"), pred.where(pred.isin(order), "other")
+        order = order + ["other"]
+    extra = sorted(set(pred) - set(order))
+    table = pd.crosstab(true, pred)
+    return table.reindex(index=order, columns=order + extra, fill_value=0)
+
+
+@functools.lru_cache(maxsize=1)
+def _land_paths():
+    import json
+
+    from matplotlib.path import Path as PolygonPath
+
+    geojson = json.loads((config.PACKAGE_DATA / "countries.geojson").read_text())
+    paths = []
+    for feature in geojson["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        paths.extend(PolygonPath(np.asarray(polygon[0])[:, :2]) for polygon in polygons)
+    return paths
+
+
+def on_land(lat, lon) -> np.ndarray:
+    """True where a point (degrees) lies inside a country of the package's basemap.
+
+    Uses the outer rings of ``countries.geojson`` (the simplified basemap of
+    the maps, without Antarctica), so lakes count as land and points within a
+    few km of a coast can fall on either side; good enough to tell whether a
+    prediction lands in a country or in a sea such as the Caspian.
+    """
+    lat, lon = _check_latlon(lat, lon)
+    points = np.column_stack([wrap_longitude(lon), lat])
+    inside = np.zeros(len(points), dtype=bool)
+    for path in _land_paths():
+        inside |= path.contains_points(points)
+    return inside
+
+
+def nearest_distance_km(lat, lon, ref_lat, ref_lon) -> np.ndarray:
+    """Great-circle km from each point to the nearest reference point (degrees in)."""
+    lat, lon = _check_latlon(lat, lon)
+    ref_lat, ref_lon = _check_latlon(ref_lat, ref_lon)
+    idx = nearest_point_index(lat, lon, ref_lat, ref_lon)
+    return np.atleast_1d(great_circle_km(lat, lon, ref_lat[idx], ref_lon[idx]))
+
+
+def method_predictions(methods: Sequence[GeoMethod], X, index) -> pd.DataFrame:
+    """Predictions of fitted methods, long format: ``tune_id, method, pred_lat, pred_lon``.
+
+    ``index`` holds one id per row of ``X`` (e.g. test ``tune_id``s).
+    """
+    index = np.asarray(index).astype(str).ravel()
+    frames = []
+    for method in methods:
+        lat, lon = method.predict(X)
+        frames.append(pd.DataFrame({"tune_id": index, "method": method.name,
+                                    "pred_lat": lat, "pred_lon": lon}))
+    return pd.concat(frames, ignore_index=True)
+
+
+_PROBA_PREFIX = "proba:"
+
+
+def save_baseline_results(path, predictions: pd.DataFrame, proba: pd.DataFrame | None = None,
+                          proba_method: str | None = None) -> Path:
+    """Write test predictions (and region probabilities) to one Parquet file, atomically.
+
+    ``predictions``: long format from :func:`method_predictions`, optionally
+    with true-place columns (``lat, lon, country, ...``) repeated per method.
+    ``proba``: one row per ``tune_id`` (index), one column per region class,
+    from ``proba_method`` (stored in the ``proba_method`` column); its columns
+    are written as ``proba:<region>`` and joined on ``tune_id``. Read back
+    with :func:`load_baseline_results`.
+    """
+    from .cache import write_parquet
+
+    frame = predictions.copy()
+    if proba is not None:
+        wide = proba.add_prefix(_PROBA_PREFIX)
+        wide.index = wide.index.astype(str)
+        frame = frame.join(wide, on="tune_id")
+        frame["proba_method"] = proba_method or ""
+    return write_parquet(path, frame)
+
+
+def load_baseline_results(path) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """``(predictions, proba, proba_method)`` as written by :func:`save_baseline_results`.
+
+    ``predictions`` is the long table without probability columns; ``proba``
+    has one row per ``tune_id`` and one column per region (empty when none
+    were saved).
+    """
+    frame = pd.read_parquet(path)
+    proba_columns = [c for c in frame.columns if c.startswith(_PROBA_PREFIX)]
+    predictions = frame.drop(columns=proba_columns + ["proba_method"], errors="ignore")
+    proba = (frame.drop_duplicates("tune_id").set_index("tune_id")[proba_columns]
+             .rename(columns=lambda c: c[len(_PROBA_PREFIX):]))
+    method = frame["proba_method"].iloc[0] if "proba_method" in frame and len(frame) else None
+    return predictions, proba, method
+
+
+#: Columns of :func:`summary_table`: (column of a comparison table, header, km?).
+SUMMARY_COLUMNS = (
+    ("balanced_median_km", "balanced median km", True),
+    ("median_km", "median km", True),
+    ("mean_km", "mean km", True),
+    ("balanced_within_750km", "balanced within 750 km", False),
+    ("country_accuracy", "country accuracy", False),
+    ("balanced_country_accuracy", "balanced country accuracy", False),
+)
+
+
+def summary_table(table: pd.DataFrame, round_km: int = 10, digits: int = 2) -> pd.DataFrame:
+    """A comparison table as text cells ``value [low, high]``, rounded for display and nbval.
+
+    Distances (km) are rounded to ``round_km`` km, shares and accuracies to
+    ``digits`` decimals, so float noise cannot change the text. The row
+    order of ``table`` is kept (best first for :func:`compare_methods`).
+    """
+    def cell(row, column, km):
+        def text(value):
+            return f"{round(value / round_km) * round_km:.0f}" if km else f"{value:.{digits}f}"
+        low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+        if low is None or pd.isna(low):
+            return text(row[column])
+        return f"{text(row[column])} [{text(low)}, {text(high)}]"
+
+    out = pd.DataFrame({"method": table["method"]})
+    for column, header, km in SUMMARY_COLUMNS:
+        out[header] = [cell(row, column, km) for _, row in table.iterrows()]
+    return out.set_index("method")
+
+
+# --------------------------------------------------------------------------- where predictions land (notebook 06)
+
+
+def _method_groups(predictions: pd.DataFrame, methods: Sequence[str] | None):
+    """``(method, rows)`` pairs in the order of ``methods`` (default: first appearance)."""
+    missing = {"method", "pred_lat", "pred_lon", "lat", "lon"} - set(predictions.columns)
+    if missing:
+        raise ValueError(f"predictions lack column(s) {sorted(missing)}")
+    names = list(dict.fromkeys(predictions["method"])) if methods is None else list(methods)
+    unknown = sorted(set(names) - set(predictions["method"]))
+    if unknown:
+        raise KeyError(f"no predictions for method(s) {unknown}")
+    return [(name, predictions[predictions["method"] == name]) for name in names]
+
+
+def placement_summary(predictions: pd.DataFrame, ref_lat, ref_lon,
+                      methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Where each method's predictions land, one row per method.
+
+    ``predictions``: long table (``method, pred_lat, pred_lon, lat, lon``,
+    degrees). ``ref_lat``/``ref_lon``: the places music is known to come
+    from (e.g. the training tunes' distinct origins). Columns: ``n``,
+    ``on_land`` (share of predictions inside a country, :func:`on_land`),
+    ``median_km_to_nearest_origin`` (median great-circle km from a prediction
+    to the nearest reference place) and ``median_error_km``.
+    """
+    rows = {}
+    for name, p in _method_groups(predictions, methods):
+        err = great_circle_km(p["lat"].to_numpy(float), p["lon"].to_numpy(float),
+                              p["pred_lat"].to_numpy(float), p["pred_lon"].to_numpy(float))
+        rows[name] = {"n": len(p), "on_land": float(on_land(p["pred_lat"], p["pred_lon"]).mean()),
+                      "median_km_to_nearest_origin": float(np.median(nearest_distance_km(
+                          p["pred_lat"], p["pred_lon"], ref_lat, ref_lon))),
+                      "median_error_km": float(np.median(err))}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def error_by_group(predictions: pd.DataFrame, group: str, methods: Sequence[str] | None = None,
+                   stat: str = "median_km") -> pd.DataFrame:
+    """One error statistic (km or share) per value of ``group`` (rows) and method (columns).
+
+    ``stat`` is a column of :func:`error_table` (``median_km``, ``mean_km``,
+    ``within_750km`` ...). The first column, ``n``, counts the test tunes per
+    group (of the first method); rows are ordered largest group first.
+    """
+    table = {}
+    for name, p in _method_groups(predictions, methods):
+        errors = error_table(p["lat"], p["lon"], p["pred_lat"], p["pred_lon"], p[group].astype(str))
+        table.setdefault("n", errors["n"])
+        table[name] = errors[stat]
+    out = pd.DataFrame(table).rename_axis(group)
+    return out.sort_values("n", ascending=False, kind="stable")
+
+
+#: Columns of :func:`hit_rate_table`: (column of a comparison table, header, km?).
+HIT_RATE_COLUMNS = tuple(
+    [(f"within_{d}km", f"within {d:,} km", False) for d in WITHIN_KM]
+    + [(f"balanced_within_{d}km", f"balanced within {d:,} km", False) for d in WITHIN_KM]
+    + [("country_accuracy", "country accuracy", False),
+       ("balanced_country_accuracy", "balanced country accuracy", False)])
+
+
+def _interval_text(value: float, low, high, km: bool, round_km: int, digits: int) -> str:
+    """``value [low, high]`` rounded for display: km to ``round_km``, shares to ``digits``."""
+    def text(v):
+        return f"{round(v / round_km) * round_km:.0f}" if km else f"{v:.{digits}f}"
+
+    if low is None or pd.isna(low):
+        return text(value)
+    return f"{text(value)} [{text(low)}, {text(high)}]"
+
+
+def hit_rate_table(table: pd.DataFrame, columns=HIT_RATE_COLUMNS, round_km: int = 10,
+                   digits: int = 2) -> pd.DataFrame:
+    """Like :func:`summary_table`, for other columns: by default the hit rates and accuracies.
+
+    ``columns``: ``(column, header, km)`` triples; each cell is
+    ``value [low, high]`` from ``<column>_ci_low``/``_ci_high`` when the table
+    has them. Shares ("within X km", accuracies) are fractions in [0, 1].
+    """
+    out = pd.DataFrame({"method": table["method"]})
+    for column, header, km in columns:
+        out[header] = [_interval_text(row[column], row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high"),
+                                      km, round_km, digits) for _, row in table.iterrows()]
+    return out.set_index("method")
+
+
+def methods_table(predictions: pd.DataFrame, centroids: pd.DataFrame, n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Score every method of a long prediction table; best first.
+
+    ``predictions``: ``tune_id, method, pred_lat, pred_lon`` and the true
+    ``lat, lon, country`` (as saved by :func:`save_baseline_results`);
+    ``centroids``: the training regions' (:func:`region_centroids`), which give
+    the predicted country. One row per method with :func:`evaluate_predictions`'
+    metrics and 95 % bootstrap intervals, ranked by :func:`rank_methods`.
+    """
+    rows = [evaluate_predictions(name, group[["lat", "lon", "country"]], group["pred_lat"].to_numpy(),
+                                 group["pred_lon"].to_numpy(), centroids, n_boot=n_boot, seed=seed)
+            for name, group in predictions.groupby("method", sort=False)]
+    return rank_methods(rows)

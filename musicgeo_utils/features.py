@@ -657,6 +657,13 @@ def chroma_entropy_bits(summary: pd.DataFrame) -> pd.Series:
     bits = all twelve equally strong. Tonal tunes in one key sit well below
     the maximum; a clip that wanders through keys (or noise) sits near it.
     """
+    p = _pitch_class_profile(summary)
+    terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return pd.Series(terms.sum(axis=1), index=summary.index, name="chroma_entropy_bits")
+
+
+def _pitch_class_profile(summary: pd.DataFrame) -> np.ndarray:
+    """Mean chroma per clip normalised to sum to 1 (uniform for an all-zero row)."""
     columns = [f"chroma_{p}_mean" for p in PITCH_CLASSES]
     missing = [c for c in columns if c not in summary.columns]
     if missing:
@@ -665,9 +672,7 @@ def chroma_entropy_bits(summary: pd.DataFrame) -> pd.Series:
     if np.any(weights < 0) or not np.all(np.isfinite(weights)):
         raise ValueError("chroma means must be finite and non-negative")
     totals = weights.sum(axis=1, keepdims=True)
-    p = np.divide(weights, totals, out=np.full_like(weights, 1 / 12), where=totals > 0)
-    terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return pd.Series(terms.sum(axis=1), index=summary.index, name="chroma_entropy_bits")
+    return np.divide(weights, totals, out=np.full_like(weights, 1 / 12), where=totals > 0)
 
 
 def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) -> tuple[pd.DataFrame, list[str]]:
@@ -695,22 +700,27 @@ def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) ->
     return pd.DataFrame(z, index=summary.index, columns=summary.columns[keep]), dropped
 
 
-def summary_tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_pca: int = 50) -> np.ndarray:
+def summary_tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_pca: int = 50,
+                 n_jobs: int | None = None) -> np.ndarray:
     """2-D t-SNE of standardised feature rows, seeded; returns an (n, 2) array (unitless).
 
     The rows are first reduced to ``n_pca`` principal components (the usual
     practice: it removes noise dimensions and speeds t-SNE up), then embedded
-    with scikit-learn's Barnes-Hut t-SNE initialised from PCA.
+    with scikit-learn's Barnes-Hut t-SNE initialised from PCA. ``n_jobs``
+    caps the BLAS/OpenMP threads (default ``config.n_jobs()``): on a shared
+    machine, more threads than free cores make t-SNE many times slower.
     """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or len(X) <= perplexity:
         raise ValueError(f"t-SNE needs an (n, d) array with n > perplexity={perplexity}, got {X.shape}")
-    reduced = PCA(n_components=min(n_pca, *X.shape), random_state=seed).fit_transform(X)
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-    return tsne.fit_transform(reduced)
+    with threadpool_limits(limits=n_jobs or config.n_jobs()):
+        reduced = PCA(n_components=min(n_pca, *X.shape), random_state=seed).fit_transform(X)
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+        return tsne.fit_transform(reduced)
 
 
 def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
@@ -720,7 +730,8 @@ def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
     (Euclidean, the row itself excluded) that carry its label, averaged over
     rows; ``chance``: the same share if labels were shuffled (the sum of
     squared label shares, about); ``balanced_agreement``: ``agreement``
-    averaged per label, then over labels. Values are fractions in [0, 1].
+    averaged per label, then over labels, whose chance level
+    ``balanced_chance`` is 1 / number of labels. Values are fractions in [0, 1].
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -732,4 +743,38 @@ def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
     shares = pd.Series(labels).value_counts(normalize=True)
     per_label = pd.Series(same).groupby(labels).mean()
     return {"agreement": float(same.mean()), "chance": float((shares**2).sum()),
-            "balanced_agreement": float(per_label.mean()), "k": k}
+            "balanced_agreement": float(per_label.mean()), "balanced_chance": 1.0 / len(shares), "k": k}
+
+
+def chroma_dft_magnitudes(summary: pd.DataFrame) -> pd.DataFrame:
+    """Transposition-invariant pitch-class features: |DFT| of each clip's mean chroma.
+
+    The mean chroma (``chroma_<pitch class>_mean`` columns) is normalised to
+    sum to 1 and its discrete Fourier transform over the 12 pitch classes
+    taken; the magnitudes of coefficients 1-6 do not change when the music is
+    transposed (a transposition only rotates the profile, which changes the
+    phases). Coefficient 5 is large for diatonic and pentatonic collections
+    (a chain of fifths), 3 and 4 for augmented/diminished structure, 6 for
+    whole-tone (Quinn 2006; Yust 2015). Rendered clips are transposed at
+    random, so this keeps the scale information that raw chroma loses.
+    Columns ``chroma_dft1_magnitude`` ... ``chroma_dft6_magnitude`` (0-1).
+    """
+    magnitudes = np.abs(np.fft.fft(_pitch_class_profile(summary), axis=1))[:, 1:7]
+    names = [f"chroma_dft{k}_magnitude" for k in range(1, 7)]
+    return pd.DataFrame(magnitudes, index=summary.index, columns=names)
+
+
+def summary_families(params: FeatureParams = FeatureParams()) -> pd.DataFrame:
+    """One row per summary entry: ``name``, ``family`` (mfcc, chroma, spectral ..., rhythm), ``statistic``.
+
+    Families: ``mfcc``, ``mfcc_delta``, ``mfcc_delta2``, ``chroma``,
+    ``spectral`` (centroid, bandwidth, roll-off, contrast), ``zero_crossing_rate``,
+    ``rms``, ``onset_strength`` and ``rhythm`` (tempo and the other
+    :func:`rhythm_descriptors`, one value per clip: statistic ``value``).
+    """
+    family_of = {"spectral_centroid_hz": "spectral", "spectral_bandwidth_hz": "spectral",
+                 "spectral_rolloff_hz": "spectral", "spectral_contrast": "spectral"}
+    rows = [(f"{row}_{stat}", family_of.get(key, key), stat)
+            for key, labels in _frame_row_labels(params) for row in labels for stat in _stat_names(params)]
+    rows += [(name, "rhythm", "value") for name in RHYTHM_NAMES]
+    return pd.DataFrame(rows, columns=["name", "family", "statistic"])

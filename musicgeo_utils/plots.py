@@ -180,10 +180,22 @@ def group_boxes(ax, values: pd.Series, groups: pd.Series, xlabel: str, order=Non
     return ax
 
 
+def distinct_colors(values) -> dict[str, str]:
+    """A colour per category: :func:`category_colors` for up to 14, else tab20 (20 distinct)."""
+    labels = sorted(set(map(str, values)))
+    if len(labels) <= len(STYLE_COLORS) + len(_EXTRA_COLORS):
+        return category_colors(labels)
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab20"]
+    return {label: to_hex(cmap(i % 20)) for i, label in enumerate(labels)}
+
+
 def embedding_scatter(ax, xy: np.ndarray, labels, title: str = "", axis_name: str = "t-SNE", size: float = 5):
     """A 2-D embedding coloured by category (fixed style colours), with a legend."""
     labels = np.asarray(labels).astype(str)
-    colors = category_colors(labels)
+    colors = distinct_colors(labels)
     for label, color in colors.items():
         mask = labels == label
         ax.scatter(xy[mask, 0], xy[mask, 1], s=size, c=color, alpha=0.6, edgecolors="none",
@@ -200,6 +212,8 @@ def error_cdf(ax, errors: dict, log: bool = True, marks=(200, 750, 2500)):
 
     ``errors`` maps a method name to its per-item errors (km); dotted
     verticals mark the ``marks`` distances (km) of the "within" metrics.
+    Errors below 1 km (a prediction exactly at the true region's centroid)
+    are drawn at 1 km, so that a log scale can show them.
     """
     for name, err in errors.items():
         err = np.sort(np.asarray(err, dtype=float))
