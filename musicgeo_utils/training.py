@@ -751,7 +751,9 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
     randomly, the others use deterministic centre crops.
     """
     targets = np.asarray(targets)
-    keep = ~((targets.ndim == 1) & np.issubdtype(targets.dtype, np.integer) & (targets < 0))
+    keep = np.ones(len(targets), dtype=bool)
+    if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
+        keep = targets >= 0
     result = {}
     for name in splits:
         rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
