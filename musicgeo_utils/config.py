@@ -74,7 +74,7 @@ class Profile:
 
 
 PROFILES = {
-    "small": Profile("small", per_stratum=300, clip_seconds=10.0, epochs=8),
+    "small": Profile("small", per_stratum=300, clip_seconds=10.0, epochs=30),
     "full": Profile("full", per_stratum=None, clip_seconds=30.0, epochs=60),
 }
 
