@@ -193,6 +193,15 @@ def find_chromium() -> str:
         "apt-get update && apt-get install -y --no-install-recommends chromium")
 
 
+def chromium_available() -> bool:
+    """Whether :func:`find_chromium` finds a browser (for optional checks)."""
+    try:
+        find_chromium()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _run_chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     """Run headless Chromium offline with a throw-away profile."""
     with tempfile.TemporaryDirectory(prefix="musicgeo-chromium-") as profile:

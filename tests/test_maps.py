@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from branca.element import Element
 
-from musicgeo_utils import maps
+from musicgeo_utils import maps, report
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS_TITLE = "<script>alert(1)</script>"
@@ -165,14 +165,6 @@ def test_committed_basemap_is_small_and_regenerates_identically():
     assert json.dumps(rebuilt, separators=(",", ":"), sort_keys=True) + "\n" == text
 
 
-def _has_chromium() -> bool:
-    from musicgeo_utils import report
-
-    try:
-        report.find_chromium()
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _open_all_popups_and_tooltips(m: folium.Map) -> None:
@@ -188,7 +180,7 @@ def _open_all_popups_and_tooltips(m: folium.Map) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_chromium(),
+@pytest.mark.skipif(not report.chromium_available(),
                     reason="Debian chromium not installed (apt-get install chromium); CI installs it")
 def test_standalone_map_renders_in_headless_chromium(tmp_path):
     from musicgeo_utils import report

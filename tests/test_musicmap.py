@@ -17,12 +17,6 @@ SAMPLE_RATE = 12000
 LAYOUT_NAMES = ["PCA", "t-SNE perplexity=30", "UMAP n_neighbors=15 min_dist=0.1"]
 
 
-def _has_chromium() -> bool:
-    try:
-        report.find_chromium()
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def tone(seconds: float, hz: float) -> np.ndarray:
@@ -169,7 +163,7 @@ def test_bad_points_and_layouts_are_named(corpus):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_chromium(), reason="Debian chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(not report.chromium_available(), reason="Debian chromium not installed (apt-get install chromium)")
 def test_clicking_a_point_opens_a_popup_with_working_audio(corpus, tmp_path):
     path = build(corpus)
     found = musicmap.check_music_map(path, tmp_path / "music_map.png", layer=2)

@@ -13,15 +13,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from musicgeo_utils import maps, report
 
-def _has_chromium() -> bool:
-    try:
-        report.find_chromium()
-    except FileNotFoundError:
-        return False
-    return True
 
 
-HAS_CHROMIUM = _has_chromium()
+HAS_CHROMIUM = report.chromium_available()
 NO_CHROMIUM = "Debian chromium not installed (apt-get install chromium); CI installs it"
 
 
