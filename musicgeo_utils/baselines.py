@@ -924,15 +924,19 @@ def placement_summary(predictions: pd.DataFrame, ref_lat, ref_lon,
     from (e.g. the training tunes' distinct origins). Columns: ``n``,
     ``on_land`` (share of predictions inside a country, :func:`on_land`),
     ``median_km_to_nearest_origin`` (median great-circle km from a prediction
-    to the nearest reference place) and ``median_error_km``.
+    to the nearest reference place), ``median_spread_km`` (median km from a
+    prediction to the spherical mean of the method's predictions: near 0 for
+    a method that answers nearly the same place for every tune) and
+    ``median_error_km``.
     """
     rows = {}
     for name, p in _method_groups(predictions, methods):
-        err = great_circle_km(p["lat"].to_numpy(float), p["lon"].to_numpy(float),
-                              p["pred_lat"].to_numpy(float), p["pred_lon"].to_numpy(float))
-        rows[name] = {"n": len(p), "on_land": float(on_land(p["pred_lat"], p["pred_lon"]).mean()),
-                      "median_km_to_nearest_origin": float(np.median(nearest_distance_km(
-                          p["pred_lat"], p["pred_lon"], ref_lat, ref_lon))),
+        lat, lon = p["pred_lat"].to_numpy(float), p["pred_lon"].to_numpy(float)
+        err = great_circle_km(p["lat"].to_numpy(float), p["lon"].to_numpy(float), lat, lon)
+        centre = spherical_mean(lat, lon, on_zero="nan")
+        rows[name] = {"n": len(p), "on_land": float(on_land(lat, lon).mean()),
+                      "median_km_to_nearest_origin": float(np.median(nearest_distance_km(lat, lon, ref_lat, ref_lon))),
+                      "median_spread_km": float(np.median(great_circle_km(lat, lon, *centre))),
                       "median_error_km": float(np.median(err))}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
 

@@ -294,8 +294,11 @@ def _texts(frame: pd.DataFrame, column, escaped: bool) -> list[str] | None:
 
 
 def _feature_group(m: folium.Map, layer_name: str | None, default: str) -> folium.FeatureGroup:
-    """A new layer on ``m``; only a named one is listed in a ``folium.LayerControl``."""
-    group = folium.FeatureGroup(name=layer_name or default, control=layer_name is not None)
+    """A new layer on ``m``; only a named one is listed in a ``folium.LayerControl``.
+
+    The name is escaped: Leaflet's layer control inserts layer names as HTML.
+    """
+    group = folium.FeatureGroup(name=escape(layer_name or default), control=layer_name is not None)
     group.add_to(m)
     return group
 
@@ -623,3 +626,116 @@ def external_urls(html_text: str) -> list[str]:
     audit.feed(html_text)
     audit.close()
     return list(dict.fromkeys(audit.urls))
+
+
+# --------------------------------------------------------------------------- graded circles and switchable layers
+
+#: Green (small) -> yellow -> red (large): the colours of error lines and error circles.
+ERROR_COLORS = ("#1a9850", "#fee08b", "#d73027")
+#: Light yellow -> dark red: the colours of probabilities.
+PROBABILITY_COLORS = ("#ffffb2", "#fd8d3c", "#bd0026")
+
+
+def value_colormap(values=None, colors: Sequence[str] = ERROR_COLORS, vmin: float | None = None,
+                   vmax: float | None = None):
+    """A branca ``LinearColormap`` from ``colors`` over ``[vmin, vmax]``.
+
+    A bound left as ``None`` is taken from the finite ``values`` (e.g. km);
+    with neither, the range is [0, 1] (probabilities).
+    """
+    import branca.colormap as cm
+
+    finite = np.asarray([] if values is None else values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo = float(vmin) if vmin is not None else (float(finite.min()) if finite.size else 0.0)
+    hi = float(vmax) if vmax is not None else (float(finite.max()) if finite.size else 1.0)
+    return cm.LinearColormap([_check_color(c) for c in colors], vmin=lo, vmax=max(hi, lo + 1e-9))
+
+
+def add_switchable_layer(m: folium.Map, name: str, show: bool = False) -> folium.FeatureGroup:
+    """A *base* layer: a ``folium.LayerControl`` offers these as radio buttons, one shown at a time.
+
+    ``name`` is plain text, escaped here (Leaflet's layer control inserts
+    layer names as HTML). Show exactly one such layer (``show=True``).
+    """
+    group = folium.FeatureGroup(name=escape(name), overlay=False, control=True, show=show)
+    group.add_to(m)
+    return group
+
+
+def add_value_points(m: folium.Map, frame: pd.DataFrame, value: str, lat: str = "lat",
+                     lon: str = "lon", colormap=None, radius: float | str = 6.0, tooltip=None,
+                     tooltip_html=None, popup_html=None, layer_name: str | None = None,
+                     colorbar_title: str | None = None, group: folium.FeatureGroup | None = None,
+                     fill_opacity: float = 0.8, weight: float = 1.0,
+                     fmt: str = "{:,.0f}") -> folium.FeatureGroup:
+    """Circle markers coloured by a continuous column ``value`` (e.g. median error, km).
+
+    ``colormap``: a branca ``LinearColormap`` (default :func:`value_colormap`
+    of the column, green -> red); values outside its range take the end
+    colours, missing ones grey. ``colorbar_title`` adds a plain-CSS colour bar
+    (labels with ``fmt``). ``radius`` (pixels), ``tooltip`` (escaped text) and
+    ``popup_html`` as in :func:`add_points`; ``tooltip_html`` is TRUSTED HTML
+    for the tooltip (e.g. a :func:`popup_table`). Draws into ``group`` (e.g.
+    from :func:`add_switchable_layer`) or a new layer named ``layer_name``.
+    """
+    y, x = _coordinates(frame, lat, lon, _is_geographic(m))
+    values = pd.to_numeric(frame[value], errors="coerce").to_numpy(float)
+    colormap = colormap if colormap is not None else value_colormap(values)
+    clipped = np.clip(values, colormap.vmin, colormap.vmax)
+    hexes = [colormap.rgb_hex_str(v) if np.isfinite(v) else "#7f7f7f" for v in clipped]
+    palette = sorted(set(hexes))
+    lookup = {h: i for i, h in enumerate(palette)}
+    if tooltip is not None and tooltip_html is not None:
+        raise ValueError("give tooltip (plain text) or tooltip_html (trusted HTML), not both")
+    data = {"kind": "points", "lat": y, "lon": x, "color": [lookup[h] for h in hexes],
+            "palette": [_check_color(h) for h in palette],
+            "radius": (pd.to_numeric(frame[radius]).round(2).tolist() if isinstance(radius, str)
+                       else float(radius)),
+            "tooltip": _texts(frame, tooltip, True) if tooltip is not None else _texts(frame, tooltip_html, False),
+            "popup": _texts(frame, popup_html, False)}
+    style = {"weight": weight, "opacity": 0.9, "fill": True, "fillOpacity": fill_opacity}
+    group = group if group is not None else _feature_group(m, layer_name, "value points")
+    _JsonLayer(data, style).add_to(group)
+    if colorbar_title is not None:
+        add_colorbar(m, colormap, colorbar_title, fmt=fmt)
+    return group
+
+
+def add_region_probabilities(m: folium.Map, probabilities: Mapping[str, float], centroids: pd.DataFrame,
+                             true_lat: float, true_lon: float, name: str, true_label: str = "true origin",
+                             colormap=None, min_probability: float = 0.01, max_radius: float = 30.0,
+                             show: bool = False) -> folium.FeatureGroup:
+    """One tune's class probabilities over regions as graded circles, in a switchable layer.
+
+    ``probabilities``: ``{region: probability}`` (e.g. a row of a classifier's
+    ``predict_proba`` as a Series); ``centroids``: ``region, lat, lon``
+    (degrees) for every region, e.g. :func:`baselines.region_centroids`.
+    Each region with probability >= ``min_probability`` gets a circle at its
+    centroid, of area proportional to the probability (``max_radius`` pixels
+    at 1) and coloured by ``colormap`` (default light yellow -> dark red over
+    [0, 1]), with a tooltip ``region: p %``; the true place is a black ring
+    (tooltip ``true_label``). All of it goes into one
+    :func:`add_switchable_layer` named ``name``.
+    """
+    proba = pd.Series(probabilities, dtype=float)
+    if not np.all(np.isfinite(proba)) or (proba < 0).any() or abs(proba.sum() - 1.0) > 1e-3:
+        raise ValueError(f"{name}: probabilities must be >= 0 and sum to 1 (sum {proba.sum():.4f})")
+    places = centroids.set_index("region")
+    unknown = sorted(set(proba.index.astype(str)) - set(places.index.astype(str)))
+    if unknown:
+        raise KeyError(f"{name}: no centroid for region(s) {unknown[:5]}")
+    shown = proba[proba >= min_probability].sort_values(ascending=False)
+    circles = places.loc[shown.index, ["lat", "lon"]].assign(
+        p=shown.to_numpy(), radius=np.maximum(max_radius * np.sqrt(shown.to_numpy()), 2.0),
+        label=[f"{region}: {p:.0%}" for region, p in shown.items()])
+    group = add_switchable_layer(m, name, show=show)
+    colormap = colormap if colormap is not None else value_colormap(colors=PROBABILITY_COLORS, vmin=0, vmax=1)
+    add_value_points(m, circles, "p", colormap=colormap, radius="radius", tooltip="label",
+                     group=group, fill_opacity=0.6, weight=0.5)
+    truth = pd.DataFrame({"lat": [true_lat], "lon": [true_lon], "label": [true_label]})
+    y, x = _coordinates(truth, "lat", "lon", _is_geographic(m))
+    data = {"kind": "points", "lat": y, "lon": x, "color": [0], "palette": ["#000000"], "radius": 9.0,
+            "tooltip": _texts(truth, "label", True), "popup": None}
+    _JsonLayer(data, {"weight": 3, "opacity": 1.0, "fill": False}).add_to(group)
+    return group
