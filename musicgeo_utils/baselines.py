@@ -886,18 +886,7 @@ def summary_table(table: pd.DataFrame, round_km: int = 10, digits: int = 2) -> p
     ``digits`` decimals, so float noise cannot change the text. The row
     order of ``table`` is kept (best first for :func:`compare_methods`).
     """
-    def cell(row, column, km):
-        def text(value):
-            return f"{round(value / round_km) * round_km:.0f}" if km else f"{value:.{digits}f}"
-        low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
-        if low is None or pd.isna(low):
-            return text(row[column])
-        return f"{text(row[column])} [{text(low)}, {text(high)}]"
-
-    out = pd.DataFrame({"method": table["method"]})
-    for column, header, km in SUMMARY_COLUMNS:
-        out[header] = [cell(row, column, km) for _, row in table.iterrows()]
-    return out.set_index("method")
+    return hit_rate_table(table, SUMMARY_COLUMNS, round_km, digits)
 
 
 # --------------------------------------------------------------------------- where predictions land (notebook 06)
