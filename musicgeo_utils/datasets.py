@@ -907,16 +907,18 @@ def load_uci_gom_dataset(root: str | Path | None = None, chroma: bool = False) -
     return Dataset("uci_gom", root, tracks, features=X, info={"file": str(path)})
 
 
-def load_folk(root: str | Path | None = None, seed: int = 0, use_cache: bool = True) -> Dataset:
+def load_folk(root: str | Path | None = None, seed: int = 0, use_cache: bool = True,
+              collections=None) -> Dataset:
     """The embedded default: folk tunes from music21's corpus (:func:`manifest.build_manifest`).
 
     ``tracks`` are the manifest's tunes (``track_id`` = ``tune_id``; ``artist``
     is unknown for traditional tunes); ``skips`` are the parse skips;
-    ``info['notes']`` holds the notes table. ``root`` is ignored.
+    ``info['notes']`` holds the notes table. ``root`` is ignored; ``collections``
+    restricts the corpus (default: every folk collection).
     """
     from . import manifest
 
-    built = manifest.build_manifest(seed=seed, use_cache=use_cache)
+    built = manifest.build_manifest(seed=seed, use_cache=use_cache, collections=collections)
     tracks = built.tunes.copy()
     tracks.insert(0, "track_id", tracks["tune_id"])
     if "artist" not in tracks:

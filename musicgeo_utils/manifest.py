@@ -30,12 +30,14 @@ class Manifest:
     pairs: pd.DataFrame
 
 
-def build_manifest(seed: int = 0, use_cache: bool = True) -> Manifest:
+def build_manifest(seed: int = 0, use_cache: bool = True, collections=None) -> Manifest:
     """Parse, geocode, match and split the embedded folk corpus (cached).
 
-    The split depends on ``seed``; everything else does not.
+    The split depends on ``seed``; everything else does not. ``collections``
+    restricts the corpus (e.g. ``["miscFolk"]`` for a quick look); the default
+    is every folk collection.
     """
-    parsed = corpus.load_corpus(use_cache=use_cache)
+    parsed = corpus.load_corpus(collections=collections, use_cache=use_cache)
     key = content_key(MANIFEST_VERSION, seed, len(parsed.tunes), parsed.tunes["tune_id"].tolist(),
                       matching.NEAR_DUPLICATE_JACCARD, matching.SHINGLE_NOTES)
     tunes_path = data_path("processed", f"manifest-{key}.parquet")
