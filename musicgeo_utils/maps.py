@@ -147,19 +147,27 @@ def base_map(location: Sequence[float] = (30, 20), zoom_start: int = 2, crs: str
 def category_colors(values: Iterable[object]) -> dict[str, str]:
     """A fixed colour for each distinct category (sorted by name), as ``{label: '#rrggbb'}``.
 
-    Up to 10 categories get matplotlib's tab10; more are spread evenly over
-    the 'turbo' colour map (neighbours then differ less: prefer few classes).
+    Styles keep their colour of :data:`musicgeo_utils.plots.STYLE_COLORS`, so a
+    style looks the same on every map and figure. Other labels, up to 10 in
+    all, get matplotlib's tab10 (colours not already taken); more are spread
+    evenly over the 'turbo' colour map (neighbours then differ less: prefer
+    few classes).
     """
+    from .plots import STYLE_COLORS
+
     labels = sorted({str(v) for v in values})
-    if len(labels) <= len(TAB10):
-        colors = TAB10[: len(labels)]
+    fixed = {label: STYLE_COLORS[label] for label in labels if label in STYLE_COLORS}
+    others = [label for label in labels if label not in fixed]
+    free = [c for c in TAB10 if c not in fixed.values()]
+    if len(others) <= len(free):
+        colors = free[: len(others)]
     else:
         from matplotlib import colormaps
         from matplotlib.colors import to_hex
 
         turbo = colormaps["turbo"]
-        colors = [to_hex(turbo(x)) for x in np.linspace(0.05, 0.95, len(labels))]
-    return dict(zip(labels, colors))
+        colors = [to_hex(turbo(x)) for x in np.linspace(0.05, 0.95, len(others))]
+    return {label: fixed.get(label) or dict(zip(others, colors))[label] for label in labels}
 
 
 def _legend_html(title: str, body: str, position: str) -> str:

@@ -24,15 +24,13 @@ STYLE_COLORS = {
     "Scottish airs": "#9467bd",
     "Anglo-American folk": "#8c564b",
 }
-_EXTRA_COLORS = ["#e377c2", "#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896"]
 
 
 def category_colors(values) -> dict[str, str]:
-    """A colour per category: the fixed style colours, then a cycle for others."""
-    colors, extra = {}, iter(_EXTRA_COLORS * 10)
-    for value in sorted(set(map(str, values))):
-        colors[value] = STYLE_COLORS.get(value) or next(extra)
-    return colors
+    """A colour per category: the fixed style colours, then tab10 (see :func:`maps.category_colors`)."""
+    from .maps import category_colors as colors
+
+    return colors(values)
 
 
 @lru_cache(maxsize=1)
@@ -181,9 +179,9 @@ def group_boxes(ax, values: pd.Series, groups: pd.Series, xlabel: str, order=Non
 
 
 def distinct_colors(values) -> dict[str, str]:
-    """A colour per category: :func:`category_colors` for up to 14, else tab20 (20 distinct)."""
+    """A colour per category: :func:`category_colors` for up to 10, else tab20 (20 distinct)."""
     labels = sorted(set(map(str, values)))
-    if len(labels) <= len(STYLE_COLORS) + len(_EXTRA_COLORS):
+    if len(labels) <= 10:
         return category_colors(labels)
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
