@@ -22,4 +22,10 @@ Submodules are imported explicitly (``from musicgeo_utils import corpus``) so
 that importing the package stays cheap.
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# tqdm.auto (imported by libraries we use) warns in notebooks when ipywidgets is
+# absent and falls back to a text bar, which is what we want in papermill logs.
+warnings.filterwarnings("ignore", message="IProgress not found")
