@@ -53,10 +53,10 @@ if IN_COLAB:
     if not os.path.isdir(REPO_DIR):
         subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", "{repo_url}", REPO_DIR], check=True)
     # Colab's own CUDA torch is kept: requirements without any torch line, the rest as the Makefile.
-    with open(f"{{REPO_DIR}}/requirements.txt") as src, open("/tmp/musicgeo-req.txt", "w") as dst:
+    with open(f"{{REPO_DIR}}/requirements.txt") as src, open(f"{{REPO_DIR}}/.colab-requirements.txt", "w") as dst:
         dst.writelines(l for l in src if not l.strip().lower().startswith(("torch", "torchvision", "torchaudio")))
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["-r", "/tmp/musicgeo-req.txt"], check=True)
+    subprocess.run(pip + ["-r", f"{{REPO_DIR}}/.colab-requirements.txt"], check=True)
     subprocess.run(pip + ["--no-deps", "-r", f"{{REPO_DIR}}/requirements-nodeps.txt"], check=True)
     subprocess.run(pip + ["--no-deps", "-e", REPO_DIR], check=True)
     sys.path.insert(0, REPO_DIR)  # the running kernel does not re-read site-packages' .pth files
