@@ -41,6 +41,9 @@ MODELS = {  # name: (32,64,64,64) is the default CRNN, (16,32,32,32) the narrow 
     "crnn-w32": lambda: CRNN(N_CLASSES),
     "crnn-w16": lambda: CRNN(N_CLASSES, channels=(16, 32, 32, 32), gru_hidden=16),
     "crnn-deep": lambda: CRNN.deep(N_CLASSES),
+    # notebook 04's compact CRNN: frequency pooled early, frames averaged in pairs at the input
+    "crnn-compact": lambda: CRNN(N_CLASSES, channels=(16, 32, 64, 64), freq_pools=(4, 4, 3, 2),
+                                 time_pools=(2, 2, 2, 1), input_time_pool=2),
 }
 
 
