@@ -53,7 +53,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import config
-from .geo import (
+from .geo import (decode_region_probabilities, 
     coordinate_labels,
     geometric_median,
     great_circle_km,
@@ -392,25 +392,14 @@ class RegionClassifier(GeoMethod):
         self.classifier_ = self._classifier(**params).fit(X, regions)
         self.classes_ = np.asarray(self.classifier_.classes_)
         self.centroids_ = region_centroids(lat, lon, regions).set_index("region").loc[self.classes_]
-        self.centroid_xyz_ = latlon_to_xyz(self.centroids_["lat"], self.centroids_["lon"])
 
     def predict_proba(self, X) -> np.ndarray:
         """Region probabilities, shape (n, n_regions), columns in the order of ``classes_``."""
         return self.classifier_.predict_proba(_check_features(X))
 
     def _predict(self, X, decoding):
-        proba = self.classifier_.predict_proba(X)
-        top = self.centroid_xyz_[np.argmax(proba, axis=1)]
-        if decoding == "top":
-            xyz = top
-        elif decoding == "weighted":
-            xyz = proba @ self.centroid_xyz_
-            balanced = np.linalg.norm(xyz, axis=1) <= 1e-9  # probabilities cancel: use the top region
-            xyz[balanced] = top[balanced]
-        else:
-            raise ValueError(f"decoding must be 'top' or 'weighted', not {decoding!r}")
-        lat, lon = xyz_to_latlon(xyz)
-        return np.atleast_1d(lat), np.atleast_1d(lon)
+        return decode_region_probabilities(self.classifier_.predict_proba(X), self.centroids_["lat"],
+                                           self.centroids_["lon"], decoding)
 
 
 def default_methods(seed: int = 0, n_jobs: int | None = None, n_estimators: int = 200,
