@@ -74,6 +74,9 @@ def naive_features(path: str, p) -> dict[str, np.ndarray]:
         "tempo": librosa.feature.tempo(y=y, sr=sr, hop_length=p.hop_length),
         "beats": librosa.beat.beat_track(y=y, sr=sr, hop_length=p.hop_length)[1],
         "onsets": librosa.onset.onset_detect(y=y, sr=sr, hop_length=p.hop_length),
+        # the long-window chroma behind the transposition-invariant descriptors
+        "tonal_chroma": librosa.feature.chroma_stft(y=y, sr=sr, n_fft=p.tonal_n_fft, hop_length=p.tonal_hop,
+                                                    tuning=p.tonal_tuning, norm=None),
     }
     # The student's summary: mean and std of every frame-wise feature.
     out["summary"] = np.concatenate([np.r_[v.mean(axis=1), v.std(axis=1)] for v in out.values() if v.ndim == 2])
@@ -128,7 +131,9 @@ def compare(items, naive: list[dict], feature_set, params) -> None:
         for key, value in ours.items():
             scale = max(1.0, float(np.max(np.abs(ref[key]))))
             np.testing.assert_allclose(value, ref[key], atol=1e-3 * scale, rtol=1e-3, err_msg=key)
-    print(f"  mfcc(+deltas), chroma, centroid, bandwidth, contrast, rolloff, rms, zcr, onset strength:"
+        tonal = features.tonal_chroma(features.load_audio(path, params), params)
+        np.testing.assert_allclose(tonal, ref["tonal_chroma"], atol=1e-3 * float(np.max(ref["tonal_chroma"])), rtol=1e-3)
+    print(f"  mfcc(+deltas), chroma, tonal chroma, centroid, bandwidth, contrast, rolloff, rms, zcr, onset strength:"
           f" equal within 1e-3 (relative) on the first {min(8, len(items))} clips")
     tempo_ours = feature_set.summary["tempo_bpm"].to_numpy()
     tempo_naive = np.array([float(np.atleast_1d(ref["tempo"])[0]) for ref in naive])

@@ -102,6 +102,18 @@ class FeatureParams:
     percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
     #: Clips whose RMS level is below this (dBFS) are rejected as silent.
     min_level_dbfs: float = -80.0
+    #: FFT and hop (samples) of the finer chroma behind the tonal descriptors:
+    #: 4096 samples at 12 kHz resolve 2.9 Hz, a semitone down to ~50 Hz
+    #: (the shared 512-sample STFT resolves 23 Hz, a semitone only above ~400 Hz).
+    tonal_n_fft: int = 4096
+    tonal_hop: int = 512
+    #: Tuning of the tonal chroma in fractions of a bin (0: A = 440 Hz, as rendered).
+    tonal_tuning: float = 0.0
+    #: Lags, in beats, of the pitch-interval profiles.
+    interval_lags_beats: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    #: Meter profile: onset autocorrelation at 1/steps_per_beat-beat lags up to ``meter_beats`` beats.
+    meter_steps_per_beat: int = 12
+    meter_beats: int = 4
 
     def __post_init__(self):
         nyquist = self.sample_rate / 2
@@ -111,11 +123,15 @@ class FeatureParams:
             "delta_width must be odd and >= 3": self.delta_width >= 3 and self.delta_width % 2,
             "percentiles must lie in 0..100": all(0 <= p <= 100 for p in self.percentiles),
             "contrast bands exceed Nyquist": self.contrast_fmin * 2 ** (self.n_contrast_bands - 1) < nyquist,
+            "tonal_hop must be in 1..tonal_n_fft": 0 < self.tonal_hop <= self.tonal_n_fft,
+            "interval lags must be positive": all(lag > 0 for lag in self.interval_lags_beats),
+            "meter_steps_per_beat and meter_beats must be >= 1": min(self.meter_steps_per_beat, self.meter_beats) >= 1,
         }
         bad = [message for message, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid FeatureParams: {'; '.join(bad)}")
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+        object.__setattr__(self, "interval_lags_beats", tuple(float(b) for b in self.interval_lags_beats))
 
     def key(self) -> str:
         """Content key of every field and FEATURES_VERSION: names the summary cache."""
@@ -372,6 +388,135 @@ def rhythm_descriptors(onset_envelope: np.ndarray, params: FeatureParams = Featu
     }
 
 
+# --------------------------------------------------------------------------- invariant descriptors
+#
+# The renderer draws a random instrument, tempo and transposition for every tune
+# (so that models learn the music, not the rendering). Most summary statistics
+# above then describe mainly the instrument. The descriptors below are built to
+# ignore all three: pitch classes relative to the clip's strongest one, scale
+# shape (|DFT| of the profile), intervals between pitch classes a fixed number
+# of BEATS apart, and the onset envelope's autocorrelation at lags measured in
+# beats (the meter), all of which survive a transposition and a tempo change.
+
+#: Key profiles (Krumhansl & Kessler 1982 major/minor probe-tone ratings) and
+#: the anhemitonic pentatonic scale, tonic first.
+KEY_PROFILES = {
+    "major": (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+    "minor": (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
+    "pentatonic": (1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0),
+}
+
+
+def tonal_chroma(y: np.ndarray, params: FeatureParams = FeatureParams()) -> np.ndarray:
+    """Pitch-class energy per frame from a long-window STFT, shape (12, frames), C first.
+
+    What ``librosa.feature.chroma_stft`` computes with
+    ``n_fft=params.tonal_n_fft``, ``hop_length=params.tonal_hop``,
+    ``tuning=params.tonal_tuning`` and ``norm=None`` (a silent frame stays
+    zero), but with the filter bank applied in float64 by numpy's own loops:
+    librosa's threaded float32 BLAS product sums in an order that depends on
+    the thread count, so a worker process and its parent differed in the last
+    bit. A clip shorter than one window is zero-padded to it.
+    """
+    import librosa
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < params.tonal_n_fft:
+        y = np.pad(y, (0, params.tonal_n_fft - y.size))
+    power = np.abs(librosa.stft(y, n_fft=params.tonal_n_fft, hop_length=params.tonal_hop)) ** 2
+    return np.einsum("cf,ft->ct", _chroma_basis(params.sample_rate, params.tonal_n_fft, params.tonal_tuning),
+                     power.astype(np.float64))
+
+
+@functools.lru_cache(maxsize=4)
+def _chroma_basis(sample_rate: int, n_fft: int, tuning: float) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=tuning).astype(np.float64)
+
+
+def _lag_names(params: FeatureParams) -> list[str]:
+    return [f"{lag:g}beat" for lag in params.interval_lags_beats]
+
+
+def invariant_names(params: FeatureParams = FeatureParams()) -> list[str]:
+    """Names of :func:`invariant_descriptors`' values, in summary order."""
+    names = [f"pc_rel{k:02d}" for k in range(12)]
+    names += [f"pc_dft{k}" for k in range(1, 7)]
+    names += [f"key_corr_{name}" for name in KEY_PROFILES] + ["pc_clarity"]
+    names += [f"interval_{lag}_{k:02d}" for lag in _lag_names(params) for k in range(12)]
+    steps = params.meter_steps_per_beat
+    names += [f"meter_ac_{j}of{steps}" for j in range(1, steps * params.meter_beats + 1)]
+    return names + ["onsets_per_beat"]
+
+
+def _interval_profile(chroma: np.ndarray, lag_frames: int) -> np.ndarray:
+    """Share of pitch-class pairs ``lag_frames`` apart that lie k = 0..11 semitones apart (upwards)."""
+    if lag_frames >= chroma.shape[1]:
+        return np.zeros(12)
+    earlier, later = chroma[:, :-lag_frames], chroma[:, lag_frames:]
+    # joint[p, q] = sum over t of earlier[p, t] * later[q, t]; interval k collects q = p + k (mod 12)
+    # einsum's own loops, in float64: the same sums in every process (a threaded BLAS
+    # float32 product differed in the last bit between a loky worker and the parent)
+    joint = np.einsum("pt,qt->pq", earlier.astype(np.float64), later.astype(np.float64))
+    profile = np.array([np.trace(np.roll(joint, -k, axis=1)) for k in range(12)])
+    total = profile.sum()
+    return profile / total if total > 0 else profile
+
+
+def invariant_descriptors(y: np.ndarray, onset_envelope: np.ndarray, tempo_bpm: float,
+                          params: FeatureParams = FeatureParams()) -> dict[str, float]:
+    """Transposition-, tempo- and (largely) timbre-invariant descriptors of one clip.
+
+    Tonal (from :func:`tonal_chroma`, each frame normalised to sum 1):
+    ``pc_rel00..11`` the mean pitch-class profile rotated so that its
+    strongest class comes first; ``pc_dft1..6`` |DFT| of the profile
+    (5 = diatonic/pentatonic, 6 = whole-tone; Quinn 2006); ``key_corr_*`` the
+    best correlation over the 12 rotations with the major, minor and
+    pentatonic profiles of :data:`KEY_PROFILES`; ``pc_clarity`` the mean
+    largest share per frame (1 = one pitch class at a time);
+    ``interval_<lag>_kk`` for every lag of ``params.interval_lags_beats``:
+    the share of pitch-class pairs that many beats apart lying kk semitones
+    apart (upwards, mod 12). Meter (from the onset envelope at
+    ``hop_length``): ``meter_ac_jofN`` the envelope's normalised
+    autocorrelation at j/N beats; ``onsets_per_beat``. The beat is
+    ``60 / tempo_bpm`` s; with no tempo (0) the beat-based values are 0.
+    """
+    import librosa
+
+    chroma = tonal_chroma(y, params)
+    frame_total = chroma.sum(axis=0, keepdims=True)
+    chroma = np.divide(chroma, frame_total, out=np.zeros_like(chroma), where=frame_total > 0)
+    profile = chroma.mean(axis=1)
+    profile = profile / profile.sum() if profile.sum() > 0 else np.full(12, 1 / 12)
+    values = list(np.roll(profile, -int(np.argmax(profile))))
+    values += list(np.abs(np.fft.fft(profile))[1:7])
+    for template in KEY_PROFILES.values():
+        rotations = np.stack([np.roll(np.asarray(template, dtype=float), k) for k in range(12)])
+        values.append(float(np.nan_to_num(np.corrcoef(profile, rotations)[0, 1:]).max())
+                      if profile.std() > 0 else 0.0)
+    values.append(float(chroma.max(axis=0).mean()))
+
+    beat_seconds = 60.0 / tempo_bpm if tempo_bpm > 0 else 0.0
+    for lag in params.interval_lags_beats:
+        frames = int(round(lag * beat_seconds * params.sample_rate / params.tonal_hop))
+        values += list(_interval_profile(chroma, frames)) if frames >= 1 else [0.0] * 12
+
+    envelope = np.asarray(onset_envelope, dtype=np.float64).ravel()
+    autocorrelation = librosa.autocorrelate(envelope - envelope.mean())
+    if autocorrelation[0] > 0:
+        autocorrelation = autocorrelation / autocorrelation[0]
+    beat_frames = beat_seconds * params.sample_rate / params.hop_length
+    steps = params.meter_steps_per_beat
+    for j in range(1, steps * params.meter_beats + 1):
+        lag = int(round(j / steps * beat_frames))
+        values.append(float(autocorrelation[lag]) if 0 < lag < autocorrelation.size else 0.0)
+    onsets = librosa.onset.onset_detect(onset_envelope=envelope.astype(np.float32), sr=params.sample_rate,
+                                        hop_length=params.hop_length, normalize=False)
+    values.append(len(onsets) / (envelope.size / beat_frames) if beat_frames > 0 else 0.0)
+    return dict(zip(invariant_names(params), map(float, values)))
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -401,7 +546,7 @@ def summary_names(params: FeatureParams = FeatureParams()) -> list[str]:
     """Names of the summary vector's entries, in order, e.g. 'mfcc03_mean', 'chroma_A_std'."""
     stats = _stat_names(params)
     names = [f"{row}_{stat}" for _, rows in _frame_row_labels(params) for row in rows for stat in stats]
-    return names + list(RHYTHM_NAMES)
+    return names + list(RHYTHM_NAMES) + invariant_names(params)
 
 
 def _row_statistics(matrix: np.ndarray, params: FeatureParams) -> np.ndarray:
@@ -418,6 +563,8 @@ def _summary_from_spectra(spectra: _Spectra, params: FeatureParams, clip_id: str
     parts = [_row_statistics(frames[key], params) for key, _ in _frame_row_labels(params)]
     rhythm = rhythm_descriptors(frames["onset_strength"], params)
     parts.append(np.array([rhythm[name] for name in RHYTHM_NAMES]))
+    invariant = invariant_descriptors(spectra.y, frames["onset_strength"], rhythm["tempo_bpm"], params)
+    parts.append(np.array(list(invariant.values())))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -426,7 +573,8 @@ def summary_vector(y: np.ndarray, params: FeatureParams = FeatureParams(), *, cl
 
     Mean, standard deviation and percentiles over frames of every frame-wise
     feature (units as in :func:`frame_features`), then tempo (BPM) and the
-    other :func:`rhythm_descriptors`.
+    other :func:`rhythm_descriptors`, then the transposition- and
+    tempo-invariant :func:`invariant_descriptors`.
     """
     return _summary_from_spectra(_spectra(y, params, clip_id), params, clip_id), summary_names(params)
 
@@ -746,35 +894,21 @@ def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
             "balanced_agreement": float(per_label.mean()), "balanced_chance": 1.0 / len(shares), "k": k}
 
 
-def chroma_dft_magnitudes(summary: pd.DataFrame) -> pd.DataFrame:
-    """Transposition-invariant pitch-class features: |DFT| of each clip's mean chroma.
-
-    The mean chroma (``chroma_<pitch class>_mean`` columns) is normalised to
-    sum to 1 and its discrete Fourier transform over the 12 pitch classes
-    taken; the magnitudes of coefficients 1-6 do not change when the music is
-    transposed (a transposition only rotates the profile, which changes the
-    phases). Coefficient 5 is large for diatonic and pentatonic collections
-    (a chain of fifths), 3 and 4 for augmented/diminished structure, 6 for
-    whole-tone (Quinn 2006; Yust 2015). Rendered clips are transposed at
-    random, so this keeps the scale information that raw chroma loses.
-    Columns ``chroma_dft1_magnitude`` ... ``chroma_dft6_magnitude`` (0-1).
-    """
-    magnitudes = np.abs(np.fft.fft(_pitch_class_profile(summary), axis=1))[:, 1:7]
-    names = [f"chroma_dft{k}_magnitude" for k in range(1, 7)]
-    return pd.DataFrame(magnitudes, index=summary.index, columns=names)
-
-
 def summary_families(params: FeatureParams = FeatureParams()) -> pd.DataFrame:
     """One row per summary entry: ``name``, ``family`` (mfcc, chroma, spectral ..., rhythm), ``statistic``.
 
     Families: ``mfcc``, ``mfcc_delta``, ``mfcc_delta2``, ``chroma``,
     ``spectral`` (centroid, bandwidth, roll-off, contrast), ``zero_crossing_rate``,
-    ``rms``, ``onset_strength`` and ``rhythm`` (tempo and the other
-    :func:`rhythm_descriptors`, one value per clip: statistic ``value``).
+    ``rms``, ``onset_strength``, ``rhythm`` (tempo and the other
+    :func:`rhythm_descriptors`), ``tonal`` and ``meter`` (the
+    :func:`invariant_descriptors`); the last three have one value per clip
+    (statistic ``value``).
     """
     family_of = {"spectral_centroid_hz": "spectral", "spectral_bandwidth_hz": "spectral",
                  "spectral_rolloff_hz": "spectral", "spectral_contrast": "spectral"}
     rows = [(f"{row}_{stat}", family_of.get(key, key), stat)
             for key, labels in _frame_row_labels(params) for row in labels for stat in _stat_names(params)]
     rows += [(name, "rhythm", "value") for name in RHYTHM_NAMES]
+    rows += [(name, "meter" if name.startswith(("meter", "onsets")) else "tonal", "value")
+             for name in invariant_names(params)]
     return pd.DataFrame(rows, columns=["name", "family", "statistic"])

@@ -177,18 +177,6 @@ def test_plot_helpers_label_their_axes():
     plt.close(fig)
 
 
-def test_chroma_dft_magnitudes_ignore_transposition_and_see_the_scale():
-    major = np.zeros(12)
-    major[[0, 2, 4, 5, 7, 9, 11]] = 1.0  # C major scale
-    pentatonic = np.zeros(12)
-    pentatonic[[0, 2, 4, 7, 9]] = 1.0
-    table = chroma_table([major, np.roll(major, 5), pentatonic, np.ones(12)])
-    dft = f.chroma_dft_magnitudes(table).to_numpy()
-    np.testing.assert_allclose(dft[0], dft[1], atol=1e-12)  # transposed by a fourth: same
-    assert np.argmax(dft[0]) == 4 and np.argmax(dft[2]) == 4  # coefficient 5: chain of fifths
-    np.testing.assert_allclose(dft[3], 0.0, atol=1e-12)  # all pitch classes equal: no structure
-
-
 def test_summary_families_cover_every_summary_name_in_order():
     params = f.FeatureParams(n_mfcc=13, percentiles=(50.0,))
     table = f.summary_families(params)
@@ -196,6 +184,7 @@ def test_summary_families_cover_every_summary_name_in_order():
     counts = table["family"].value_counts()
     assert counts["mfcc"] == 13 * 3 and counts["chroma"] == 12 * 3 and counts["rhythm"] == 4
     assert counts["spectral"] == (3 + params.n_contrast_bands + 1) * 3
+    assert counts["tonal"] == 22 + 12 * len(params.interval_lags_beats) and counts["meter"] == 12 * 4 + 1
 
 
 def test_distinct_colors_stay_distinct_beyond_the_style_palette():
