@@ -131,6 +131,45 @@ def test_region_probabilities_and_decodings(split):
     assert model.best_params_["decoding"] in ("top", "weighted")
 
 
+def test_validation_picks_the_informative_feature_subset(split):
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = split
+    rng = np.random.default_rng(1)
+    noise = lambda n: rng.normal(0.0, 1.0, (n, 6))  # noqa: E731 - columns that carry nothing
+    widen = lambda X: np.hstack([noise(len(X)), X])  # noqa: E731
+    subsets = {"noise only": np.arange(6), "with the signal": np.arange(6, 6 + X_tr.shape[1])}
+    model = b.OnFeatureSubsets(b.RegionClassifier("logreg"), subsets)
+    model.fit(widen(X_tr), y_tr["lat"], y_tr["lon"], regions=y_tr["region"],
+              validation=(widen(X_va), y_va["lat"], y_va["lon"]))
+    assert model.best_params_["features"] == "with the signal" and model.name == "region classifier (logistic regression)"
+    assert model.predict_proba(widen(X_te)).shape == (len(X_te), 3) and sorted(model.classes_) == sorted(CLUSTERS)
+    scores = model.validation_scores_.groupby("features")["val_mean_km"].min()
+    assert scores["with the signal"] < 0.8 * scores["noise only"]
+    with pytest.raises(ValueError, match="fitted on 14 feature columns"):
+        model.predict(X_te)
+    wrapped = b.default_methods(seed=0, n_jobs=1, n_estimators=10, feature_subsets=subsets)
+    assert [type(m).__name__ for m in wrapped[:3]] == ["ConstantSphericalMean", "ConstantGeometricMedian", "ScaledLatLonLinear"]
+    assert all(isinstance(m, b.OnFeatureSubsets) for m in wrapped[3:])
+
+
+def test_validation_criterion_balanced_median_when_countries_are_given(split):
+    (X_tr, y_tr), (X_va, y_va), _ = split
+    model = b.KNNGeo()
+    model.fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"], y_va["lon"], y_va["country"]))
+    scores = model.validation_scores_
+    best = scores.loc[scores["val_balanced_median_km"].idxmin()]
+    assert {k: best[k] for k in model.best_params_} == model.best_params_
+    # the balanced median is the mean over countries of each country's median error
+    fitted_with = b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], params=model.best_params_)
+    err = geo.great_circle_km(y_va["lat"], y_va["lon"], *fitted_with.predict(X_va))
+    assert best["val_balanced_median_km"] == pytest.approx(pd.Series(err).groupby(y_va["country"]).median().mean())
+    plain = b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"], y_va["lon"]))
+    assert "val_balanced_median_km" not in plain.validation_scores_
+    with pytest.raises(ValueError, match="validation must be"):
+        b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"]))
+    with pytest.raises(ValueError, match="criterion"):
+        b.compare_methods(X_tr, y_tr, X_va, y_va, X_va, y_va, methods=[b.KNNGeo()], criterion="median")
+
+
 def test_knn_prediction_is_the_spherical_mean_of_neighbours():
     X = np.array([[0.0], [0.1], [10.0], [10.1]])
     lat, lon = np.zeros(4), np.array([179.0, -179.0, 0.0, 2.0])
