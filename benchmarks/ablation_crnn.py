@@ -1,0 +1,104 @@
+"""What notebook 04's CRNN choices cost in accuracy, and what they buy in time.
+
+Trains each variant on the ``small`` profile's style task (the cached mel
+spectrograms notebook 02 wrote; run ``make report`` or notebook 02 first) with
+the same recipe as notebook 04 (AdamW, lr 1e-3, class-balanced cross-entropy,
+best epoch by validation macro-F1), for the same fixed number of epochs, and
+prints for each: parameters, seconds per epoch measured in this run, the
+implied seconds per epoch of 1,000 clips (target <= 40 s on 2 CPU cores),
+the best validation macro-F1 and the test accuracy and macro-F1 of that
+epoch's weights. The variants change one choice at a time against notebook
+04's compact model:
+
+- ``compact-256``: notebook 04's model (widths 16-32-64-64, frequency pooled
+  early 4-4-3-2, frames averaged in pairs at the input) on 256-frame crops;
+- ``compact-128``: the same on 128-frame crops (2.7 s instead of 5.5 s);
+- ``compact-no-input-pool``: every frame kept (time pooled 2-2-2-2 instead);
+- ``default-256``: the default widths 32-64-64-64, frequency pools 2-2-2-12;
+- ``deep-256``: the 6-block variant (slow on CPU; ``--variants`` to add it).
+
+One run trains every variant in turn on one machine, so their times compare;
+all numbers come from this run. Results are also written (atomically) to
+``data/results/ablation-crnn-<profile>-<seed>.csv``.
+
+    python benchmarks/ablation_crnn.py --epochs 12
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+COMPACT = {"channels": (16, 32, 64, 64), "freq_pools": (4, 4, 3, 2), "time_pools": (2, 2, 2, 1),
+           "input_time_pool": 2}
+VARIANTS = {  # name: (model kwargs, crop frames, deep?)
+    "compact-256": (COMPACT, 256, False),
+    "compact-128": (COMPACT, 128, False),
+    "compact-no-input-pool": ({**COMPACT, "time_pools": (2, 2, 2, 2), "input_time_pool": 1}, 256, False),
+    "default-256": ({}, 256, False),
+    "deep-256": ({}, 256, True),
+}
+DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256")
+
+
+def run_variant(name, tunes, mel_paths, codes, n_classes, epochs, seed) -> dict:
+    from musicgeo_utils import config, evaluation, models, training
+
+    kwargs, crop, deep = VARIANTS[name]
+    sets = training.split_datasets(tunes, mel_paths, codes, crop, seed)
+    cfg = training.TrainConfig(task="classify", epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
+                               progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
+                               lr=1e-3, class_weight="balanced", monitor="val_macro_f1")
+    config.seed_everything(seed)
+    model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **kwargs)
+    start = time.perf_counter()
+    history = training.fit(model, sets["train"], sets["val"], cfg)
+    wall = time.perf_counter() - start
+    logits, _ = training.predict(model, sets["test"])
+    scores = evaluation.scores(name, sets["test"].targets, logits.argmax(axis=1))
+    seconds = history.frame["seconds"].to_numpy()
+    return {"variant": name, "crop_frames": crop, "parameters": sum(p.numel() for p in model.parameters()),
+            "epochs": len(seconds), "s_per_epoch": float(np.median(seconds)),
+            "s_per_1000_clips": float(np.median(seconds)) * 1000 / len(sets["train"]),
+            "best_epoch": history.best_epoch,
+            "val_macro_f1": float(history.frame["val_macro_f1"].max()),
+            "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"], "wall_s": wall}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--min-train-per-class", type=int, default=30)
+    args = parser.parse_args(argv)
+
+    from musicgeo_utils import cache, config, evaluation, manifest
+
+    tunes, feats = manifest.profile_features(args.profile, args.seed)
+    codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
+    print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
+          f"{args.epochs} epochs per variant, {config.n_jobs()} CPU threads")
+    rows = []
+    for name in args.variants:
+        row = run_variant(name, tunes, feats.mel_paths, codes, len(styles), args.epochs, args.seed)
+        rows.append(row)
+        print(f"  {name}: {row['s_per_epoch']:.1f} s/epoch, test macro-F1 {row['test_macro_f1']:.3f}", flush=True)
+    table = pd.DataFrame(rows)
+    reference = table.set_index("variant").loc[args.variants[0]]
+    table["time_vs_first"] = table["s_per_epoch"] / reference["s_per_epoch"]
+    table["macro_f1_vs_first"] = table["test_macro_f1"] - reference["test_macro_f1"]
+    table["meets_40s_per_1000"] = table["s_per_1000_clips"] <= 40.0
+    pd.set_option("display.width", 200)
+    print(table.drop(columns=["wall_s"]).round(3).to_string(index=False))
+    out = config.data_path("results", f"ablation-crnn-{args.profile}-{args.seed}.csv")
+    with cache.atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
