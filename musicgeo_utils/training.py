@@ -523,8 +523,13 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     ``config.patience`` epochs without improvement of ``config.monitor`` and the
     best weights are restored before returning. If ``checkpoint_path`` is given,
     the best model is saved there (atomically) at every improvement and once
-    more at the end with the history in ``extra``. Missing normalisation
-    statistics are measured on ``train_ds`` first.
+    more at the end with the history in ``extra``; the full training state
+    after each epoch (weights, optimiser, best weights, history, random number
+    generators) goes to :func:`resume_path` of it, so that a fit interrupted
+    after epoch k and called again continues at epoch k + 1 and ends with the
+    same weights and history as an uninterrupted one (the file is removed
+    when the fit completes). Missing normalisation statistics are measured on
+    ``train_ds`` first.
     """
     _ensure_torch_threads()
     device = pick_device(config.device)
@@ -536,13 +541,16 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_fn = _loss_fn(config, train_ds, device)
-    train_loader = _loader(train_ds, config, True, device,
-                           torch.Generator().manual_seed(config.seed))
+    shuffle = torch.Generator().manual_seed(config.seed)
+    train_loader = _loader(train_ds, config, True, device, shuffle)
     val_loader = _loader(val_ds.as_eval(config.eval_crops), config, False, device) if val_ds else None
     stopper = _EarlyStopping(config.monitor if val_ds is not None else "train_loss", config.patience)
-    rows = []
+    state_path = resume_path(checkpoint_path) if checkpoint_path is not None else None
+    rows = _resume(state_path, config, model, optimizer, scaler, stopper, shuffle, device) if state_path else []
     with _deterministic(device):
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(len(rows) + 1, config.epochs + 1):
+            if rows and stopper.should_stop(len(rows)):
+                break
             start = time.perf_counter()
             train_ds.set_epoch(epoch)
             loss, acc = _run_epoch(model, train_loader, loss_fn, optimizer, scaler, use_amp,
@@ -555,9 +563,65 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
             if stopper.update(epoch, row[stopper.monitor], model) and checkpoint_path:
                 save_checkpoint(checkpoint_path, model, config,
                                 {"epoch": epoch, stopper.monitor: stopper.best})
+            if state_path is not None:
+                _save_resume(state_path, config, model, optimizer, scaler, stopper, shuffle, rows)
             if stopper.should_stop(epoch):
                 break
-    return _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
+    history = _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
+    if state_path is not None:
+        state_path.unlink(missing_ok=True)
+    return history
+
+
+def resume_path(checkpoint_path: str | os.PathLike) -> Path:
+    """Where :func:`fit` keeps the training state of an unfinished fit: ``<checkpoint>.resume``."""
+    path = Path(checkpoint_path)
+    return path.with_name(path.name + ".resume")
+
+
+def _save_resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows) -> None:
+    """The whole training state after an epoch, atomically (tensors and plain data only)."""
+    payload = {
+        "format": CHECKPOINT_FORMAT, "config": _to_plain(config.to_dict()),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+        "best": float(stopper.best), "best_epoch": stopper.best_epoch,
+        "best_state": None if stopper.state is None else {k: v.detach().cpu() for k, v in stopper.state.items()},
+        "rows": _to_plain(rows), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, device) -> list[dict]:
+    """Restore a state saved by :func:`_save_resume`; return the finished epochs' rows.
+
+    No file: a fresh start (``[]``). A file of another configuration, or one
+    that cannot be read, is reported and ignored (the fit starts over).
+    """
+    if not path.is_file():
+        return []
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != _to_plain(config.to_dict()):
+            raise ValueError("it belongs to another configuration")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+    except Exception as exc:  # a damaged or foreign file must not stop the run
+        log.warning("ignoring the training state %s (%s); training from the start", path, exc)
+        return []
+    model.to(device)
+    stopper.best, stopper.best_epoch = state["best"], state["best_epoch"]
+    stopper.state = None if state["best_state"] is None else {k: v.to(device) for k, v in state["best_state"].items()}
+    torch.set_rng_state(state["torch_rng"])
+    shuffle.set_state(state["shuffle_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    rows = [dict(row) for row in state["rows"]]
+    log.info("resuming %s after epoch %d", path, len(rows))
+    return rows
 
 
 def _finish(model, stopper, frame, config, checkpoint_path) -> History:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -233,6 +234,43 @@ def test_fit_is_deterministic_for_a_seed():
     assert hist_a.frame[columns].equals(hist_b.frame[columns])
     assert state_equal(model_a, model_b)
     assert not hist_a.frame[columns].equals(hist_c.frame[columns])
+
+
+def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path, monkeypatch):
+    import musicgeo_utils.training as training
+
+    clips, labels = band_clips(16)
+    sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
+    cfg = tiny_config(epochs=5, patience=5)
+    whole = tiny_crnn(0, dropout=0.1)
+    expected = fit(whole, *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
+    assert not training.resume_path(tmp_path / "whole.pt").exists()  # removed when the fit completes
+
+    real_epoch, epochs_run = training._run_epoch, []
+
+    def interrupted(*args):
+        epochs_run.append(args[-1])
+        if args[-1] == 3:
+            raise KeyboardInterrupt  # as if the run were stopped during epoch 3
+        return real_epoch(*args)
+
+    monkeypatch.setattr(training, "_run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_crnn(0, dropout=0.1), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+    assert training.resume_path(tmp_path / "cut.pt").is_file()
+    monkeypatch.setattr(training, "_run_epoch", lambda *args: epochs_run.append(args[-1]) or real_epoch(*args))
+    resumed_model = tiny_crnn(0, dropout=0.1)
+    resumed = fit(resumed_model, *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+    assert epochs_run == [1, 2, 3, 3, 4, 5]  # epochs 1-2 were not trained again
+    columns = [c for c in expected.frame.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(resumed.frame[columns], expected.frame[columns])
+    assert state_equal(resumed_model, whole) and resumed.best_epoch == expected.best_epoch
+    # a state left by another configuration is ignored, not trusted
+    training._save_resume(training.resume_path(tmp_path / "other.pt"), tiny_config(epochs=9), whole,
+                          torch.optim.AdamW(whole.parameters()), torch.amp.GradScaler("cuda", enabled=False),
+                          training._EarlyStopping("val_loss", 5), torch.Generator(), [{"epoch": 1}])
+    other = fit(tiny_crnn(0, dropout=0.1), *sets(), cfg, checkpoint_path=tmp_path / "other.pt")
+    pd.testing.assert_frame_equal(other.frame[columns], expected.frame[columns])
 
 
 def test_fit_learns_and_sets_normalisation_from_training_set():
