@@ -275,6 +275,32 @@ def normalize_label(rhythm_raw: str) -> str:
     return _LABEL_SYNONYMS.get(first, first)
 
 
+def genre_key(label: str) -> str:
+    """A spelling-free key of a normalised label: 'liebes-lied', 'liebeslieder' -> 'liebeslied'.
+
+    Drops hyphens and spaces, folds the German plural '-lieder' into '-lied'
+    and the inflected '-liches' into '-lich' ('geistliches' -> 'geistlich').
+    """
+    key = re.sub(r"[-\s]", "", str(label).lower())
+    key = re.sub(r"lieder$", "lied", key)
+    return re.sub(r"liches$", "lich", key)
+
+
+def fold_genre_labels(labels: pd.Series) -> pd.Series:
+    """Labels whose :func:`genre_key` agrees merged under their most frequent spelling.
+
+    Missing labels stay missing; ties go to the alphabetically first spelling.
+    """
+    labels = pd.Series(labels)
+    present = labels.dropna().astype(str)
+    keys = present.map(genre_key)
+    counts = present.groupby([keys, present]).size().rename("n").reset_index()
+    counts.columns = ["key", "label", "n"]
+    spelling = (counts.sort_values(["key", "n", "label"], ascending=[True, False, True])
+                .drop_duplicates("key").set_index("key")["label"])
+    return labels.where(labels.isna(), keys.map(spelling).reindex(labels.index))
+
+
 def tune_style(collection: str, origin_raw: str) -> str:
     """The collection-level musical style used by the music map.
 

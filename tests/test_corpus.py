@@ -131,3 +131,16 @@ def test_collections_hold_the_measured_tune_counts():
               for c in corpus.COLLECTIONS}
     assert counts == {"essenFolksong": 8514, "oneills1850": 2009, "ryansMammoth": 1059,
                       "airdsAirs": 1180, "miscFolk": 185}
+
+
+def test_genre_labels_fold_spelling_variants_under_the_most_frequent():
+    from musicgeo_utils.corpus import fold_genre_labels, genre_key
+
+    labels = pd.Series(["liebes-lied", "liebeslieder", "liebes-lied", "liebeslied", "geistliches",
+                        "geistlich", None, "reel", "kinder-lied"], index=list("abcdefghi"))
+    folded = fold_genre_labels(labels)
+    assert folded[["a", "b", "c", "d"]].tolist() == ["liebes-lied"] * 4
+    assert folded[["e", "f"]].tolist() == ["geistlich"] * 2  # a tie: the alphabetically first spelling
+    assert pd.isna(folded["g"]) and folded["h"] == "reel" and folded["i"] == "kinder-lied"
+    assert list(folded.index) == list(labels.index)
+    assert genre_key("Kinder - Lieder") == "kinderlied" and genre_key("jig") == "jig"
