@@ -294,8 +294,8 @@ def fold_genre_labels(labels: pd.Series) -> pd.Series:
     labels = pd.Series(labels)
     present = labels.dropna().astype(str)
     keys = present.map(genre_key)
-    counts = present.groupby([keys, present]).size().rename("n").reset_index()
-    counts.columns = ["key", "label", "n"]
+    table = pd.DataFrame({"key": keys.to_numpy(), "label": present.to_numpy()})
+    counts = table.groupby(["key", "label"]).size().rename("n").reset_index()
     spelling = (counts.sort_values(["key", "n", "label"], ascending=[True, False, True])
                 .drop_duplicates("key").set_index("key")["label"])
     return labels.where(labels.isna(), keys.map(spelling).reindex(labels.index))

@@ -137,7 +137,7 @@ def test_genre_labels_fold_spelling_variants_under_the_most_frequent():
     from musicgeo_utils.corpus import fold_genre_labels, genre_key
 
     labels = pd.Series(["liebes-lied", "liebeslieder", "liebes-lied", "liebeslied", "geistliches",
-                        "geistlich", None, "reel", "kinder-lied"], index=list("abcdefghi"))
+                        "geistlich", None, "reel", "kinder-lied"], index=list("abcdefghi"), name="label")
     folded = fold_genre_labels(labels)
     assert folded[["a", "b", "c", "d"]].tolist() == ["liebes-lied"] * 4
     assert folded[["e", "f"]].tolist() == ["geistlich"] * 2  # a tie: the alphabetically first spelling
