@@ -414,6 +414,11 @@ def format_prediction(pred: Prediction) -> str:
         lines.append(f"  {i}. {row.region} ({row.country}): {100 * row.probability:.1f} %")
     lines.append(f"Decoded point ({pred.decoding}): {_degrees(pred.lat, pred.lon)}; nearest country: "
                  f"{pred.country} (region {pred.nearest_region}, {pred.nearest_km:,.0f} km away)")
+    if pred.decoding == "weighted" and len(pred.regions):
+        best = pred.regions.iloc[0]
+        lines.append(f"  (the probability-weighted mean of all region centroids, the decoding chosen on "
+                     f"validation: it can fall between far-apart regions; the most probable region's "
+                     f"centroid is {best['region']}, {_degrees(best['lat'], best['lon'])})")
     lines.append("Top styles:")
     for i, row in enumerate(pred.styles.head(pred.top).itertuples(index=False), 1):
         lines.append(f"  {i}. {row.style}: {100 * row.probability:.1f} %")

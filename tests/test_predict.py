@@ -121,6 +121,11 @@ def test_weighted_decoding_lies_between_the_regions(bundle, tmp_path):
     pred = predict.predict_file(tmp_path / "a.wav", path)
     assert -90 <= pred.lat <= 90 and -180 <= pred.lon <= 180
     assert pred.country == "Germany" and 0 < pred.nearest_km < 3000  # pulled east of Westfalen
+    text = predict.format_prediction(pred)
+    best = pred.regions.iloc[0]
+    assert f"the most probable region's centroid is {best['region']}" in text
+    assert "most probable region's centroid" not in predict.format_prediction(
+        predict.predict_file(tmp_path / "a.wav", bundle))  # top decoding: the point is that centroid
 
 
 def test_neighbours_are_ranked_by_cosine_similarity(bundle, clips, tmp_path):
