@@ -47,6 +47,26 @@ def logistic_baseline(X_train, y_train, X_val, y_val, X_test, Cs=(0.01, 0.1, 1.0
     return model.predict(X_test), model.predict_proba(X_test), C
 
 
+def logistic_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0):
+    """:func:`logistic_baseline` on the rows of ``X`` that each split holds.
+
+    ``codes`` are class codes aligned with the rows (``-1`` = left out, see
+    :func:`encode_classes`); ``split`` names each row's split (``train``,
+    ``val``, ``test``). Fitted on train, ``C`` chosen on val. Returns
+    ``(test_predictions, test_codes, chosen_C)``, test rows in their order in ``X``.
+    """
+    X, codes, split = np.asarray(X), np.asarray(codes), np.asarray(split)
+    if not len(X) == len(codes) == len(split):
+        raise ValueError(f"X, codes and split need one entry per row: {len(X)}, {len(codes)}, {len(split)}")
+    rows = {name: np.flatnonzero((split == name) & (codes >= 0)) for name in ("train", "val", "test")}
+    empty = [name for name, r in rows.items() if not len(r)]
+    if empty:
+        raise ValueError(f"no labelled rows in split(s) {empty}")
+    pred, _, C = logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["val"]], codes[rows["val"]],
+                                   X[rows["test"]], Cs=Cs, seed=seed)
+    return pred, codes[rows["test"]], C
+
+
 def confusion_axes(ax, y_true, y_pred, class_names, title: str = ""):
     """Row-normalised confusion matrix (share of each true class), annotated in %."""
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)), normalize="true")
