@@ -143,8 +143,9 @@ class GeoMethod:
         or, when the countries are given, by the balanced median km (the
         median per country, averaged over countries: the headline metric, so
         that tuning does not reward predicting the biggest country); the best
-        is kept (:attr:`best_params_`, all scores in :attr:`validation_scores_`). ``params`` fixes the hyperparameters
-        instead (e.g. ``best_params_`` of an earlier tuning). ``regions``
+        is kept (:attr:`best_params_`, all scores in :attr:`validation_scores_`).
+        ``params`` fixes the hyperparameters instead (e.g. ``best_params_`` of
+        an earlier tuning). ``regions``
         (one label per row) is used by region classifiers only.
         """
         X = _check_features(X)
