@@ -31,8 +31,8 @@ import time
 import numpy as np
 import pandas as pd
 
-COMPACT = {"channels": (16, 32, 64, 64), "freq_pools": (4, 4, 3, 2), "time_pools": (2, 2, 2, 1),
-           "input_time_pool": 2}
+from musicgeo_utils.models import COMPACT_CRNN_KWARGS as COMPACT  # notebook 04's model
+
 VARIANTS = {  # name: (model kwargs, crop frames, deep?)
     "compact-256": (COMPACT, 256, False),
     "compact-128": (COMPACT, 128, False),

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from musicgeo_utils.config import seed_everything
-from musicgeo_utils.models import CRNN
+from musicgeo_utils.models import COMPACT_CRNN_KWARGS, CRNN
 from musicgeo_utils.training import configure_torch_threads, train_step
 
 TARGET_EPOCH_S = 40.0
@@ -42,8 +42,7 @@ MODELS = {  # name: (32,64,64,64) is the default CRNN, (16,32,32,32) the narrow 
     "crnn-w16": lambda: CRNN(N_CLASSES, channels=(16, 32, 32, 32), gru_hidden=16),
     "crnn-deep": lambda: CRNN.deep(N_CLASSES),
     # notebook 04's compact CRNN: frequency pooled early, frames averaged in pairs at the input
-    "crnn-compact": lambda: CRNN(N_CLASSES, channels=(16, 32, 64, 64), freq_pools=(4, 4, 3, 2),
-                                 time_pools=(2, 2, 2, 1), input_time_pool=2),
+    "crnn-compact": lambda: CRNN(N_CLASSES, **COMPACT_CRNN_KWARGS),
 }
 
 

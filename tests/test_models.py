@@ -148,3 +148,17 @@ def test_build_model_by_registry_name():
     assert isinstance(build_model("cifarnet"), CifarNet)
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet")
+
+
+def test_notebook_04_trains_the_compact_crnn_the_benchmarks_measure():
+    import ast
+    import json
+    from pathlib import Path
+
+    from musicgeo_utils.models import COMPACT_CRNN_KWARGS
+
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "04_crnn_training.ipynb").read_text())
+    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assignments = {node.targets[0].id: ast.literal_eval(node.value)
+                   for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)}
+    assert assignments["crnn_kwargs"] == COMPACT_CRNN_KWARGS
