@@ -53,8 +53,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import config
-from .geo import (decode_region_probabilities, 
+from .geo import (
+    REGION_DECODINGS,
     coordinate_labels,
+    decode_region_probabilities,
     geometric_median,
     great_circle_km,
     latlon_to_xyz,
@@ -365,14 +367,16 @@ class RegionClassifier(GeoMethod):
     regression (``C`` tuned); ``model="forest"``: random forest
     (``min_samples_leaf`` tuned). Decodings, chosen on validation:
     ``"top"`` = centroid of the most probable region, ``"weighted"`` =
-    probability-weighted spherical mean of all region centroids. Centroids are
+    probability-weighted spherical mean of all region centroids, ``"median"``
+    = their probability-weighted geometric median (the least expected
+    great-circle distance; :func:`geo.decode_region_probabilities`). Centroids are
     spherical means of each region's training points. Without ``regions``,
     each distinct coordinate is a region (:func:`geo.coordinate_labels`).
     """
 
     def __init__(self, model: str = "logreg", Cs: Sequence[float] = (1.0, 0.01, 0.1, 10.0),
                  leaf_sizes: Sequence[int] = (1, 5), n_estimators: int = 200,
-                 decodings: Sequence[str] = ("top", "weighted"), seed: int = 0,
+                 decodings: Sequence[str] = REGION_DECODINGS, seed: int = 0,
                  n_jobs: int | None = None):
         if model not in ("logreg", "forest"):
             raise ValueError(f"model must be 'logreg' or 'forest', not {model!r}")

@@ -264,25 +264,38 @@ def nearest_point_index(lat, lon, ref_lat, ref_lon, chunk: int = 4096) -> np.nda
     return out
 
 
+#: How region probabilities become a place (see :func:`decode_region_probabilities`).
+REGION_DECODINGS = ("top", "weighted", "median")
+
+
 def decode_region_probabilities(proba, centroid_lat, centroid_lon, decoding: str = "top"):
     """Turn region probabilities into a place on the sphere, degrees.
 
     ``proba``: (n, n_regions) probabilities whose columns follow the centroid
     order. ``decoding="top"``: the most probable region's centroid;
     ``"weighted"``: the probability-weighted spherical mean of all centroids
-    (falls back to the top region where the weighted vectors cancel out).
-    Returns ``(lat, lon)`` arrays.
+    (falls back to the top region where the weighted vectors cancel out);
+    ``"median"``: the probability-weighted geometric median of the centroids
+    (:func:`geometric_median`), the point with the smallest expected
+    great-circle distance to the origin if the probabilities are right. Unlike
+    the mean it does not land between two far-apart regions: a region (or a
+    cluster of nearby regions) holding more than half the probability keeps
+    the answer. Returns ``(lat, lon)`` arrays.
     """
-    proba = np.asarray(proba, dtype=float)
+    if decoding not in REGION_DECODINGS:
+        raise ValueError(f"decoding must be one of {REGION_DECODINGS}, not {decoding!r}")
+    proba = np.atleast_2d(np.asarray(proba, dtype=float))
+    if decoding == "median":
+        points = [geometric_median(centroid_lat, centroid_lon, weights=row) for row in proba]
+        lat, lon = (np.array(v, dtype=float) for v in zip(*points)) if points else (np.empty(0), np.empty(0))
+        return lat, lon
     centroids = latlon_to_xyz(centroid_lat, centroid_lon)
     top = centroids[np.argmax(proba, axis=1)]
     if decoding == "top":
         xyz = top
-    elif decoding == "weighted":
+    else:
         xyz = proba @ centroids
         cancelled = np.linalg.norm(xyz, axis=1) <= 1e-9
         xyz[cancelled] = top[cancelled]
-    else:
-        raise ValueError(f"decoding must be 'top' or 'weighted', not {decoding!r}")
     lat, lon = xyz_to_latlon(xyz)
     return np.atleast_1d(lat), np.atleast_1d(lon)

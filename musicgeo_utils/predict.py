@@ -15,7 +15,7 @@ embeddings::
     {"format": "musicgeo-predict-1", "profile": "small", "seed": 0,
      "sample_rate": 12000, "crop_frames": 256, "feature_params": {...},
      "style": {"checkpoint": "style.pt", "classes": ["American fiddle", ...]},
-     "geo": {"checkpoint": "geo.pt", "decoding": "top" | "weighted",
+     "geo": {"checkpoint": "geo.pt", "decoding": "top" | "weighted" | "median",
              "regions": [{"region": ..., "country": ..., "lat": ..., "lon": ...}]},
      "reference": "reference.npz"}   # arrays tune_id, style, embedding (n, d); may be null
 
@@ -41,10 +41,11 @@ import pandas as pd
 from . import config
 from .cache import write_json
 from .features import FeatureError, FeatureParams
+from .geo import REGION_DECODINGS
 
 BUNDLE_FORMAT = "musicgeo-predict-1"
 BUNDLE_NAME = "predict-bundle.json"
-DECODINGS = ("top", "weighted")
+DECODINGS = REGION_DECODINGS
 #: Exit status for bad input (file, bundle, checkpoint) and for bad arguments.
 EXIT_BAD_INPUT, EXIT_USAGE = 1, 2
 
@@ -419,6 +420,10 @@ def format_prediction(pred: Prediction) -> str:
         lines.append(f"  (the probability-weighted mean of all region centroids, the decoding chosen on "
                      f"validation: it can fall between far-apart regions; the most probable region's "
                      f"centroid is {best['region']}, {_degrees(best['lat'], best['lon'])})")
+    elif pred.decoding == "median":
+        lines.append("  (the probability-weighted geometric median of the region centroids, the decoding "
+                     "chosen on validation: the point with the least expected distance to the origin "
+                     "if these probabilities are right)")
     lines.append("Top styles:")
     for i, row in enumerate(pred.styles.head(pred.top).itertuples(index=False), 1):
         lines.append(f"  {i}. {row.style}: {100 * row.probability:.1f} %")

@@ -126,9 +126,14 @@ def test_region_probabilities_and_decodings(split):
     assert proba.shape == (len(X_te), 3) and np.allclose(proba.sum(axis=1), 1.0)
     assert sorted(model.classes_) == sorted(CLUSTERS)
     top, weighted = model._predict(X_te, decoding="top"), model._predict(X_te, decoding="weighted")
+    median = model._predict(X_te, decoding="median")
     assert len(np.unique(np.round(top[0], 6))) == 3  # only the three centroids
     assert not np.allclose(top[0], weighted[0])
-    assert model.best_params_["decoding"] in ("top", "weighted")
+    # Where one region holds over half the probability, the median is that region's centroid.
+    sure = proba.max(axis=1) > 0.5
+    assert sure.any()
+    np.testing.assert_allclose(median[0][sure], top[0][sure], atol=1e-6)
+    assert model.best_params_["decoding"] in ("top", "weighted", "median")
 
 
 def test_validation_picks_the_informative_feature_subset(split):

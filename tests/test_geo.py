@@ -97,6 +97,35 @@ def test_geometric_median_matches_a_numerical_minimiser():
     assert geo.great_circle_km(*median, *centre) < geo.great_circle_km(*mean, *centre)
 
 
+def test_region_decodings():
+    # Kunming and Westfalen: 51 % / 49 %.
+    lat, lon, proba = [25.0, 51.9], [102.7, 7.6], np.array([[0.51, 0.49], [0.2, 0.8]])
+    top = geo.decode_region_probabilities(proba, lat, lon, "top")
+    mean = geo.decode_region_probabilities(proba, lat, lon, "weighted")
+    median = geo.decode_region_probabilities(proba, lat, lon, "median")
+    np.testing.assert_allclose(np.column_stack(top), [[25.0, 102.7], [51.9, 7.6]], atol=1e-9)
+    # The mean of the two unit vectors lands between them, thousands of km from both ...
+    assert geo.great_circle_km(mean[0][0], mean[1][0], lat, lon).min() > 2500
+    # ... the median stays with the region holding over half the probability.
+    np.testing.assert_allclose(np.column_stack(median), np.column_stack(top), atol=1e-6)
+
+
+def test_median_decoding_has_the_least_expected_distance():
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(-40, 65, 40), rng.uniform(-120, 140, 40)
+    proba = rng.dirichlet(np.full(40, 0.2), size=60)
+    expected_km = {}
+    for decoding in geo.REGION_DECODINGS:
+        d_lat, d_lon = geo.decode_region_probabilities(proba, lat, lon, decoding)
+        assert d_lat.shape == d_lon.shape == (60,)
+        distance = geo.great_circle_km(d_lat[:, None], d_lon[:, None], lat[None, :], lon[None, :])
+        expected_km[decoding] = (proba * distance).sum(axis=1)
+    assert np.all(expected_km["median"] <= np.minimum(expected_km["top"], expected_km["weighted"]) + 1e-6)
+    assert expected_km["median"].mean() < expected_km["weighted"].mean() < expected_km["top"].mean()
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        geo.decode_region_probabilities(proba, lat, lon, "mode")
+
+
 def test_coordinate_labels_and_nearest_point():
     labels = geo.coordinate_labels([51.5, 51.50001, -0.0], [-0.12, -0.12, 10.0])
     assert labels[0] == labels[1] == "51.5000,-0.1200" and labels[2] == "0.0000,10.0000"

@@ -110,22 +110,36 @@ def test_long_file_is_scored_over_many_windows(bundle, clips):
     assert pred.n_windows == (frames - CROP) // (CROP // 2) + 1 == 16
 
 
-def test_weighted_decoding_lies_between_the_regions(bundle, tmp_path):
+def _bundle_with_decoding(bundle, tmp_path, decoding):
     raw = json.loads(bundle.read_text())
-    raw["geo"]["decoding"] = "weighted"
+    raw["geo"]["decoding"] = decoding
     for name in ("style.pt", "geo.pt", "reference.npz"):
         (tmp_path / name).write_bytes((bundle.parent / name).read_bytes())
-    path = predict.write_bundle(tmp_path / "b.json", **{k: v for k, v in raw.items() if k != "format"})
+    path = predict.write_bundle(tmp_path / f"{decoding}.json", **{k: v for k, v in raw.items() if k != "format"})
     y = np.sin(2 * np.pi * 440 * np.arange(3 * RATE) / RATE).astype(np.float32)
     sf.write(tmp_path / "a.wav", y, RATE)
-    pred = predict.predict_file(tmp_path / "a.wav", path)
+    return path, tmp_path / "a.wav"
+
+
+def test_weighted_decoding_lies_between_the_regions(bundle, tmp_path):
+    path, wav = _bundle_with_decoding(bundle, tmp_path, "weighted")
+    pred = predict.predict_file(wav, path)
     assert -90 <= pred.lat <= 90 and -180 <= pred.lon <= 180
     assert pred.country == "Germany" and 0 < pred.nearest_km < 3000  # pulled east of Westfalen
     text = predict.format_prediction(pred)
     best = pred.regions.iloc[0]
     assert f"the most probable region's centroid is {best['region']}" in text
     assert "most probable region's centroid" not in predict.format_prediction(
-        predict.predict_file(tmp_path / "a.wav", bundle))  # top decoding: the point is that centroid
+        predict.predict_file(wav, bundle))  # top decoding: the point is that centroid
+
+
+def test_median_decoding_keeps_a_majority_region(bundle, tmp_path):
+    path, wav = _bundle_with_decoding(bundle, tmp_path, "median")
+    pred = predict.predict_file(wav, path)
+    assert pred.regions.iloc[0]["probability"] > 0.5  # softmax(GEO_BIAS): Westfalen 91 %
+    assert (pred.country, pred.nearest_region) == ("Germany", "Westfalen")
+    assert pred.nearest_km == pytest.approx(0, abs=1e-3)
+    assert "least expected distance" in predict.format_prediction(pred)
 
 
 def test_neighbours_are_ranked_by_cosine_similarity(bundle, clips, tmp_path):
