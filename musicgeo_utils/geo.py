@@ -278,9 +278,10 @@ def decode_region_probabilities(proba, centroid_lat, centroid_lon, decoding: str
     ``"median"``: the probability-weighted geometric median of the centroids
     (:func:`geometric_median`), the point with the smallest expected
     great-circle distance to the origin if the probabilities are right. Unlike
-    the mean it does not land between two far-apart regions: a region (or a
-    cluster of nearby regions) holding more than half the probability keeps
-    the answer. Returns ``(lat, lon)`` arrays.
+    the mean it does not land halfway between two far-apart regions: a region
+    holding at least half the probability is the answer, and a group of nearby
+    regions that does keeps the answer among them. Returns ``(lat, lon)``
+    arrays.
     """
     if decoding not in REGION_DECODINGS:
         raise ValueError(f"decoding must be one of {REGION_DECODINGS}, not {decoding!r}")
