@@ -45,7 +45,6 @@ from .geo import REGION_DECODINGS
 
 BUNDLE_FORMAT = "musicgeo-predict-1"
 BUNDLE_NAME = "predict-bundle.json"
-DECODINGS = REGION_DECODINGS
 #: Exit status for bad input (file, bundle, checkpoint) and for bad arguments.
 EXIT_BAD_INPUT, EXIT_USAGE = 1, 2
 
@@ -142,8 +141,8 @@ def _bundle_from_dict(raw: dict, path: Path) -> Bundle:
     if not classes or not all(isinstance(c, str) for c in classes):
         raise PredictError(f"bundle {path}: style.classes must be a non-empty list of names")
     decoding = _need(geo, "decoding", str, "geo.", path)
-    if decoding not in DECODINGS:
-        raise PredictError(f"bundle {path}: geo.decoding must be one of {DECODINGS}, got {decoding!r}")
+    if decoding not in REGION_DECODINGS:
+        raise PredictError(f"bundle {path}: geo.decoding must be one of {REGION_DECODINGS}, got {decoding!r}")
     reference = raw.get("reference")
     return Bundle(
         path=path, profile=str(raw.get("profile", "")), seed=int(raw.get("seed", 0)),

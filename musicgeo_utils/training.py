@@ -602,6 +602,7 @@ def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, devi
     """
     if not path.is_file():
         return []
+    fresh = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), scaler.state_dict()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != _to_plain(config.to_dict()):
@@ -611,6 +612,10 @@ def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, devi
         scaler.load_state_dict(state["scaler"])
     except Exception as exc:  # a damaged or foreign file must not stop the run
         log.warning("ignoring the training state %s (%s); training from the start", path, exc)
+        # a file that failed half-way must not leave its weights behind
+        model.load_state_dict(fresh[0])
+        optimizer.load_state_dict(fresh[1])
+        scaler.load_state_dict(fresh[2])
         return []
     model.to(device)
     stopper.best, stopper.best_epoch = state["best"], state["best_epoch"]

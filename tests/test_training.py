@@ -271,6 +271,17 @@ def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path,
                           training._EarlyStopping("val_loss", 5), torch.Generator(), [{"epoch": 1}])
     other = fit(tiny_crnn(0, dropout=0.1), *sets(), cfg, checkpoint_path=tmp_path / "other.pt")
     pd.testing.assert_frame_equal(other.frame[columns], expected.frame[columns])
+    # a state of this configuration that breaks half-way (the optimiser's part) leaves nothing behind
+    training._save_resume(training.resume_path(tmp_path / "broken.pt"), cfg, whole,
+                          torch.optim.AdamW(whole.parameters()), torch.amp.GradScaler("cuda", enabled=False),
+                          training._EarlyStopping("val_loss", 5), torch.Generator(), [])
+    broken = torch.load(training.resume_path(tmp_path / "broken.pt"), weights_only=True)
+    broken["optimizer"] = {"state": {}, "param_groups": []}
+    torch.save(broken, training.resume_path(tmp_path / "broken.pt"))
+    fresh_model = tiny_crnn(0, dropout=0.1)
+    again = fit(fresh_model, *sets(), cfg, checkpoint_path=tmp_path / "broken.pt")
+    pd.testing.assert_frame_equal(again.frame[columns], expected.frame[columns])
+    assert state_equal(fresh_model, whole)
 
 
 def test_fit_learns_and_sets_normalisation_from_training_set():
