@@ -17,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := reports/executed
 export PYTHONHASHSEED := 0
 
-.PHONY: all env report notebooks golden test unit nbval bench clean clean-data help
+.PHONY: lock all env report notebooks golden test check unit nbval after-nbval bench clean clean-data help
 all: report
 
 help:
@@ -26,19 +26,31 @@ help:
 # --- environment ------------------------------------------------------------
 # The venv is made only when PYTHON is the project venv and it is missing or
 # older than the requirements. conda is used when present, else python -m venv.
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
+# Exact versions come from the lock file of the interpreter's Python version
+# (requirements.lock for 3.11, requirements-py312.lock for 3.12), made by
+# `make lock` from requirements.in.
+LOCK = $(if $(filter 3.12,$(shell $(PYTHON_FOR_VENV) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),requirements-py312.lock,requirements.lock)
+PYTHON_FOR_VENV ?= python3
+$(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodeps.txt pyproject.toml
 	@if command -v conda >/dev/null 2>&1 && [ ! -x $(VENV)/bin/python ]; then \
 	  conda create -y -p $(VENV) python=3.11 pip; \
 	elif [ ! -x $(VENV)/bin/python ]; then \
-	  python3 -m venv $(VENV); \
+	  $(PYTHON_FOR_VENV) -m venv $(VENV); \
 	fi
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
-	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	$(VENV)/bin/python -m pip install -q -r $(LOCK)
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	$(VENV)/bin/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
+
+# Re-make the lock files after editing requirements.in (needs uv; commit the result).
+UV ?= uvx
+lock:
+	$(UV) pip compile requirements.in --python-version 3.11 -o requirements.lock
+	$(UV) pip compile requirements.in --python-version 3.12 --constraint requirements.lock \
+	  -o requirements-py312.lock
 
 ifeq ($(PYTHON),$(VENV)/bin/python)
 env: $(VENV)/.installed
@@ -60,10 +72,25 @@ golden: env
 	$(PYTHON) -m musicgeo_utils.pipeline run --profile small --seed 0 --in-place $(NOTEBOOKS)
 
 # --- tests ---------------------------------------------------------------------
-test: unit nbval
+# `make test` runs the stages below in order and prints a time ledger at the end
+# (also reports/test-ledger.tsv): budget in seconds, then the command. Stages
+# named "(after nbval)" read what the notebooks wrote under data/ and run only
+# when nbval passed. `make check` is the unit tests alone, for day-to-day work.
+TEST_STAGES = \
+  "unit tests:300:$(MAKE) --no-print-directory unit" \
+  "nbval (notebooks, cold caches):1500:$(MAKE) --no-print-directory nbval" \
+  "notebook outputs (after nbval):180:$(MAKE) --no-print-directory after-nbval"
+
+test: env
+	$(PYTHON) tools/test_ledger.py $(TEST_STAGES)
+
+check: unit
 
 unit: env
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q tests --ignore=tests/after_nbval
+
+after-nbval: env
+	MUSICGEO_TEST_STAGE=after-nbval $(PYTHON) -m pytest -q -p no:cacheprovider tests/after_nbval
 
 nbval: env
 	$(PYTHON) -m pytest -q --nbval-lax --nbval-current-env \

@@ -10,7 +10,17 @@ variable               meaning                                     default
 ``MUSICGEO_DATA``      caches: manifest, notes, audio, features    ``<root>/data``
 ``MUSICGEO_REPORTS``   figures, executed notebooks, report.html    ``<root>/reports``
 ``MUSICGEO_JOBS``      worker processes for parallel stages        all cores
+``MUSICGEO_THREADS``   torch's intra-op threads (training,         2
+                       prediction)
 =====================  ==========================================  ===========
+
+Numbers and threads: worker *processes* never change a result (each clip's
+features are computed with one BLAS thread wherever it runs), but torch's CPU
+kernels split their sums by thread count, so a network trained with 2 threads
+and one trained with 16 end in different weights after a few epochs. The
+checked notebook outputs were made with ``MUSICGEO_THREADS=2`` (the default,
+independent of the machine's cores); set it higher for speed on a big machine
+and expect other last digits. On a GPU the thread count does not matter.
 """
 from __future__ import annotations
 
@@ -40,6 +50,16 @@ def n_jobs() -> int:
     """Worker processes for parallel stages (``MUSICGEO_JOBS``, default: all cores)."""
     value = os.environ.get("MUSICGEO_JOBS")
     return max(1, int(value)) if value else max(1, os.cpu_count() or 1)
+
+
+#: torch intra-op threads unless ``MUSICGEO_THREADS`` says otherwise (see the module docstring).
+DEFAULT_TORCH_THREADS = 2
+
+
+def torch_threads() -> int:
+    """torch's intra-op threads (``MUSICGEO_THREADS``, default :data:`DEFAULT_TORCH_THREADS`)."""
+    value = os.environ.get("MUSICGEO_THREADS")
+    return max(1, int(value)) if value else DEFAULT_TORCH_THREADS
 
 
 def data_path(*parts: str) -> Path:

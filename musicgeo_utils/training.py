@@ -11,10 +11,11 @@
   ``torch.load(..., weights_only=True)``.
 
 Threads: the first call of :func:`fit` or :func:`predict` sets
-``torch.set_num_threads(config.n_jobs())`` once per process (``MUSICGEO_JOBS``
-overrides), so that torch and the other parallel stages agree on how many
-cores this machine lends them; :func:`configure_torch_threads` sets another
-number explicitly, and that choice then stands.
+``torch.set_num_threads(config.torch_threads())`` once per process (2 unless
+``MUSICGEO_THREADS`` says otherwise, whatever the machine's core count: torch's
+CPU kernels split their sums by thread count, and the checked numbers were made
+with 2); :func:`configure_torch_threads` sets another number explicitly, and
+that choice then stands.
 
 Determinism: one ``seed`` drives dropout and weight noise (``torch.manual_seed``),
 the shuffling order (a seeded ``DataLoader`` generator), the crops (seeded per
@@ -96,13 +97,13 @@ def configure_torch_threads(n_threads: int | None = None) -> int:
     """Set torch's intra-op threads; return the number in use.
 
     Called explicitly, it always sets ``n_threads`` (default
-    ``config.n_jobs()``). :func:`fit` and :func:`predict` call it without
+    ``config.torch_threads()``). :func:`fit` and :func:`predict` call it without
     arguments and it acts only the first time in a process, so an explicit
     choice made earlier (e.g. one thread for tiny test models, where OpenMP
     barriers on a shared machine cost more than a second thread gains) stands.
     """
     global _threads_configured
-    torch.set_num_threads(n_threads or mg_config.n_jobs())
+    torch.set_num_threads(n_threads or mg_config.torch_threads())
     _threads_configured = True
     return torch.get_num_threads()
 
