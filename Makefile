@@ -45,11 +45,12 @@ $(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodep
 	$(VENV)/bin/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 
-# Re-make the lock files after editing requirements.in (needs uv; commit the result).
-UV ?= uvx
-lock:
-	$(UV) pip compile requirements.in --python-version 3.11 -o requirements.lock
-	$(UV) pip compile requirements.in --python-version 3.12 --constraint requirements.lock \
+# Re-make the lock files after editing requirements.in (uv, pinned; commit the result).
+UV_SPEC ?= uv==0.13.9
+lock: env
+	$(PYTHON) -m pip install -q "$(UV_SPEC)"
+	$(PYTHON) -m uv pip compile requirements.in --python-version 3.11 -o requirements.lock
+	$(PYTHON) -m uv pip compile requirements.in --python-version 3.12 --constraint requirements.lock \
 	  -o requirements-py312.lock
 
 ifeq ($(PYTHON),$(VENV)/bin/python)
