@@ -1,4 +1,4 @@
-"""tools/colab_setup.py on copies of notebooks: idempotent, removable, a no-op outside Colab."""
+"""tools/colab_setup.py on copies of notebooks and of the setting: idempotent, removable, a no-op outside Colab."""
 import contextlib
 import importlib.util
 import io
@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("colab_setup", ROOT / "tools" / "colab_setup.py")
 colab_setup = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(colab_setup)
+PLACEHOLDER = "OWNER/musicgeo"
 
 
 def small_notebook(path: Path) -> Path:
@@ -30,7 +31,22 @@ def small_notebook(path: Path) -> Path:
 
 
 @pytest.fixture
-def notebooks(tmp_path):
+def settings(tmp_path):
+    """A copy of musicgeo_utils/colab.py, so that tests never rewrite the real setting."""
+    path = tmp_path / "colab.py"
+    shutil.copy(colab_setup.SETTINGS, path)
+    return path
+
+
+def tool(settings, *args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert colab_setup.main([*map(str, args), "--settings", str(settings)]) == 0
+    return out.getvalue()
+
+
+@pytest.fixture
+def notebooks(tmp_path, settings):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     real = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))[:1]
@@ -38,7 +54,7 @@ def notebooks(tmp_path):
         shutil.copy(path, folder / path.name)
     small_notebook(folder / "07_small.ipynb")
     # The committed notebooks carry the cells already: start from notebooks without them.
-    colab_setup.main([*map(str, folder.glob("*.ipynb")), "--remove"])
+    tool(settings, *folder.glob("*.ipynb"), "--remove")
     return sorted(folder.glob("*.ipynb"))
 
 
@@ -46,14 +62,20 @@ def ours(nb):
     return [c for c in nb.cells if colab_setup.TAG in c.metadata.get("tags", [])]
 
 
-def test_cells_are_inserted_once_and_a_rerun_changes_nothing(notebooks):
-    colab_setup.main([*map(str, notebooks), "--repo", "someone/musicgeo"])
-    first = {p: p.read_bytes() for p in notebooks}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        colab_setup.main([*map(str, notebooks), "--repo", "someone/musicgeo"])
-    assert {p: p.read_bytes() for p in notebooks} == first
-    assert out.getvalue().count("unchanged") == len(notebooks)
+def test_the_committed_setting_is_the_placeholder():
+    assert colab_setup.read_setting() == {"REPOSITORY": PLACEHOLDER, "BRANCH": "main"}
+    from musicgeo_utils import colab
+    assert (colab.REPOSITORY, colab.BRANCH) == (PLACEHOLDER, "main")
+
+
+def test_cells_are_inserted_once_and_a_rerun_changes_nothing(notebooks, settings):
+    tool(settings, *notebooks, "--repo", "someone/musicgeo")
+    first = {p: p.read_bytes() for p in [*notebooks, settings]}
+    out = tool(settings, *notebooks, "--repo", "someone/musicgeo")
+    assert {p: p.read_bytes() for p in [*notebooks, settings]} == first
+    assert out.count("unchanged") == len(notebooks) + 1 and "updated" not in out
+    assert colab_setup.read_setting(settings) == {"REPOSITORY": "someone/musicgeo", "BRANCH": "main"}
+    assert tool(settings, *notebooks).count("unchanged") == len(notebooks) + 1  # no --repo: the setting as it is
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         badge, setup = ours(nb)
@@ -62,61 +84,74 @@ def test_cells_are_inserted_once_and_a_rerun_changes_nothing(notebooks):
                 f"{path.name}") in badge.source
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code[0] is setup and "parameters" in code[1].metadata.get("tags", [])
-        assert "https://github.com/someone/musicgeo.git" in setup.source
+        assert "git+https://github.com/someone/musicgeo.git@main" in setup.source
+        assert len(setup.source.splitlines()) <= 5 and "colab.setup(" in setup.source
 
 
-def test_changing_the_repo_replaces_not_duplicates(notebooks):
+def test_changing_the_repo_replaces_not_duplicates(notebooks, settings):
     path = notebooks[-1]
-    colab_setup.main([str(path)])
-    assert "OWNER/musicgeo" in nbformat.read(path, as_version=4).cells[0].source
-    colab_setup.main([str(path), "--repo", "me/musicgeo", "--branch", "dev"])
+    tool(settings, path)
+    assert PLACEHOLDER in nbformat.read(path, as_version=4).cells[0].source
+    tool(settings, path, "--repo", "me/musicgeo", "--branch", "dev")
     nb = nbformat.read(path, as_version=4)
     assert len(ours(nb)) == 2 and "OWNER" not in nb.cells[0].source
     assert "/me/musicgeo/blob/dev/notebooks/07_small.ipynb" in nb.cells[0].source
+    assert "musicgeo.git@dev" in ours(nb)[1].source
+    assert colab_setup.read_setting(settings) == {"REPOSITORY": "me/musicgeo", "BRANCH": "dev"}
+    text = settings.read_text()
+    assert text.count("me/musicgeo") == 1 and 'BRANCH = "dev"' in text and "OWNER" in text  # the docstring keeps its note
 
 
-def test_remove_restores_the_original_cells(notebooks):
+def test_remove_restores_the_original_cells(notebooks, settings):
     before = [nbformat.read(p, as_version=4).cells for p in notebooks]
-    colab_setup.main([*map(str, notebooks)])
-    colab_setup.main([*map(str, notebooks), "--remove"])
+    tool(settings, *notebooks)
+    tool(settings, *notebooks, "--remove")
     after = [nbformat.read(p, as_version=4).cells for p in notebooks]
     assert after == before
 
 
-def test_bad_repo_is_refused():
+def test_the_committed_notebooks_carry_the_cells_of_the_setting(tmp_path, settings):
+    """Applying the tool to the committed notebooks changes nothing: they are up to date."""
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        copy = tmp_path / path.name
+        shutil.copy(path, copy)
+        tool(settings, copy)
+        assert copy.read_bytes() == path.read_bytes(), path.name
+
+
+def test_bad_repo_or_branch_is_refused(settings):
     with pytest.raises(ValueError, match="owner/name"):
         colab_setup.repo_url("https://github.com/x/y")
+    with pytest.raises(ValueError, match="branch"):
+        tool(settings, "--branch", "main; rm -rf /")
+    assert colab_setup.read_setting(settings)["BRANCH"] == "main"
 
 
 def test_setup_cell_is_a_silent_no_op_outside_colab(tmp_path, monkeypatch):
+    from IPython.core.inputtransformer2 import TransformerManager
+
     assert "google.colab" not in sys.modules
-    source = colab_setup.setup_cell(colab_setup.REPO_URL, "main").source
+    source = colab_setup.setup_cell(colab_setup.repo_url(PLACEHOLDER), "main").source
+    code = TransformerManager().transform_cell(source)  # what IPython runs: !pip -> get_ipython().system(...)
+
+    def no_shell(*args):
+        raise AssertionError(f"the cell ran a shell command outside Colab: {args}")
+
     monkeypatch.chdir(tmp_path)
     env = dict(os.environ)
-    namespace, out = {}, io.StringIO()
+    namespace, out = {"get_ipython": lambda: type("Shell", (), {"system": staticmethod(no_shell)})()}, io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        exec(compile(source, "colab-setup", "exec"), namespace)
-    assert out.getvalue() == "" and namespace["IN_COLAB"] is False and namespace["MOUNT_DRIVE"] is False
-    assert "REPO_DIR" not in namespace  # nothing of the Colab branch ran
+        exec(compile(code, "colab-setup", "exec"), namespace)
+    assert out.getvalue() == "" and namespace["colab"].in_colab() is False
     assert Path.cwd() == tmp_path and dict(os.environ) == env and list(tmp_path.iterdir()) == []
 
 
-def test_setup_cell_never_reinstalls_torch():
-    source = colab_setup.setup_cell(colab_setup.REPO_URL, "main").source
-    assert 'startswith(("torch", "torchvision", "torchaudio"))' in source
-    assert '"--no-deps", "-r", f"{REPO_DIR}/requirements-nodeps.txt"' in source
-    nodeps = (ROOT / "requirements-nodeps.txt").read_text()
-    requirements = [line.strip().lower() for line in (ROOT / "requirements.txt").read_text().splitlines()]
-    assert "tinysoundfont" in nodeps and not any(line.startswith("torch") for line in requirements)
-    assert "drive.mount(\"/content/drive\")" in source and "MUSICGEO_DATA" in source
-
-
-def test_notebook_runs_unchanged_with_the_setup_cell(tmp_path):
+def test_notebook_runs_unchanged_with_the_setup_cell(tmp_path, settings):
     """Executed by a real kernel, as papermill/nbval do: the setup cell has no output."""
     from nbclient import NotebookClient
 
     path = small_notebook(tmp_path / "07_small.ipynb")
-    colab_setup.main([str(path)])
+    tool(settings, path)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     setup = next(c for c in nb.cells if c.get("id") == "colab-setup")

@@ -1,29 +1,27 @@
-"""Give every numbered notebook an "Open in Colab" badge and a Colab-only setup cell.
+"""Give every numbered notebook an "Open in Colab" badge and a short Colab setup cell.
 
-    python tools/colab_setup.py --repo <owner>/musicgeo [--branch main] [notebooks ...]
+    python tools/colab_setup.py [--repo owner/name] [--branch main] [notebooks ...]
 
-Default notebooks: ``notebooks/[0-9][0-9]_*.ipynb``. Two cells are inserted:
+The repository's GitHub location is one setting, :data:`musicgeo_utils.colab.REPOSITORY` (and
+``BRANCH``) in ``musicgeo_utils/colab.py``; ``--repo``/``--branch`` rewrite it there, and every
+notebook's cells are written from it (without ``--repo``: the value already there, at first the
+``OWNER/musicgeo`` placeholder). Default notebooks: ``notebooks/[0-9][0-9]_*.ipynb``. Two cells:
 
 1. a markdown badge at the very top, linking
    ``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/notebooks/<name>``;
-2. a setup code cell just before the first code cell (the papermill
-   ``parameters`` cell) that, **only on Colab**, clones the repository (if it
-   is not there yet), installs its requirements without touching Colab's CUDA
-   build of torch (``requirements.txt`` minus any torch line; tinysoundfont
-   with ``--no-deps``), installs the package editable, optionally mounts
-   Google Drive (``MOUNT_DRIVE = True``) and points ``MUSICGEO_DATA`` at a
-   Drive folder so caches survive the session. Outside Colab the cell does
-   nothing and prints nothing, so papermill and nbval runs are unaffected
-   (it is also tagged ``nbval-ignore-output``).
+2. a setup code cell just before the first code cell (the papermill ``parameters`` cell): on
+   Colab, it installs the package from GitHub if it is missing and calls
+   :func:`musicgeo_utils.colab.setup` (clone, lock file without torch, no-deps packages, the
+   package; optionally Google Drive for the caches). Outside Colab it does nothing and prints
+   nothing, so papermill and nbval runs are unaffected (it is also tagged ``nbval-ignore-output``).
 
-Both cells carry the tag :data:`TAG` and a sentinel line; a rerun removes
-every tagged cell first and inserts fresh ones, so running the script twice
-gives byte-identical files, and ``--remove`` takes them out again. The
-owner in :data:`REPO_URL` is a placeholder: set yours with ``--repo``.
+Both cells carry the tag :data:`TAG` and a sentinel line; a rerun removes every tagged cell first
+and inserts fresh ones, so running the script twice gives byte-identical files, and ``--remove``
+takes them out again.
 
-The badge image is fetched from colab.research.google.com by whoever views
-the notebook; a builder of an offline report should leave out cells tagged
-:data:`TAG` (e.g. nbconvert's ``TagRemovePreprocessor``).
+The badge image is fetched from colab.research.google.com by whoever views the notebook; a
+builder of an offline report should leave out cells tagged :data:`TAG` (e.g. nbconvert's
+``TagRemovePreprocessor``).
 """
 from __future__ import annotations
 
@@ -34,44 +32,42 @@ from pathlib import Path
 
 import nbformat
 
-#: The repository on GitHub; ``OWNER`` is a placeholder for ``--repo``.
-REPO_URL = "https://github.com/OWNER/musicgeo"
+ROOT = Path(__file__).resolve().parent.parent
+#: The file that holds the setting (REPOSITORY and BRANCH).
+SETTINGS = ROOT / "musicgeo_utils" / "colab.py"
 #: Tag of every cell this script inserts (and removes on a rerun).
 TAG = "musicgeo-colab"
 BADGE_SENTINEL = "<!-- musicgeo-colab: badge, inserted by tools/colab_setup.py; edits are overwritten -->"
 SETUP_SENTINEL = "# musicgeo-colab: setup, inserted by tools/colab_setup.py; edits are overwritten"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_BRANCH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 
 SETUP_TEMPLATE = '''{sentinel}
-# Runs only on Google Colab; elsewhere it does nothing and prints nothing.
-import os, subprocess, sys
-IN_COLAB = "google.colab" in sys.modules
-MOUNT_DRIVE = False  # True: keep data caches on Google Drive (asks for permission)
-if IN_COLAB:
-    REPO_DIR = "/content/musicgeo"
-    if not os.path.isdir(REPO_DIR):
-        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", "{repo_url}", REPO_DIR], check=True)
-    # Colab's own CUDA torch is kept: requirements without any torch line, the rest as the Makefile.
-    with open(f"{{REPO_DIR}}/requirements.txt") as src, open(f"{{REPO_DIR}}/.colab-requirements.txt", "w") as dst:
-        dst.writelines(l for l in src if not l.strip().lower().startswith(("torch", "torchvision", "torchaudio")))
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["-r", f"{{REPO_DIR}}/.colab-requirements.txt"], check=True)
-    subprocess.run(pip + ["--no-deps", "-r", f"{{REPO_DIR}}/requirements-nodeps.txt"], check=True)
-    subprocess.run(pip + ["--no-deps", "-e", REPO_DIR], check=True)
-    sys.path.insert(0, REPO_DIR)  # the running kernel does not re-read site-packages' .pth files
-    os.chdir(f"{{REPO_DIR}}/notebooks")
-    if MOUNT_DRIVE:
-        from google.colab import drive
-        drive.mount("/content/drive")
-        os.environ["MUSICGEO_DATA"] = "/content/drive/MyDrive/musicgeo/data"
-        os.makedirs(os.environ["MUSICGEO_DATA"], exist_ok=True)'''
+import importlib.util, sys  # Colab only: install the package once; colab.setup() does the rest
+if "google.colab" in sys.modules and not importlib.util.find_spec("musicgeo_utils"):
+    !pip install -q --no-deps git+{repo_url}.git@{branch}
+from musicgeo_utils import colab; colab.setup(drive=False)  # drive=True: data caches on Google Drive'''
+_SETTING = re.compile(r'^(REPOSITORY|BRANCH) = "([^"]*)"$', re.M)
 
 
-def repo_url(repo: str | None) -> str:
-    """``https://github.com/<owner>/<name>`` for ``owner/name`` (``None``: the placeholder)."""
-    if repo is None:
-        return REPO_URL
+def read_setting(path: Path = SETTINGS) -> dict[str, str]:
+    """``{"REPOSITORY": "owner/name", "BRANCH": "main"}`` as the settings file has them."""
+    return dict(_SETTING.findall(path.read_text(encoding="utf-8")))
+
+
+def write_setting(path: Path, repository: str, branch: str) -> bool:
+    """Set REPOSITORY and BRANCH in the settings file; returns whether its bytes changed."""
+    before = path.read_text(encoding="utf-8")
+    values = {"REPOSITORY": repository, "BRANCH": branch}
+    after = _SETTING.sub(lambda m: f'{m.group(1)} = "{values[m.group(1)]}"', before)
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
+
+
+def repo_url(repo: str) -> str:
+    """``https://github.com/<owner>/<name>`` for ``owner/name``."""
     if not _REPO.match(repo):
         raise ValueError(f"--repo must look like owner/name, got {repo!r}")
     return f"https://github.com/{repo}"
@@ -94,7 +90,7 @@ def badge_cell(url: str, branch: str, notebook: str) -> nbformat.NotebookNode:
 
 def setup_cell(url: str, branch: str) -> nbformat.NotebookNode:
     """The Colab-only setup code cell (tagged, output ignored by nbval)."""
-    source = SETUP_TEMPLATE.format(sentinel=SETUP_SENTINEL, repo_url=url + ".git", branch=branch)
+    source = SETUP_TEMPLATE.format(sentinel=SETUP_SENTINEL, repo_url=url, branch=branch)
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [TAG, "nbval-ignore-output"]})
     cell["id"] = "colab-setup"
     return cell
@@ -132,18 +128,25 @@ def process(path: Path, url: str, branch: str = "main", remove: bool = False) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line; prints one line per notebook and returns 0."""
+    """Command line; prints one line per file and returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--repo", default=None, help="owner/name on GitHub (default: the OWNER placeholder)")
-    parser.add_argument("--branch", default="main")
+    parser.add_argument("--repo", default=None, help="owner/name on GitHub (default: the setting as it is)")
+    parser.add_argument("--branch", default=None, help="default: the setting as it is")
     parser.add_argument("--remove", action="store_true", help="take the inserted cells out again")
+    parser.add_argument("--settings", type=Path, default=SETTINGS, help=argparse.SUPPRESS)  # tests use a copy
     args = parser.parse_args(argv)
-    root = Path(__file__).resolve().parent.parent
-    paths = args.notebooks or sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    url = repo_url(args.repo)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    setting = read_setting(args.settings)
+    repo, branch = args.repo or setting["REPOSITORY"], args.branch or setting["BRANCH"]
+    url = repo_url(repo)  # refuses a malformed --repo before anything is written
+    if not _BRANCH.match(branch):
+        raise ValueError(f"--branch must be a plain branch name, got {branch!r}")
+    if not args.remove:
+        changed = write_setting(args.settings, repo, branch)
+        print(f"{args.settings}: {'updated' if changed else 'unchanged'}")
     for path in paths:
-        changed = process(path, url, args.branch, args.remove)
+        changed = process(path, url, branch, args.remove)
         print(f"{path}: {'updated' if changed else 'unchanged'}")
     return 0
 
