@@ -41,7 +41,7 @@ def test_a_planted_figure_fails(tmp_path):
     with contextlib.redirect_stdout(out):
         assert prose_check.main([str(path)]) == 1
     assert [(i, f.text) for i, f in prose_check.unsourced(nb)] == [(5, "4,321"), (5, "0.8765")]
-    assert "4,321 in '...the error was [4,321] km" in out.getvalue()
+    assert "4,321 in '...On the test split the error was [4,321] km" in out.getvalue()
 
 
 def test_the_committed_notebooks_pass_on_the_command_line():
