@@ -25,7 +25,8 @@ Frames -> notes (the rule, in order; every number is a field of
    yin picks the first dip of its difference function under
    ``trough_threshold`` [0.2] (higher than librosa's 0.1: fewer octave-down errors).
 2. Voicing: a frame is voiced when its RMS level is at most ``level_db`` [40]
-   dB below the clip's loudest frame AND, for yin, its pitch lies within
+   dB below the clip's loudest frame and above ``silence_dbfs`` [-70 dBFS,
+   so a silent clip has no notes] AND, for yin, its pitch lies within
    ``stability_cents`` [35] of the median pitch of the ``median_frames`` [5]
    frames around it, or, for pyin, pyin calls it voiced with a voiced
    probability of at least ``voiced_probability`` [0.3].
@@ -110,6 +111,7 @@ class TranscriptionParams:
     fmax: float = 2100.0
     trough_threshold: float = 0.2
     level_db: float = 40.0
+    silence_dbfs: float = -70.0
     stability_cents: float = 35.0
     voiced_probability: float = 0.3
     median_frames: int = 5
@@ -188,17 +190,14 @@ def _prepared(audio, sample_rate, params: TranscriptionParams, clip_id: str) -> 
     return y
 
 
-def _frame_level_db(y: np.ndarray, params: TranscriptionParams) -> np.ndarray:
-    """RMS level of each frame in dB relative to the loudest frame (0 dB; silence -inf)."""
+def _loud_frames(y: np.ndarray, params: TranscriptionParams) -> np.ndarray:
+    """Frames whose RMS level is within ``level_db`` of the loudest frame and above ``silence_dbfs``."""
     import librosa
 
     rms = librosa.feature.rms(y=y, frame_length=params.frame_length,
                               hop_length=params.hop_length)[0].astype(np.float64)
-    peak = rms.max()
-    if peak <= 0:
-        return np.full(rms.shape, -np.inf)
-    with np.errstate(divide="ignore"):
-        return 20 * np.log10(rms / peak)
+    floor = max(rms.max() * 10 ** (-params.level_db / 20), 10 ** (params.silence_dbfs / 20))
+    return rms >= floor
 
 
 def _running_median(values: np.ndarray, width: int) -> np.ndarray:
@@ -214,7 +213,7 @@ def _track(y: np.ndarray, params: TranscriptionParams) -> PitchTrack:
     """Rule steps 1-2 on prepared samples."""
     import librosa
 
-    loud = _frame_level_db(y, params) >= -params.level_db
+    loud = _loud_frames(y, params)
     common = dict(fmin=params.fmin, fmax=params.fmax, sr=params.sample_rate,
                   frame_length=params.frame_length, hop_length=params.hop_length)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -420,8 +419,11 @@ def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, 
     except Exception as error:  # never fatal to a long run; not cached, so a rerun retries
         return _ClipResult(clip_id, None, None, f"unexpected {type(error).__name__}: {error}")
     table = notes[list(NOTE_COLUMNS)].to_numpy(dtype=np.float64).reshape(-1, 3)
-    cache.write_npz(result_path, notes=table, times=track.times, f0_hz=track.f0_hz.astype(np.float32),
-                    voiced=track.voiced)
+    try:  # atomic: an interrupted write leaves no entry
+        cache.write_npz(result_path, notes=table, times=track.times,
+                        f0_hz=track.f0_hz.astype(np.float32), voiced=track.voiced)
+    except OSError as error:
+        return _ClipResult(clip_id, None, None, f"unexpected OSError: {error} (writing the cache)")
     return _ClipResult(clip_id, table, track, None, computed=True)
 
 
