@@ -13,7 +13,7 @@ one BLAS thread), pooled note precision/recall/F1 (onset within 50 ms, pitch
 within 50 cents, offsets ignored), the offset-aware F1, the raw pitch
 accuracy, the targets (in-domain F1 >= 0.80; held-out >= 0.85 of it) and the
 estimated time for the small profile; then the chosen tracker's scores by
-instrument family and tempo. Also says which neural trackers import here.
+instrument family, tempo and program. Also says which neural trackers import here.
 
     python benchmarks/bench_transcription.py --n 24 --figure reports/transcription_roll.png
 """
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.choice in tables:
         chosen = tables[args.choice]
         columns = ["clips", "n_ref", "f1", "f1_offset", "raw_pitch_accuracy"]
-        for by in ("family", "tempo"):
+        for by in ("family", "tempo", "program"):
             grouped = tr.summarize_scores(chosen, by=["set", by])[columns]
             print(f"\n{args.choice} by {by}:")
             print(grouped.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -7,16 +7,20 @@ turns the frames into notes. Two trackers are offered:
 ``yin`` (default)
     ``librosa.yin`` (de Cheveigne and Kawahara, 2002). It gives a pitch for
     every frame and no voicing decision, so the voicing is the rule below
-    (level and pitch stability). About 300x real time per core at 12 kHz.
+    (level and pitch stability). About 160-200x real time per core at 12 kHz,
+    the frames -> notes rule and onset detection included.
 ``pyin``
     ``librosa.pyin`` (Mauch and Dixon, 2014), with its HMM on a one-semitone
     pitch grid (``resolution=1``: notes are rounded to semitones anyway, and the
     default 0.1-semitone grid is ~15x slower). Its voiced probability replaces
-    the stability test. About 25x real time per core.
+    the stability test. About 20-26x real time per core, too slow for the
+    small profile's budget (about 14 minutes on two cores against 2).
 
 The neural trackers ``pesto-pitch`` and ``torchcrepe`` were considered and
 could not run here: both import ``torchaudio`` at module level, and no
-``torchaudio`` on PyPI loads with torch 2.13 (see ``benchmarks/bench_transcription.py``).
+``torchaudio`` on PyPI loads with torch 2.13 (its newest wheel, 2.11.1, is a CUDA build
+for torch 2.11 whose extension fails to load; ``benchmarks/bench_transcription.py``
+prints what each import says).
 
 Frames -> notes (the rule, in order; every number is a field of
 :class:`TranscriptionParams`, defaults in brackets; tuned on in-domain renders only):
