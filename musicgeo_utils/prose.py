@@ -10,6 +10,7 @@ so that a rerun rewrites the sentence with the numbers and names it just produce
 """
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 
 
@@ -35,6 +36,22 @@ def ordinal(n: int) -> str:
     """``'1st'``, ``'2nd'``, ``'3rd'``, ``'4th'``, ..., ``'11th'``, ``'21st'``."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def chosen(params) -> dict:
+    """A method's chosen hyperparameters as a dict, from the dict itself or from the ``repr`` that
+    the methods tables store (``"{'C': 0.1, 'decoding': 'median'}"``); ``{}`` when there are none."""
+    if isinstance(params, dict):
+        return params
+    if not isinstance(params, str) or not params.strip():
+        return {}
+    value = ast.literal_eval(params)
+    return value if isinstance(value, dict) else {}
+
+
+def settings(params) -> str:
+    """``'C = 0.1, decoding = median'`` for chosen hyperparameters (see :func:`chosen`)."""
+    return ", ".join(f"{key} = {value}" for key, value in chosen(params).items())
 
 
 def show(text: str) -> None:

@@ -19,3 +19,10 @@ def test_share_ordinal_and_listing():
 def test_show_prints_outside_ipython(capsys):
     prose.show("**0.49** of it")
     assert capsys.readouterr().out == "**0.49** of it\n"
+
+
+def test_chosen_reads_the_params_that_methods_tables_store():
+    stored = repr({"features": "all", "C": 0.1, "decoding": "median"})
+    assert prose.chosen(stored) == {"features": "all", "C": 0.1, "decoding": "median"}
+    assert prose.chosen({"k": 20}) == {"k": 20} and prose.chosen("{}") == {} and prose.chosen(None) == {}
+    assert prose.settings(stored) == "features = all, C = 0.1, decoding = median"
