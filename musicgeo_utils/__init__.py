@@ -6,13 +6,15 @@ data flows:
 - ``config``     paths, profiles and the seed (environment variables override)
 - ``cache``      atomic writes and content-hash keys for every on-disk cache
 - ``corpus``     the folk tunes inside music21's wheel, parsed into a manifest
-- ``geocode``    origin text -> place, country, latitude/longitude
+- ``geocode``    origin text -> place, country, latitude/longitude; class regions
 - ``matching``   melody hashes, near duplicates, tune families
 - ``splits``     family-grouped, region-stratified splits and profiles
 - ``render``     notes -> audio through a General MIDI soundfont
 - ``features``   mel spectrograms, MFCCs and summary vectors
-- ``geo``        great-circle maths on the sphere
-- ``baselines``  geographic regression/classification baselines
+- ``geo``        great-circle maths on the sphere, land test
+- ``geomethods`` geographic regression/classification methods
+- ``geoscores``  scores in km with bootstrap intervals
+- ``georesults`` result files and display tables of the comparison
 - ``models`` / ``training``  the CRNN and its training loop
 - ``embedding``  PCA / t-SNE / UMAP maps of model outputs
 - ``maps``       offline folium maps

@@ -34,16 +34,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, train_test_split
 
-from .baselines import (
-    GeoMethod,
-    default_methods,
-    evaluate_predictions,
-    rank_methods,
-    region_centroids,
-)
 from . import config
 from .config import PACKAGE_DATA
 from .geo import coordinate_labels, great_circle_km
+from .geocode import region_centroids
+from .geomethods import GeoMethod, default_methods
+from .geoscores import evaluate_predictions, rank_methods
 
 #: Folder of the packaged Million Song Dataset files.
 MSD_DIR = PACKAGE_DATA / "msd"
@@ -287,7 +283,7 @@ def evaluate_uci_gom(path: str | Path, n_folds: int = 10, seed: int = 0,
     Folds are shuffled with ``seed``. Within each fold, hyperparameters are
     tuned on a random ``val_fraction`` of the training folds and the model is
     refitted on all training folds with them. Scores (as in
-    :func:`baselines.compare_methods`, with bootstrap 95 % intervals) are
+    :func:`geomethods.compare_methods`, with bootstrap 95 % intervals) are
     computed on the pooled out-of-fold predictions of every track; regions and
     countries are the capitals, and a prediction's country is that of the
     nearest capital of the file (the label set, not a fitted quantity). Extra columns: ``fold_mean_km_mean`` /

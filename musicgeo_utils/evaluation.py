@@ -1,7 +1,7 @@
 """Evaluating classifiers: accuracy, macro-F1, per-class reports, confusion
 matrices, and the logistic-regression baseline on summary features.
 
-Geographic scores (great-circle km) live in :mod:`musicgeo_utils.baselines`;
+Geographic scores (great-circle km) live in :mod:`musicgeo_utils.geoscores`;
 this module is for the style classifiers of notebook 04.
 """
 from __future__ import annotations

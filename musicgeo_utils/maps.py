@@ -718,7 +718,7 @@ def add_region_probabilities(m: folium.Map, probabilities: Mapping[str, float], 
 
     ``probabilities``: ``{region: probability}`` (e.g. a row of a classifier's
     ``predict_proba`` as a Series); ``centroids``: ``region, lat, lon``
-    (degrees) for every region, e.g. :func:`baselines.region_centroids`.
+    (degrees) for every region, e.g. :func:`geocode.region_centroids`.
     Each region with probability >= ``min_probability`` gets a circle at its
     centroid, of area proportional to the probability (``max_radius`` pixels
     at 1) and coloured by ``colormap`` (default light yellow -> dark red over

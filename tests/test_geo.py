@@ -131,3 +131,16 @@ def test_coordinate_labels_and_nearest_point():
     assert labels[0] == labels[1] == "51.5000,-0.1200" and labels[2] == "0.0000,10.0000"
     idx = geo.nearest_point_index([0.0, 50.0], [179.0, 8.0], [0.0, 51.0], [-179.0, 10.0])
     assert idx.tolist() == [0, 1]
+
+
+def test_on_land_cities_and_seas():
+    # Paris, Beijing, Boston (inland); mid-Atlantic, Caspian Sea, Pacific
+    lat = [48.86, 39.90, 42.36, 35.0, 42.0, 0.0]
+    lon = [2.35, 116.40, -71.10, -40.0, 50.5, -150.0]
+    assert geo.on_land(lat, lon).tolist() == [True, True, True, False, False, False]
+
+
+
+def test_nearest_distance_km_paris_to_berlin_or_beijing():
+    km = geo.nearest_distance_km([48.8566], [2.3522], [52.52, 39.9042], [13.405, 116.4074])
+    assert km[0] == pytest.approx(878, abs=10)
