@@ -11,13 +11,15 @@ data flows:
 - ``splits``     family-grouped, region-stratified splits and profiles
 - ``render``     notes -> audio through a General MIDI soundfont
 - ``features``   mel spectrograms, MFCCs and summary vectors
+- ``extraction`` features of many clips, cached, in parallel
 - ``geo``        great-circle maths on the sphere, land test
 - ``geomethods`` geographic regression/classification methods
 - ``geoscores``  scores in km with bootstrap intervals
 - ``georesults`` result files and display tables of the comparison
-- ``models`` / ``training``  the CRNN and its training loop
+- ``models`` / ``meldata`` / ``training``  the CRNN, its mel datasets and its training loop
 - ``embedding``  PCA / t-SNE / UMAP maps of model outputs
 - ``maps``       offline folium maps
+- ``plots`` / ``colors``  matplotlib figures; one colour per category everywhere
 - ``report``     the single-file HTML report
 
 Submodules are imported explicitly (``from musicgeo_utils import corpus``) so

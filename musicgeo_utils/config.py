@@ -69,10 +69,24 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+def data_dir(*parts: str) -> Path:
+    """A folder under the data (cache) directory, created with its parents."""
+    path = DATA_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def reports_path(*parts: str) -> Path:
     """A path under ``reports/``; parent folders are created."""
     path = REPORTS_DIR.joinpath(*parts)
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def reports_dir(*parts: str) -> Path:
+    """A folder under ``reports/``, created with its parents."""
+    path = REPORTS_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

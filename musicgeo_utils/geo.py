@@ -24,10 +24,6 @@ from .config import PACKAGE_DATA
 #: Mean Earth radius (IUGG R1 of WGS-84), km.
 EARTH_RADIUS_KM = 6371.0088
 
-#: Half the circumference of the sphere: the largest possible distance, km.
-ANTIPODAL_KM = np.pi * EARTH_RADIUS_KM
-
-
 def _as_float(values) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
@@ -234,16 +230,6 @@ def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int
     return xyz_to_latlon(y)
 
 
-def sum_great_circle_km(lat, lon, centre_lat: float, centre_lon: float, weights=None) -> float:
-    """Weighted sum of great-circle distances, km, from points to one centre.
-
-    The cost that :func:`geometric_median` minimises.
-    """
-    d = great_circle_km(lat, lon, centre_lat, centre_lon)
-    w = _weights_like(weights, np.shape(d))
-    return float(np.sum(d * w))
-
-
 def coordinate_labels(lat, lon, decimals: int = 4) -> np.ndarray:
     """One label per point, ``"lat,lon"`` rounded to ``decimals`` places (degrees).
 
@@ -329,17 +315,27 @@ def wrap_longitude(lon) -> np.ndarray:
     return (np.asarray(lon, dtype=float) + 180.0) % 360.0 - 180.0
 
 
+#: The package's simplified country basemap (GeoJSON, without Antarctica), for maps and land tests.
+BASEMAP_PATH = PACKAGE_DATA / "countries.geojson"
+
+
+@functools.lru_cache(maxsize=1)
+def country_rings() -> tuple[np.ndarray, ...]:
+    """Outer rings of the basemap's countries, each an array of (lon, lat) rows in degrees."""
+    geojson = json.loads(BASEMAP_PATH.read_text())
+    rings = []
+    for feature in geojson["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        rings.extend(np.asarray(polygon[0]) for polygon in polygons)
+    return tuple(rings)
+
+
 @functools.lru_cache(maxsize=1)
 def _land_paths():
     from matplotlib.path import Path as PolygonPath
 
-    geojson = json.loads((PACKAGE_DATA / "countries.geojson").read_text())
-    paths = []
-    for feature in geojson["features"]:
-        geometry = feature["geometry"]
-        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-        paths.extend(PolygonPath(np.asarray(polygon[0])[:, :2]) for polygon in polygons)
-    return paths
+    return [PolygonPath(ring[:, :2]) for ring in country_rings()]
 
 
 def on_land(lat, lon) -> np.ndarray:

@@ -566,7 +566,11 @@ def _merge_small(labels: pd.Series, coarser: pd.Series, train: np.ndarray, min_t
     return labels.mask(small, coarser)
 
 
-def classification_regions(tunes: pd.DataFrame, min_train: int = 15,
+#: Fewest training tunes a class region keeps (:func:`classification_regions`); notebooks 03, 04 and 06 use it.
+CLASS_REGION_MIN_TRAIN = 15
+
+
+def classification_regions(tunes: pd.DataFrame, min_train: int = CLASS_REGION_MIN_TRAIN,
                            split_column: str = "split") -> pd.Series:
     """Class labels for region classification, each with at least ``min_train`` training tunes.
 

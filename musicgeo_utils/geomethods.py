@@ -372,6 +372,44 @@ class RegionClassifier(GeoMethod):
                                            self.centroids_["lon"], decoding)
 
 
+class RegionDecoder(GeoMethod):
+    """Region probabilities of any model (e.g. the CRNN's softmax) -> a place; the decoding tuned.
+
+    The features are the probabilities themselves, ``(n, n_regions)`` with
+    columns in the order of ``centroid_lat``/``centroid_lon``. Nothing is
+    learned: :meth:`tune` picks the decoding of :data:`geo.REGION_DECODINGS`
+    on validation exactly as :class:`RegionClassifier` does (by the balanced
+    median km when countries are given: the mean over countries of each
+    country's median), and :meth:`predict` decodes with it.
+    """
+
+    name = "region decoder"
+
+    def __init__(self, centroid_lat, centroid_lon, decodings: Sequence[str] = REGION_DECODINGS):
+        self.centroid_lat, self.centroid_lon = check_latlon(centroid_lat, centroid_lon)
+        self.decodings = tuple(decodings)
+
+    def predict_grid(self):
+        """Candidates: the decodings."""
+        return [{"decoding": d} for d in self.decodings]
+
+    def _fit(self, X, lat, lon, regions) -> None:
+        if X.shape[1] != len(self.centroid_lat):
+            raise ValueError(f"{X.shape[1]} probability columns for {len(self.centroid_lat)} region centroids")
+
+    def _predict(self, X, decoding):
+        return decode_region_probabilities(X, self.centroid_lat, self.centroid_lon, decoding)
+
+    def tune(self, proba_val, lat_val, lon_val, country_val=None) -> "RegionDecoder":
+        """Choose the decoding on validation probabilities and true places (degrees).
+
+        Scores of every decoding are in :attr:`validation_scores_`, the choice in
+        ``best_params_["decoding"]``.
+        """
+        validation = (proba_val, lat_val, lon_val) + (() if country_val is None else (country_val,))
+        return self.fit(proba_val, lat_val, lon_val, validation=validation)
+
+
 class OnFeatureSubsets(GeoMethod):
     """Another method whose tuning also picks the feature columns it sees.
 
@@ -461,7 +499,7 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
     ``y_*`` as in :func:`geoscores.as_targets` (lat/lon degrees, optional region and
     country labels). Predicted countries are the country of the nearest
     training-region centroid. Returns one row per method: all
-    :func:`geoscores.geo_metrics` scores with bootstrap 95 % intervals, the chosen
+    :func:`geoscores.error_metrics` scores with bootstrap 95 % intervals, the chosen
     hyperparameters (``params``) and ``fit_seconds``, sorted by
     ``balanced_median_km``. More rows (e.g. CRNN heads) can be added with
     :func:`geoscores.evaluate_predictions` and :func:`geoscores.rank_methods`.

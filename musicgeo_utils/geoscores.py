@@ -1,6 +1,6 @@
 """Scores of predicted places in great-circle km, with bootstrap intervals.
 
-:func:`geo_metrics` / :func:`error_metrics`: mean and median great-circle
+:func:`error_metrics`: mean and median great-circle
 km, shares within 200/750/2,500 km (fractions in [0, 1]), country accuracy,
 and their *balanced* versions (computed per true country, then averaged over
 countries, so a dominant country cannot hide failure on the others). The
@@ -58,11 +58,19 @@ def _balanced(codes: np.ndarray, values: np.ndarray) -> float:
 
 
 def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
-    """Scores from per-item great-circle errors, km (see :func:`geo_metrics`).
+    """Scores from per-item great-circle errors, km.
 
-    ``true_country`` (labels or integer codes) enables the balanced scores,
-    ``country_correct`` (booleans) the country accuracies; without them those
-    entries are NaN. Shares "within X km" are fractions in [0, 1].
+    Keys: ``n``, ``mean_km``, ``median_km``, ``within_200km``,
+    ``within_750km``, ``within_2500km`` (fractions in [0, 1]),
+    ``country_accuracy``, ``n_countries``, and the balanced versions, each
+    computed per true country and then averaged over countries:
+    ``balanced_mean_km``, ``balanced_median_km`` (the mean over countries of
+    each country's median, not a median), ``balanced_within_*km``,
+    ``balanced_country_accuracy``. ``true_country`` (labels or integer codes)
+    enables the balanced scores, ``country_correct`` (booleans; predicted
+    countries from :func:`geocode.country_of`) the country accuracies; without
+    them those entries are NaN. :func:`evaluate_predictions` computes the
+    errors and countries from places.
     """
     err = np.asarray(error_km, dtype=float).ravel()
     within = {f"within_{d}km": err <= d for d in WITHIN_KM}
@@ -82,27 +90,6 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     out.update({f"balanced_{k}": _balanced(codes, v.astype(float)) for k, v in within.items()})
     out["balanced_country_accuracy"] = _balanced(codes, correct) if correct is not None else np.nan
     return out
-
-
-def geo_metrics(true_lat, true_lon, pred_lat, pred_lon, true_country=None, pred_country=None) -> dict:
-    """Great-circle error scores of predicted places (degrees in, km out).
-
-    Keys: ``n``, ``mean_km``, ``median_km``, ``within_200km``,
-    ``within_750km``, ``within_2500km`` (fractions), ``country_accuracy``,
-    ``n_countries``, and the balanced versions, each computed per true
-    country and then averaged over countries: ``balanced_mean_km``,
-    ``balanced_median_km`` (mean over countries of each country's median),
-    ``balanced_within_*km``, ``balanced_country_accuracy``. Country scores are
-    NaN without ``true_country`` (and ``pred_country`` for accuracy); use
-    :func:`geocode.country_of` to get predicted countries.
-    """
-    true_lat, true_lon = check_latlon(true_lat, true_lon)
-    pred_lat, pred_lon = check_latlon(pred_lat, pred_lon, len(true_lat))
-    err = np.atleast_1d(great_circle_km(true_lat, true_lon, pred_lat, pred_lon))
-    correct = None
-    if true_country is not None and pred_country is not None:
-        correct = np.asarray(true_country).ravel() == np.asarray(pred_country).ravel()
-    return error_metrics(err, true_country, correct)
 
 
 def bootstrap_ci(metric_fn: Callable, *arrays, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
@@ -170,7 +157,7 @@ def as_targets(y) -> pd.DataFrame:
 
 def evaluate_predictions(name: str, y_test, pred_lat, pred_lon, centroids: pd.DataFrame,
                          n_boot: int = 1000, seed: int = 0) -> dict:
-    """One comparison row: all :func:`geo_metrics` scores and their 95 % bootstrap intervals.
+    """One comparison row: all :func:`error_metrics` scores and their 95 % bootstrap intervals.
 
     ``y_test`` as in :func:`as_targets`; predicted countries come from
     :func:`geocode.country_of` with ``centroids`` (the training regions'). Interval
@@ -247,6 +234,16 @@ def _method_groups(predictions: pd.DataFrame, methods: Sequence[str] | None):
     return [(name, predictions[predictions["method"] == name]) for name in names]
 
 
+def median_spread_km(lat, lon) -> float:
+    """Median great-circle km from points (degrees) to their spherical mean: how spread out they are.
+
+    Near 0 for a method that answers nearly the same place for every tune; NaN
+    when the points balance out and their mean has no direction.
+    """
+    centre = spherical_mean(lat, lon, on_zero="nan")
+    return float(np.median(great_circle_km(lat, lon, *centre)))
+
+
 def placement_summary(predictions: pd.DataFrame, ref_lat, ref_lon,
                       methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Where each method's predictions land, one row per method.
@@ -256,19 +253,17 @@ def placement_summary(predictions: pd.DataFrame, ref_lat, ref_lon,
     from (e.g. the training tunes' distinct origins). Columns: ``n``,
     ``on_land`` (share of predictions inside a country, :func:`geo.on_land`),
     ``median_km_to_nearest_origin`` (median great-circle km from a prediction
-    to the nearest reference place), ``median_spread_km`` (median km from a
-    prediction to the spherical mean of the method's predictions: near 0 for
-    a method that answers nearly the same place for every tune) and
+    to the nearest reference place), ``median_spread_km`` (:func:`median_spread_km` of the method's
+    predictions) and
     ``median_error_km``.
     """
     rows = {}
     for name, p in _method_groups(predictions, methods):
         lat, lon = p["pred_lat"].to_numpy(float), p["pred_lon"].to_numpy(float)
         err = great_circle_km(p["lat"].to_numpy(float), p["lon"].to_numpy(float), lat, lon)
-        centre = spherical_mean(lat, lon, on_zero="nan")
         rows[name] = {"n": len(p), "on_land": float(on_land(lat, lon).mean()),
                       "median_km_to_nearest_origin": float(np.median(nearest_distance_km(lat, lon, ref_lat, ref_lon))),
-                      "median_spread_km": float(np.median(great_circle_km(lat, lon, *centre))),
+                      "median_spread_km": median_spread_km(lat, lon),
                       "median_error_km": float(np.median(err))}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
 
@@ -279,14 +274,15 @@ def error_by_group(predictions: pd.DataFrame, group: str, methods: Sequence[str]
 
     ``stat`` is a column of :func:`error_table` (``median_km``, ``mean_km``,
     ``within_750km`` ...). The first column, ``n``, counts the test tunes per
-    group (of the first method); rows are ordered largest group first.
+    group (of the first method); rows are ordered largest group first, equal
+    sizes by group name.
     """
     table = {}
     for name, p in _method_groups(predictions, methods):
         errors = error_table(p["lat"], p["lon"], p["pred_lat"], p["pred_lon"], p[group].astype(str))
         table.setdefault("n", errors["n"])
         table[name] = errors[stat]
-    out = pd.DataFrame(table).rename_axis(group)
+    out = pd.DataFrame(table).sort_index().rename_axis(group)
     return out.sort_values("n", ascending=False, kind="stable")
 
 

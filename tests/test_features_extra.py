@@ -42,27 +42,6 @@ def test_standardise_names_the_clips_with_nan_features():
         f.standardise_summary(summary, np.array([True, True, True]))
 
 
-def test_neighbour_agreement_separated_clusters_and_chance():
-    rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(0, 0.1, (30, 3)), rng.normal(10, 0.1, (30, 3))])
-    labels = ["a"] * 30 + ["b"] * 30
-    result = f.neighbour_agreement(X, labels, k=5)
-    assert result["agreement"] == 1.0 and result["balanced_agreement"] == 1.0
-    assert result["chance"] == pytest.approx(0.5) and result["balanced_chance"] == 0.5
-    shuffled = f.neighbour_agreement(X, rng.permutation(labels), k=5)
-    assert shuffled["agreement"] < 0.75
-
-
-def test_summary_tsne_is_seeded_and_two_dimensional():
-    X = np.random.default_rng(1).normal(size=(60, 8))
-    first = f.summary_tsne(X, seed=3, perplexity=10, n_jobs=1)
-    second = f.summary_tsne(X, seed=3, perplexity=10, n_jobs=1)
-    assert first.shape == (60, 2)
-    np.testing.assert_allclose(first, second)
-    with pytest.raises(ValueError, match="perplexity"):
-        f.summary_tsne(X[:5], perplexity=10)
-
-
 # --------------------------------------------------------------------------- plots
 
 
@@ -89,10 +68,14 @@ def test_summary_families_cover_every_summary_name_in_order():
     assert counts["tonal"] == 22 + 12 * len(params.interval_lags_beats) and counts["meter"] == 12 * 4 + 1
 
 
-def test_distinct_colors_stay_distinct_beyond_the_style_palette():
-    few = plots.distinct_colors(["German folk", "x"])
-    assert few["German folk"] == plots.STYLE_COLORS["German folk"]
-    many = plots.distinct_colors([f"program {i}" for i in range(16)])
-    assert len(set(many.values())) == 16
+def test_spectrogram_axes_use_seconds_hz_and_pitch_classes():
+    import matplotlib.pyplot as plt
 
-
+    fig, (mel_ax, chroma_ax) = plt.subplots(1, 2)
+    image = plots.mel_axes(mel_ax, np.zeros((96, 470)), 12000, 256)
+    plots.chroma_axes(chroma_ax, np.zeros((12, 470)), 12000, 256)
+    fig.colorbar(image, ax=mel_ax)
+    assert mel_ax.get_xlim()[1] == pytest.approx(470 * 256 / 12000, abs=0.05)
+    assert "Hz" in mel_ax.get_ylabel() and chroma_ax.get_ylabel() == "pitch class"
+    assert chroma_ax.get_yticklabels()[0].get_text() == "C"
+    plt.close(fig)

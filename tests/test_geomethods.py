@@ -115,8 +115,8 @@ def test_constant_predictions_are_the_spherical_mean_and_geometric_median(split)
     median = geomethods.ConstantGeometricMedian().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
     assert (mean[0][0], mean[1][0]) == pytest.approx(geo.spherical_mean(y_tr["lat"], y_tr["lon"]))
     assert (median[0][0], median[1][0]) == pytest.approx(geo.geometric_median(y_tr["lat"], y_tr["lon"]))
-    assert geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], median[0][0], median[1][0]) < \
-        geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], mean[0][0], mean[1][0])
+    total_km = [np.sum(geo.great_circle_km(y_tr["lat"], y_tr["lon"], c[0][0], c[1][0])) for c in (median, mean)]
+    assert total_km[0] < total_km[1]
 
 
 def test_region_probabilities_and_decodings(split):
@@ -194,7 +194,8 @@ def test_extra_rows_join_the_ranking(comparison, split):
 
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="latitudes"):
-        geoscores.geo_metrics([95.0], [0.0], [0.0], [0.0])
+        geoscores.evaluate_predictions("m", pd.DataFrame({"lat": [95.0], "lon": [0.0]}), [0.0], [0.0],
+                                       pd.DataFrame({"lat": [0.0], "lon": [0.0], "country": ["x"]}), n_boot=0)
     with pytest.raises(ValueError, match="2-D"):
         geomethods.UnitVectorRidge().fit(np.zeros(3), [0, 1, 2], [0, 1, 2])
     with pytest.raises(RuntimeError, match="fit"):
