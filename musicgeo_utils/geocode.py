@@ -32,6 +32,13 @@ tie). ``country`` is always a modern English country name, except for a tune
 known only by a historical state, which keeps the state's name (``Soviet
 Union``, ``Yugoslavia``, ``Czechoslovakia``) and its capital's point; a finer
 place (``Jugoslawien, Gottschee`` -> Slovenia) gives its modern country.
+
+Regions for classification: :func:`classification_regions` turns places into
+class labels with at least :data:`CLASS_REGION_MIN_TRAIN` training tunes
+(merging small regions into their country, UN subregion, continent);
+:func:`region_centroids` gives each label's spherical-mean point and
+:func:`country_of` the country of the nearest centroid (an offline reverse
+geocoder that speaks the dataset's own country names).
 """
 from __future__ import annotations
 

@@ -28,11 +28,14 @@ Methods (:func:`default_methods`):
   (Zhou, Claire & King, ICDM 2014);
 - :class:`RegionClassifier`: a classifier over region labels (logistic
   regression or random forest) decoded to coordinates by the most probable
-  region's centroid or by the probability-weighted mean of the centroids.
+  region's centroid or by the probability-weighted mean of the centroids;
+  :class:`RegionDecoder` makes the same choice of decoding for any other
+  model's region probabilities (the CRNN's).
 
-:func:`compare_methods` runs everything and returns one row per method,
-scored by :func:`geoscores.evaluate_predictions`; :func:`method_predictions`
-gives the fitted methods' test predictions in the long format that
+:func:`compare_methods` runs everything on train/validation/test and returns
+one row per method, scored by :func:`geoscores.evaluate_predictions`;
+:func:`cross_validate` does the same by k-fold cross-validation;
+:func:`method_predictions` gives the fitted methods' test predictions in the long format that
 :mod:`musicgeo_utils.georesults` saves.
 """
 from __future__ import annotations
