@@ -187,11 +187,16 @@ def _looped_notes(midi: pretty_midi.PrettyMIDI, clip_seconds: float) -> np.ndarr
     return looped
 
 
-def _note_events(looped: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(sample, is_on, pitch) rows in time order, note-offs before note-ons at a tie."""
+def _note_samples(looped: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(note-on sample, note-off sample, pitch) of each looped note, as sent to the synth."""
     on = np.round(looped[:, 0] * sample_rate).astype(np.int64)
     off = np.maximum(np.round(looped[:, 1] * sample_rate).astype(np.int64), on + 1)
-    pitch = looped[:, 2].astype(np.int64)
+    return on, off, looped[:, 2].astype(np.int64)
+
+
+def _note_events(looped: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(sample, is_on, pitch) rows in time order, note-offs before note-ons at a tie."""
+    on, off, pitch = _note_samples(looped, sample_rate)
     events = np.concatenate([np.stack([on, np.ones_like(on), pitch], axis=1),
                              np.stack([off, np.zeros_like(off), pitch], axis=1)])
     # A repeated pitch must be released before it is struck again.
@@ -258,6 +263,40 @@ def is_silent(audio: np.ndarray, threshold_db: float = -60.0) -> bool:
     return rms == 0.0 or 20 * math.log10(rms) < threshold_db
 
 
+def _clip_looped_notes(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
+                       params: RenderParams, name: str) -> np.ndarray:
+    """(start s, end s, pitch) rows that :func:`render_tune` sends to the synth for one clip."""
+    midi = notes_to_midi(notes, program, qpm, transpose, params.velocity, tune_id=name)
+    return _looped_notes(midi, params.clip_seconds)
+
+
+def clip_notes(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
+               params: RenderParams = RenderParams(), tune_id: str | None = None) -> pd.DataFrame:
+    """The notes sounding in the clip that :func:`render_tune` makes from the same arguments.
+
+    One row per note-on sent to the synthesizer, in time order: ``onset_s`` and
+    ``offset_s`` (the note-on and note-off sample over the sample rate, so the
+    rounding to samples is the renderer's), ``pitch_midi`` after transposition,
+    ``program``. Tempo, transposition and looping are applied by the same code
+    that renders the clip; a note cut by the clip end ends at ``clip_seconds``,
+    and a note whose note-on falls on or after the last sample is left out (it
+    never sounds). ``offset_s`` is the note-off: instruments with a release
+    keep sounding a little after it. Raises ``RenderError`` as render_tune does
+    for a tune without notes or with an out-of-range pitch (not for silent
+    output, which only synthesis reveals).
+    """
+    name = _tune_name(notes, tune_id)
+    on, off, pitch = _note_samples(_clip_looped_notes(notes, program, qpm, transpose, params, name),
+                                   params.sample_rate)
+    keep = on < params.n_samples
+    order = np.lexsort((pitch[keep], on[keep]))
+    rate = float(params.sample_rate)
+    return pd.DataFrame({"onset_s": on[keep][order] / rate,
+                         "offset_s": np.minimum(off[keep], params.n_samples)[order] / rate,
+                         "pitch_midi": pitch[keep][order].astype(np.int64),
+                         "program": np.full(int(keep.sum()), int(program), dtype=np.int64)})
+
+
 def render_tune(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
                 params: RenderParams = RenderParams(), soundfont: Path | None = None,
                 tune_id: str | None = None) -> np.ndarray:
@@ -270,8 +309,7 @@ def render_tune(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
     notes, an out-of-range pitch or silent output.
     """
     name = _tune_name(notes, tune_id)
-    midi = notes_to_midi(notes, program, qpm, transpose, params.velocity, tune_id=name)
-    looped = _looped_notes(midi, params.clip_seconds)
+    looped = _clip_looped_notes(notes, program, qpm, transpose, params, name)
     raw = _synthesize(looped, program, params, soundfont or soundfont_path())
     if not np.isfinite(raw).all() or is_silent(raw):
         raise RenderError(f"tune {name!r}: rendered audio is silent or not finite "
@@ -467,7 +505,7 @@ def clips_table_html(clips: pd.DataFrame, sample_rate: int) -> str:
 
 __all__ = [
     "FOLK_PROGRAMS", "PEAK_LEVEL", "RenderError", "RenderParams", "audio_html",
-    "clip_to_mp3_bytes", "clips_table_html", "draw_augmentation", "is_silent",
+    "clip_notes", "clip_to_mp3_bytes", "clips_table_html", "draw_augmentation", "is_silent",
     "load_clip", "notes_to_midi", "preview_clips", "preview_format", "render_many", "render_tune",
     "soundfont_path",
 ]

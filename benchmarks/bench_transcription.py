@@ -1,0 +1,184 @@
+"""How fast and how well do the candidate pitch trackers transcribe rendered folk tunes?
+
+Parses N tunes from music21's corpus (taken in turn from one file of each of
+the five collections, skipping the tunes the rule was tuned on), renders each
+tune twice with its seeded tempo and transposition: once with an instrument
+drawn from ``render.FOLK_PROGRAMS`` (in-domain) and once with one drawn from
+``HELD_OUT_PROGRAMS`` (General MIDI programs the pipeline never renders and
+the rule was not tuned on). Every clip is transcribed with each tracker in
+one process and scored against the notes the renderer sent to the synth
+(``render.clip_notes``) with mir_eval. Prints, per tracker and set, the
+real-time factor per core (seconds of audio per CPU second, after a warm-up,
+one BLAS thread), pooled note precision/recall/F1 (onset within 50 ms, pitch
+within 50 cents, offsets ignored), the offset-aware F1, the raw pitch
+accuracy, the targets (in-domain F1 >= 0.80; held-out >= 0.85 of it) and the
+estimated time for the small profile; then the chosen tracker's scores by
+instrument family, tempo and program. Also says which neural trackers import here.
+
+    python benchmarks/bench_transcription.py --n 24 --figure reports/transcription_roll.png
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from musicgeo_utils import corpus, render
+from musicgeo_utils import transcription as tr
+
+#: General MIDI programs (0-based) held out: none is in FOLK_PROGRAMS. Vibraphone,
+#: church organ, steel guitar, viola, trumpet, alto sax, ocarina, koto.
+HELD_OUT_PROGRAMS = (11, 19, 25, 41, 56, 65, 79, 107)
+#: One file per collection; the first TUNE_OFFSET tunes of the files the rule was
+#: tuned on (essenFolksong/han1, altdeu10, oneills1850/0001-0050) are not used anyway.
+FILES = (("essenFolksong", "han2.abc"), ("oneills1850", "0051-0100.abc"), ("airdsAirs", "book2.abc"),
+         ("miscFolk", "americanfifeopus.abc"), ("essenFolksong", "altdeu20.abc"))
+TUNE_OFFSET = 10
+SMALL_PROFILE_CLIPS, SMALL_PROFILE_SECONDS, CORES = 3420, 10.0, 2
+NEURAL = ("pesto", "torchcrepe")
+
+
+def corpus_tunes(n: int) -> pd.DataFrame:
+    """Notes of ``n`` tunes, taken in turn from FILES (tunes TUNE_OFFSET on); failures skipped."""
+    texts = []
+    for collection, name in FILES:
+        path = corpus.corpus_root() / collection / name
+        tunes = corpus.split_tunes(corpus.decode_abc(path.read_bytes()))[TUNE_OFFSET:]
+        texts.append([(collection, name, x, text) for x, text in tunes])
+    frames, failed = [], 0
+    for index in range(max(map(len, texts))):
+        for collection, name, x, text in (t[index] for t in texts if index < len(t)):
+            if len(frames) == n:
+                break
+            try:
+                _, notes = corpus.parse_tune(text, collection=collection, file=name, x=x)
+            except corpus.TuneParseError:
+                failed += 1
+                continue
+            frames.append(notes.assign(tune_id=f"{collection}/{name}/{x}"))
+    print(f"parsed {len(frames)} tunes ({failed} could not be parsed)")
+    return pd.concat(frames, ignore_index=True)
+
+
+def render_set(notes: pd.DataFrame, programs: tuple[int, ...], seconds: float, label: str) -> list[dict]:
+    """Render every tune with instruments drawn from ``programs``; clips with their true notes."""
+    params = render.RenderParams(clip_seconds=seconds, programs=programs)
+    tune_ids = list(dict.fromkeys(notes["tune_id"]))
+    draws = render.draw_augmentation(tune_ids, seed=0, params=params)
+    by_tune = dict(tuple(notes.groupby("tune_id")))
+    clips = []
+    for draw in draws.itertuples(index=False):
+        tune = by_tune[draw.tune_id]
+        try:
+            audio = render.render_tune(tune, draw.program, draw.qpm, draw.transpose, params)
+        except render.RenderError as error:
+            print(f"skipped: {error}")
+            continue
+        clips.append({"clip_id": f"{label}:{draw.tune_id}", "set": label, "program": draw.program,
+                      "qpm": draw.qpm, "audio": audio,
+                      "reference": render.clip_notes(tune, draw.program, draw.qpm, draw.transpose, params)})
+    return clips
+
+
+def neural_trackers() -> dict[str, str]:
+    """Whether each neural tracker's package imports here: 'ok' or the error."""
+    status = {}
+    for name in NEURAL:
+        try:
+            __import__(name)
+        except Exception as error:  # ImportError, or OSError from torchaudio's shared library
+            status[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+        else:
+            status[name] = "imports (not benchmarked: no code path for it yet)"
+    return status
+
+
+def run_tracker(clips: list[dict], params: tr.TranscriptionParams) -> tuple[pd.DataFrame, dict]:
+    """Transcribe every clip; per-clip scores and CPU seconds per set."""
+    from threadpoolctl import threadpool_limits
+
+    rows, cpu = [], {}
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tr.transcribe(clips[0]["audio"], 12000, params)  # warm-up: imports, numba compilation
+        for clip in clips:
+            start = time.process_time()
+            notes, track = tr.transcribe_with_track(clip["audio"], 12000, params, clip_id=clip["clip_id"])
+            cpu[clip["set"]] = cpu.get(clip["set"], 0.0) + time.process_time() - start
+            clip.setdefault("estimates", {})[params.tracker] = (notes, track)
+            scores = tr.score_clip(clip["reference"], notes, track)
+            rows.append({"clip_id": clip["clip_id"], "set": clip["set"], "program": clip["program"],
+                         "qpm": clip["qpm"], "family": tr.instrument_family(clip["program"]), **scores})
+    table = pd.DataFrame(rows)
+    table["tempo"] = tr.tempo_band(table["qpm"]).to_numpy()
+    return table, cpu
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, render, transcribe with each tracker, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=24, help="tunes (each rendered twice)")
+    parser.add_argument("--clip-seconds", type=float, default=10.0, help="seconds per clip")
+    parser.add_argument("--trackers", nargs="+", default=list(tr.TRACKERS), choices=tr.TRACKERS)
+    parser.add_argument("--choice", default="yin", choices=tr.TRACKERS, help="tracker broken down by group")
+    parser.add_argument("--figure", help="write one in-domain clip's piano rolls here (PNG)")
+    args = parser.parse_args(argv)
+
+    for name, state in neural_trackers().items():
+        print(f"{name}: {state}")
+    notes = corpus_tunes(args.n)
+    clips = (render_set(notes, render.FOLK_PROGRAMS, args.clip_seconds, "in-domain")
+             + render_set(notes, HELD_OUT_PROGRAMS, args.clip_seconds, "held-out"))
+    print(f"{len(clips)} clips of {args.clip_seconds:g} s, 12 kHz")
+
+    summary, tables = [], {}
+    for tracker in args.trackers:
+        table, cpu = run_tracker(clips, tr.TranscriptionParams(tracker=tracker))
+        tables[tracker] = table
+        for label, group in table.groupby("set", sort=False):
+            pooled = tr.summarize_scores(group).iloc[0]
+            rtf = len(group) * args.clip_seconds / cpu[label]
+            summary.append({"tracker": tracker, "set": label, "clips": len(group),
+                            "rtf_per_core": rtf, "f1": pooled["f1"], "precision": pooled["precision"],
+                            "recall": pooled["recall"], "f1_offset": pooled["f1_offset"],
+                            "raw_pitch_accuracy": pooled["raw_pitch_accuracy"],
+                            "f1_clip_mean": pooled["f1_clip_mean"],
+                            "small_profile_min_2_cores": SMALL_PROFILE_CLIPS * SMALL_PROFILE_SECONDS
+                            / rtf / CORES / 60})
+    table = pd.DataFrame(summary)
+    print("\nreal-time factor per core = seconds of audio per CPU second (time.process_time, one thread);")
+    print("note scores pooled over all notes of the set (mir_eval, 50 ms onsets, 50 cents)")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+
+    print("\ntargets: in-domain note F1 >= 0.80; held-out F1 >= 0.85 x in-domain F1")
+    for tracker, group in table.groupby("tracker", sort=False):
+        f1 = group.set_index("set")["f1"]
+        print(f"  {tracker}: in-domain {f1['in-domain']:.3f} ({'met' if f1['in-domain'] >= 0.8 else 'NOT met'}), "
+              f"held-out / in-domain {f1['held-out'] / f1['in-domain']:.3f} "
+              f"({'met' if f1['held-out'] >= 0.85 * f1['in-domain'] else 'NOT met'})")
+
+    if args.choice in tables:
+        chosen = tables[args.choice]
+        columns = ["clips", "n_ref", "f1", "f1_offset", "raw_pitch_accuracy"]
+        for by in ("family", "tempo", "program"):
+            grouped = tr.summarize_scores(chosen, by=["set", by])[columns]
+            print(f"\n{args.choice} by {by}:")
+            print(grouped.to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.figure and args.choice in tables:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        clip = next(c for c in clips if c["set"] == "in-domain")
+        notes_est, track = clip["estimates"][args.choice]
+        figure = tr.piano_roll_figure(clip["reference"], notes_est, track,
+                                      title=f"{clip['clip_id']} (program {clip['program']}, "
+                                            f"{clip['qpm']:g} qpm, {args.choice})")
+        figure.savefig(args.figure, dpi=80)
+        print(f"\nfigure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
