@@ -118,16 +118,11 @@ def _from_cache(clip_id: str, summary_path: Path, mel_path: Path, skip_path: Pat
 def _extract_chunk(chunk, params, layout, use_cache) -> list[_ClipResult]:
     """A batch of clips per task, so scheduling overhead is paid per chunk, not per clip.
 
-    BLAS and OpenMP run one thread per clip wherever the chunk runs (this
-    process, a loky worker or a dask worker): a threaded BLAS splits its sums
-    by thread count, so without this the same clip got values that differed in
-    the last bits between one process and two (up to 6.5e-6 relative).
-    Parallelism comes from the workers instead.
+    Wherever the chunk runs (this process, a loky worker, a dask worker), the
+    features are computed with one BLAS thread (:func:`features.one_blas_thread`),
+    so the number of workers never changes a value.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return [_extract_one(clip_id, path, params, layout, use_cache) for clip_id, path in chunk]
+    return [_extract_one(clip_id, path, params, layout, use_cache) for clip_id, path in chunk]
 
 
 def _as_items(items) -> list[tuple[str, str]]:

@@ -18,6 +18,13 @@ between clips and matches what ``librosa.feature.mfcc(y=...)`` and
 Chroma is ``chroma_stft`` (from the shared power spectrum), not CQT chroma:
 cheaper, and good enough for 12-tone-equal-tempered rendered folk tunes.
 
+Threads: every public function here computes with one BLAS/OpenMP thread
+(:func:`one_blas_thread`). A threaded BLAS splits its sums by thread count, so
+the same clip's mel spectrogram differed in the last bits between a process
+with two BLAS threads and one with one (up to 7.6e-6 dB); with one thread
+everywhere, a notebook's cache, a worker process, a dask worker and
+``predict`` get the same bits. Parallelism comes from worker processes.
+
 Many clips at once, cached and in parallel: :mod:`musicgeo_utils.extraction`.
 """
 from __future__ import annotations
@@ -34,6 +41,17 @@ import numpy as np
 import pandas as pd
 
 from musicgeo_utils import cache
+
+def one_blas_thread(function):
+    """Run ``function`` with BLAS and OpenMP limited to one thread (see the module docstring)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+    return wrapper
+
 
 #: Bump when the feature code changes its outputs: every cache key changes.
 FEATURES_VERSION = "features-1"
@@ -227,6 +245,7 @@ def _spectra(y: np.ndarray, params: FeatureParams, clip_id: str) -> _Spectra:
     return _Spectra(y, magnitude, power, _mel_db_from_power(power, params))
 
 
+@one_blas_thread
 def mel_spectrogram(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
     """Mel spectrogram of mono samples at ``params.sample_rate`` Hz, in dB (ref power 1.0).
 
@@ -249,6 +268,7 @@ def _mfcc_with_deltas(mel_db: np.ndarray, params: FeatureParams) -> np.ndarray:
     return np.vstack([coefficients, *deltas]).astype(np.float32, copy=False)
 
 
+@one_blas_thread
 def mfcc(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
     """MFCCs of the dB mel spectrogram, stacked with their first and second deltas.
 
@@ -315,6 +335,7 @@ def _frame_features(spectra: _Spectra, params: FeatureParams) -> dict[str, np.nd
     }
 
 
+@one_blas_thread
 def frame_features(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> dict[str, np.ndarray]:
     """Every frame-wise feature of a clip, all from one STFT; arrays (rows, frames).
 
@@ -380,6 +401,7 @@ KEY_PROFILES = {
 }
 
 
+@one_blas_thread
 def tonal_chroma(y: np.ndarray, params: FeatureParams = FeatureParams()) -> np.ndarray:
     """Pitch-class energy per frame from a long-window STFT, shape (12, frames), C first.
 
@@ -437,6 +459,7 @@ def _interval_profile(chroma: np.ndarray, lag_frames: int) -> np.ndarray:
     return profile / total if total > 0 else profile
 
 
+@one_blas_thread
 def invariant_descriptors(y: np.ndarray, onset_envelope: np.ndarray, tempo_bpm: float,
                           params: FeatureParams = FeatureParams()) -> dict[str, float]:
     """Transposition-, tempo- and (largely) timbre-invariant descriptors of one clip.
@@ -541,6 +564,7 @@ def _summary_from_spectra(spectra: _Spectra, params: FeatureParams, clip_id: str
     return np.concatenate(parts).astype(np.float32)
 
 
+@one_blas_thread
 def extract_clip(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> ClipFeatures:
     """Mel spectrogram (dB) and summary vector of one clip from a single STFT.
 
