@@ -65,7 +65,7 @@ def load_baseline_results(path) -> tuple[pd.DataFrame, pd.DataFrame, str | None]
 
 #: Columns of :func:`summary_table`: (column of a comparison table, header, km?).
 SUMMARY_COLUMNS = (
-    ("balanced_median_km", "balanced median km", True),
+    ("balanced_median_km", "balanced median km (mean of country medians)", True),
     ("median_km", "median km", True),
     ("mean_km", "mean km", True),
     ("balanced_within_750km", "balanced within 750 km", False),
@@ -80,7 +80,7 @@ def summary_table(table: pd.DataFrame, round_km: int = 10, digits: int = 2) -> p
     Distances (km) are rounded to ``round_km`` km, shares and accuracies to
     ``digits`` decimals, so float noise cannot change the text. The row
     order of ``table`` is kept (best first for :func:`geomethods.compare_methods`).
-    The "balanced median km" column is ``balanced_median_km``: the mean over
+    The "balanced median km (mean of country medians)" column is ``balanced_median_km``: the mean over
     countries of each country's median error (not a median over tunes).
     """
     return hit_rate_table(table, SUMMARY_COLUMNS, round_km, digits)

@@ -37,7 +37,7 @@ def test_summary_table_rounds_and_shows_intervals():
            "balanced_median_km_ci_high": 1466.0, "median_km": 96.0, "mean_km": 2004.9,
            "balanced_within_750km": 0.4567, "country_accuracy": 0.5, "balanced_country_accuracy": 0.25}
     table = georesults.summary_table(pd.DataFrame([row]))
-    assert table.loc["m", "balanced median km"] == "1230 [1000, 1470]"
+    assert table.loc["m", "balanced median km (mean of country medians)"] == "1230 [1000, 1470]"
     assert table.loc["m", "median km"] == "100" and table.loc["m", "balanced within 750 km"] == "0.46"
 
 
