@@ -125,8 +125,8 @@ def _extract_chunk(chunk, params, layout, use_cache) -> list[_ClipResult]:
     return [_extract_one(clip_id, path, params, layout, use_cache) for clip_id, path in chunk]
 
 
-def _as_items(items) -> list[tuple[str, str]]:
-    """(clip_id, audio_path) pairs from a DataFrame (columns clip_id and audio_path) or pairs."""
+def clip_items(items) -> list[tuple[str, str]]:
+    """(clip_id, audio_path) pairs from a DataFrame (columns clip_id and audio_path, or clip_id as index) or pairs."""
     if isinstance(items, pd.DataFrame):
         frame = items.reset_index() if "clip_id" not in items.columns else items
         missing = {"clip_id", "audio_path"} - set(frame.columns)
@@ -214,7 +214,7 @@ def extract_many(
     read, decoded or featurized are counted in ``skips`` with their reason,
     never fatal.
     """
-    pairs, duplicate_skips = _deduplicated(_as_items(items))
+    pairs, duplicate_skips = _deduplicated(clip_items(items))
     layout = _CacheLayout.for_params(params)
     _write_cache_readme(layout, params)
     if n_jobs is None:
