@@ -44,10 +44,10 @@ DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "defa
 
 
 def run_variant(name, tunes, mel_paths, codes, n_classes, epochs, seed) -> dict:
-    from musicgeo_utils import config, evaluation, models, training
+    from musicgeo_utils import config, evaluation, meldata, models, training
 
     kwargs, crop, deep = VARIANTS[name]
-    sets = training.split_datasets(tunes, mel_paths, codes, crop, seed)
+    sets = meldata.split_datasets(tunes, mel_paths, codes, crop, seed)
     cfg = training.TrainConfig(task="classify", epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                lr=1e-3, class_weight="balanced", monitor="val_macro_f1")

@@ -1,9 +1,9 @@
-"""Benchmark: features.extract_many against the per-clip librosa loop a student writes.
+"""Benchmark: extraction.extract_many against the per-clip librosa loop a student writes.
 
 Writes N seeded note-sequence clips as FLAC files in a temporary folder, then
 times (a) a plain single-process loop that calls librosa.load and every
 feature with ``y=`` (each recomputing its own STFT) and (b)
-``features.extract_many(n_jobs=J, use_cache=False)``. Checks that the shared
+``extraction.extract_many(n_jobs=J, use_cache=False)``. Checks that the shared
 features agree, and prints clips/s, the ratio and peak memory, measured in
 one run. Both sides are warmed up on one clip first (numba JIT, loky worker
 start-up); the cold first extract_many call is reported separately.
@@ -152,7 +152,7 @@ def main(argv=None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
         os.environ["MUSICGEO_DATA"] = str(Path(tmp) / "data")  # cache goes to the temp dir
-        from musicgeo_utils import config, features
+        from musicgeo_utils import config, extraction, features
 
         config.DATA_DIR = Path(tmp) / "data"
         params = features.FeatureParams()
@@ -166,8 +166,8 @@ def main(argv=None) -> None:
         naive, naive_s = timed(lambda: [naive_features(path, params) for _, path in items])
         # Cold workers pay imports and numba JIT (~10 s each here) once; warm them all.
         _, cold_s = timed(lambda: warm_workers(args.jobs))
-        ours, ours_s = timed(lambda: features.extract_many(items, params, n_jobs=args.jobs, use_cache=False))
-        _, single_s = timed(lambda: features.extract_many(items, params, n_jobs=1, use_cache=False))
+        ours, ours_s = timed(lambda: extraction.extract_many(items, params, n_jobs=args.jobs, use_cache=False))
+        _, single_s = timed(lambda: extraction.extract_many(items, params, n_jobs=1, use_cache=False))
         assert ours.skips.empty, ours.skips
 
         print(f"(a) naive librosa loop, 1 process : {naive_s:6.2f} s  {args.n / naive_s:6.2f} clips/s")
@@ -178,7 +178,7 @@ def main(argv=None) -> None:
         print(f"speed-up (b)/(a): {naive_s / ours_s:.2f}x   (b1)/(a), shared STFT alone: {naive_s / single_s:.2f}x")
         print(f"peak RSS: this process {max_rss_mib(resource.RUSAGE_SELF):.0f} MiB, "
               f"largest loky worker {worker_peak_rss_mib(args.jobs):.0f} MiB")
-        _, cached_s = timed(lambda: features.extract_many(items, params, n_jobs=args.jobs))
+        _, cached_s = timed(lambda: extraction.extract_many(items, params, n_jobs=args.jobs))
         print(f"(c) rerun from cache: {cached_s:.2f} s  {args.n / cached_s:.1f} clips/s")
         print("agreement:")
         compare(items, naive, ours, params)

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     table["audio_s_per_cpu_s"] = table["audio_s"] / table["cpu_s"]
     table["audio_s_per_wall_s"] = table["audio_s"] / table["wall_s"]
     table[f"ratio_to_{TARGET_REALTIME:.0f}x"] = table["audio_s_per_cpu_s"] / TARGET_REALTIME
-    print(f"\nbackend {params.backend}, {args.sample_rate} Hz, {args.clip_seconds} s clips, "
+    print(f"\ntinysoundfont, {args.sample_rate} Hz, {args.clip_seconds} s clips, "
           f"one process, source {args.source}")
     print("real-time factor per core = seconds of audio per CPU second (time.process_time)")
     print(table.to_string(float_format=lambda v: f"{v:,.2f}"))

@@ -6,16 +6,20 @@ data flows:
 - ``config``     paths, profiles and the seed (environment variables override)
 - ``cache``      atomic writes and content-hash keys for every on-disk cache
 - ``corpus``     the folk tunes inside music21's wheel, parsed into a manifest
-- ``geocode``    origin text -> place, country, latitude/longitude
+- ``geocode``    origin text -> place, country, latitude/longitude; class regions
 - ``matching``   melody hashes, near duplicates, tune families
 - ``splits``     family-grouped, region-stratified splits and profiles
 - ``render``     notes -> audio through a General MIDI soundfont
 - ``features``   mel spectrograms, MFCCs and summary vectors
-- ``geo``        great-circle maths on the sphere
-- ``baselines``  geographic regression/classification baselines
-- ``models`` / ``training``  the CRNN and its training loop
+- ``extraction`` features of many clips, cached, in parallel
+- ``geo``        great-circle maths on the sphere, land test
+- ``geomethods`` geographic regression/classification methods
+- ``geoscores``  scores in km with bootstrap intervals
+- ``georesults`` result files and display tables of the comparison
+- ``models`` / ``meldata`` / ``training``  the CRNN, its mel datasets and its training loop
 - ``embedding``  PCA / t-SNE / UMAP maps of model outputs
 - ``maps``       offline folium maps
+- ``plots`` / ``colors``  matplotlib figures; one colour per category everywhere
 - ``report``     the single-file HTML report
 
 Submodules are imported explicitly (``from musicgeo_utils import corpus``) so

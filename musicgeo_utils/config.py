@@ -62,18 +62,30 @@ def torch_threads() -> int:
     return max(1, int(value)) if value else DEFAULT_TORCH_THREADS
 
 
+def _created(path: Path, folder: bool) -> Path:
+    """``path``, with the folder it names (``folder``) or its parent folder created."""
+    (path if folder else path.parent).mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def data_path(*parts: str) -> Path:
     """A path under the data (cache) directory; parent folders are created."""
-    path = DATA_DIR.joinpath(*parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return _created(DATA_DIR.joinpath(*parts), folder=False)
+
+
+def data_dir(*parts: str) -> Path:
+    """A folder under the data (cache) directory, created with its parents."""
+    return _created(DATA_DIR.joinpath(*parts), folder=True)
 
 
 def reports_path(*parts: str) -> Path:
     """A path under ``reports/``; parent folders are created."""
-    path = REPORTS_DIR.joinpath(*parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return _created(REPORTS_DIR.joinpath(*parts), folder=False)
+
+
+def reports_dir(*parts: str) -> Path:
+    """A folder under ``reports/``, created with its parents."""
+    return _created(REPORTS_DIR.joinpath(*parts), folder=True)
 
 
 @dataclass(frozen=True)

@@ -32,18 +32,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, train_test_split
 
-from .baselines import (
-    GeoMethod,
-    default_methods,
-    evaluate_predictions,
-    rank_methods,
-    region_centroids,
-)
 from . import config
 from .config import PACKAGE_DATA
-from .geo import coordinate_labels, great_circle_km
+from .geo import coordinate_labels
+from .geomethods import GeoMethod, cross_validate
 
 #: Folder of the packaged Million Song Dataset files.
 MSD_DIR = PACKAGE_DATA / "msd"
@@ -270,49 +263,23 @@ def uci_gom_regions(lat, lon) -> np.ndarray:
     return coordinate_labels(lat, lon)
 
 
-def _fit_fold(method: GeoMethod, X, lat, lon, regions, train_idx, seed: int, val_fraction: float):
-    """Tune on an inner validation split of the training folds, then refit on all of them."""
-    inner, val = train_test_split(train_idx, test_size=val_fraction, random_state=seed)
-    method.fit(X[inner], lat[inner], lon[inner], regions=regions[inner],
-               validation=(X[val], lat[val], lon[val]))
-    return method.fit(X[train_idx], lat[train_idx], lon[train_idx], regions=regions[train_idx],
-                      params=method.best_params_)
-
-
 def evaluate_uci_gom(path: str | Path, n_folds: int = 10, seed: int = 0,
                      methods: Sequence[GeoMethod] | None = None, n_boot: int = 1000,
                      val_fraction: float = 0.2, n_jobs: int | None = None) -> pd.DataFrame:
     """K-fold cross-validation of the geographic baselines on a UCI GOM file.
 
-    Folds are shuffled with ``seed``. Within each fold, hyperparameters are
-    tuned on a random ``val_fraction`` of the training folds and the model is
-    refitted on all training folds with them. Scores (as in
-    :func:`baselines.compare_methods`, with bootstrap 95 % intervals) are
-    computed on the pooled out-of-fold predictions of every track; regions and
-    countries are the capitals, and a prediction's country is that of the
-    nearest capital of the file (the label set, not a fitted quantity). Extra columns: ``fold_mean_km_mean`` /
-    ``fold_mean_km_std`` over folds and ``params`` (chosen per fold). Compare
+    :func:`geomethods.cross_validate` with each track's capital as its region
+    and country, so a prediction's country is that of the nearest capital of
+    the file. Extra columns: ``fold_mean_km_mean`` / ``fold_mean_km_std`` over
+    folds and ``params`` (chosen per fold). Compare
     ``mean_km`` with Zhou, Claire & King's 3,113 km
     (:data:`ZHOU_2014_MEAN_KM`; their data has 1,142 pieces in 73 areas).
     """
     X_frame, lat, lon = load_uci_gom(path)
-    X, regions = X_frame.to_numpy(), uci_gom_regions(lat, lon)
+    regions = uci_gom_regions(lat, lon)
     targets = pd.DataFrame({"lat": lat, "lon": lon, "region": regions, "country": regions})
-    centroids = region_centroids(lat, lon, regions)
-    folds = list(KFold(n_folds, shuffle=True, random_state=seed).split(X))
-    rows = []
-    for method in methods if methods is not None else default_methods(seed, n_jobs):
-        pred, fold_km, params = np.zeros((len(X), 2)), [], []
-        for fold, (train_idx, test_idx) in enumerate(folds):
-            _fit_fold(method, X, lat, lon, regions, train_idx, seed + fold, val_fraction)
-            pred[test_idx] = np.column_stack(method.predict(X[test_idx]))
-            fold_km.append(float(np.mean(great_circle_km(lat[test_idx], lon[test_idx], *pred[test_idx].T))))
-            params.append(method.best_params_)
-        row = evaluate_predictions(method.name, targets, pred[:, 0], pred[:, 1], centroids, n_boot, seed)
-        rows.append({**row, "fold_mean_km_mean": float(np.mean(fold_km)),
-                     "fold_mean_km_std": float(np.std(fold_km, ddof=1)) if n_folds > 1 else np.nan,
-                     "params": repr(params)})
-    return rank_methods(rows)
+    return cross_validate(X_frame.to_numpy(), targets, n_folds=n_folds, seed=seed, methods=methods,
+                          n_boot=n_boot, val_fraction=val_fraction, n_jobs=n_jobs)
 
 
 # =========================================================================== one interface

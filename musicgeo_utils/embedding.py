@@ -54,6 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from . import config
 from .cache import content_key, read_npy, write_npy
+from .colors import category_colors
 
 #: Bump when an embedding's computation changes (invalidates cached results).
 EMBEDDING_VERSION = 1
@@ -239,12 +240,17 @@ def _neighbours(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return NearestNeighbors(n_neighbors=k).fit(points).kneighbors()
 
 
+def _same_label_shares(points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Per point, the share of its ``k`` nearest other points (Euclidean) that carry its label."""
+    _, index = _neighbours(points, k)
+    return (labels[index] == labels[:, None]).mean(axis=1)
+
+
 def knn_label_purity(points, labels, n_neighbors: int = 10) -> float:
     """Share of each point's ``n_neighbors`` nearest neighbours that carry its label, averaged."""
     points = _as_matrix(points, "points")
     labels = _labels(labels, len(points))
-    _, index = _neighbours(points, n_neighbors)
-    return float((labels[index] == labels[:, None]).mean())
+    return float(_same_label_shares(points, labels, n_neighbors).mean())
 
 
 def chance_purity(labels) -> float:
@@ -255,6 +261,27 @@ def chance_purity(labels) -> float:
     counts = pd.Series(np.asarray(labels).astype(str)).value_counts().to_numpy(float)
     n = counts.sum()
     return float((counts * (counts - 1)).sum() / (n * (n - 1)))
+
+
+def neighbour_agreement(X, labels, k: int = 10) -> dict[str, float]:
+    """How much same-label neighbours cluster in a feature space (e.g. summary features), against chance.
+
+    ``agreement``: :func:`knn_label_purity` with ``k`` neighbours, computed
+    on ``X`` as given (float64, not standardised again); ``chance``: its value
+    for randomly drawn neighbours, :func:`chance_purity` (exact: ``sum_c n_c
+    (n_c - 1) / (n (n - 1))``, not its large-``n`` limit, the sum of squared
+    label shares: one chance level for the feature space and the map); ``balanced_agreement``: the
+    per-point shares averaged per label, then over labels, whose chance level
+    ``balanced_chance`` is 1 / number of labels. Values are fractions in [0, 1].
+    """
+    X = np.asarray(X, dtype=float)
+    labels = np.asarray(labels).astype(str).ravel()
+    if X.ndim != 2 or len(X) != len(labels) or len(X) <= k:
+        raise ValueError(f"need more than k={k} rows and one label per row, got {len(X)} rows, {len(labels)} labels")
+    same = _same_label_shares(X, labels, k)
+    per_label = pd.Series(same).groupby(labels).mean()
+    return {"agreement": float(same.mean()), "chance": chance_purity(labels),
+            "balanced_agreement": float(per_label.mean()), "balanced_chance": 1.0 / len(per_label), "k": k}
 
 
 def map_quality(X_high, Y2, labels, n_neighbors: int = 10) -> dict[str, float]:
@@ -377,12 +404,10 @@ def layouts_figure(coords: Mapping[str, np.ndarray], labels, names: Sequence[str
     """Scatter plots of several layouts side by side, coloured by ``labels``, one shared legend.
 
     ``names`` picks and orders layouts (default: all of ``coords``);
-    ``colors`` maps a label to a colour (default: ``plots.category_colors``).
+    ``colors`` maps a label to a colour (default: :func:`colors.category_colors`).
     Axes are in each method's own units, which carry no meaning across methods.
     """
     import matplotlib.pyplot as plt
-
-    from .plots import category_colors
 
     names = list(names or coords)
     labels = _labels(labels, len(coords[names[0]]))

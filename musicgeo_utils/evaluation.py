@@ -1,12 +1,11 @@
 """Evaluating classifiers: accuracy, macro-F1, per-class reports, confusion
 matrices, and the logistic-regression baseline on summary features.
 
-Geographic scores (great-circle km) live in :mod:`musicgeo_utils.baselines`;
+Geographic scores (great-circle km) live in :mod:`musicgeo_utils.geoscores`;
 this module is for the style classifiers of notebook 04.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -15,10 +14,24 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of correct labels."""
+    return float(accuracy_score(y_true, y_pred))
+
+
+def macro_f1(y_true, y_pred, labels=None) -> float:
+    """Unweighted mean of per-class F1 (each class weighs the same, whatever its size).
+
+    ``labels`` fixes the class set (e.g. ``range(n_classes)``) so that a class
+    missing from both truth and prediction still counts (as F1 0).
+    """
+    return float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
+
 def scores(name: str, y_true, y_pred) -> dict:
-    """Accuracy and macro-F1 (each class weighs the same, whatever its size)."""
-    return {"model": name, "accuracy": accuracy_score(y_true, y_pred),
-            "macro_f1": f1_score(y_true, y_pred, average="macro"), "n": len(y_true)}
+    """Accuracy and macro-F1 (:func:`accuracy`, :func:`macro_f1`) of one model, as a table row."""
+    return {"model": name, "accuracy": accuracy(y_true, y_pred),
+            "macro_f1": macro_f1(y_true, y_pred), "n": len(y_true)}
 
 
 def per_class_report(y_true, y_pred, class_names) -> pd.DataFrame:
@@ -86,6 +99,8 @@ def confusion_axes(ax, y_true, y_pred, class_names, title: str = ""):
 
 def history_figure(histories: dict[str, pd.DataFrame]):
     """Training curves: loss and accuracy per epoch, train (dashed) and validation (solid)."""
+    import matplotlib.pyplot as plt  # here: training imports this module for its scores
+
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
     for (name, frame), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         loss_ax.plot(frame["epoch"], frame["train_loss"], "--", color=color)

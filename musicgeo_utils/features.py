@@ -18,32 +18,40 @@ between clips and matches what ``librosa.feature.mfcc(y=...)`` and
 Chroma is ``chroma_stft`` (from the shared power spectrum), not CQT chroma:
 cheaper, and good enough for 12-tone-equal-tempered rendered folk tunes.
 
-Cache layout under ``config.data_path('features')``::
+Threads: every public function here computes with one BLAS/OpenMP thread
+(:func:`one_blas_thread`). A threaded BLAS splits its sums by thread count, so
+the same clip's mel spectrogram differed in the last bits between a process
+with two BLAS threads and one with one (up to 7.6e-6 dB); with one thread
+everywhere, a notebook's cache, a worker process, a dask worker and
+``predict`` get the same bits. Parallelism comes from worker processes.
 
-    mel/<params.mel_key()>/<content_key(audio sha256, params.mel_key())>.npy
-    <params.key()>/summary/<content_key(audio sha256, params.key())>.npy
-    <params.key()>/skips/<same key>.json          (clips that raised FeatureError)
-    <params.key()>/params.json, names.json         (for people reading the cache)
-
-Mel files depend only on the mel parameters, so changing a summary-only
-parameter (``n_mfcc``, percentiles, ...) recomputes summaries but reuses mels.
+Many clips at once, cached and in parallel: :mod:`musicgeo_utils.extraction`.
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import cache, config
+from musicgeo_utils import cache
+
+def one_blas_thread(function):
+    """Run ``function`` with BLAS and OpenMP limited to one thread (see the module docstring)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return function(*args, **kwargs)
+    return wrapper
+
 
 #: Bump when the feature code changes its outputs: every cache key changes.
 FEATURES_VERSION = "features-1"
@@ -154,23 +162,6 @@ class ClipFeatures(NamedTuple):
     summary: np.ndarray
 
 
-@dataclass
-class FeatureSet:
-    """Result of :func:`extract_many`.
-
-    ``summary``: one row per clip (index ``clip_id``), columns from
-    :func:`summary_names`; ``mel_paths``: clip_id -> ``.npy`` path of its mel
-    spectrogram; ``skips``: clip_id and reason of every clip left out;
-    ``counts``: how many mels / summaries were computed now, read from cache,
-    and how many clips were skipped.
-    """
-
-    summary: pd.DataFrame
-    mel_paths: pd.Series
-    skips: pd.DataFrame
-    counts: dict = field(default_factory=dict)
-
-
 # --------------------------------------------------------------------------- audio
 
 
@@ -254,6 +245,7 @@ def _spectra(y: np.ndarray, params: FeatureParams, clip_id: str) -> _Spectra:
     return _Spectra(y, magnitude, power, _mel_db_from_power(power, params))
 
 
+@one_blas_thread
 def mel_spectrogram(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
     """Mel spectrogram of mono samples at ``params.sample_rate`` Hz, in dB (ref power 1.0).
 
@@ -276,6 +268,7 @@ def _mfcc_with_deltas(mel_db: np.ndarray, params: FeatureParams) -> np.ndarray:
     return np.vstack([coefficients, *deltas]).astype(np.float32, copy=False)
 
 
+@one_blas_thread
 def mfcc(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> np.ndarray:
     """MFCCs of the dB mel spectrogram, stacked with their first and second deltas.
 
@@ -342,6 +335,7 @@ def _frame_features(spectra: _Spectra, params: FeatureParams) -> dict[str, np.nd
     }
 
 
+@one_blas_thread
 def frame_features(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> dict[str, np.ndarray]:
     """Every frame-wise feature of a clip, all from one STFT; arrays (rows, frames).
 
@@ -407,6 +401,7 @@ KEY_PROFILES = {
 }
 
 
+@one_blas_thread
 def tonal_chroma(y: np.ndarray, params: FeatureParams = FeatureParams()) -> np.ndarray:
     """Pitch-class energy per frame from a long-window STFT, shape (12, frames), C first.
 
@@ -464,6 +459,7 @@ def _interval_profile(chroma: np.ndarray, lag_frames: int) -> np.ndarray:
     return profile / total if total > 0 else profile
 
 
+@one_blas_thread
 def invariant_descriptors(y: np.ndarray, onset_envelope: np.ndarray, tempo_bpm: float,
                           params: FeatureParams = FeatureParams()) -> dict[str, float]:
     """Transposition-, tempo- and (largely) timbre-invariant descriptors of one clip.
@@ -568,19 +564,16 @@ def _summary_from_spectra(spectra: _Spectra, params: FeatureParams, clip_id: str
     return np.concatenate(parts).astype(np.float32)
 
 
-def summary_vector(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> tuple[np.ndarray, list[str]]:
-    """Fixed-length float32 summary of a clip and its names (:func:`summary_names`).
+@one_blas_thread
+def extract_clip(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> ClipFeatures:
+    """Mel spectrogram (dB) and summary vector of one clip from a single STFT.
 
-    Mean, standard deviation and percentiles over frames of every frame-wise
+    The summary is a fixed-length float32 vector named by :func:`summary_names`:
+    mean, standard deviation and percentiles over frames of every frame-wise
     feature (units as in :func:`frame_features`), then tempo (BPM) and the
     other :func:`rhythm_descriptors`, then the transposition- and
     tempo-invariant :func:`invariant_descriptors`.
     """
-    return _summary_from_spectra(_spectra(y, params, clip_id), params, clip_id), summary_names(params)
-
-
-def extract_clip(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip_id: str = "<array>") -> ClipFeatures:
-    """Mel spectrogram (dB) and summary vector of one clip from a single STFT."""
     spectra = _spectra(y, params, clip_id)
     return ClipFeatures(spectra.mel_db, _summary_from_spectra(spectra, params, clip_id))
 
@@ -588,220 +581,6 @@ def extract_clip(y: np.ndarray, params: FeatureParams = FeatureParams(), *, clip
 def load_mel(path: str | os.PathLike) -> np.ndarray:
     """Load a cached mel spectrogram (dB, (n_mels, frames) float32); pickles refused."""
     return cache.read_npy(path)
-
-
-# --------------------------------------------------------------------------- batch
-
-
-@dataclass(frozen=True)
-class _CacheLayout:
-    """Cache folders, resolved once in the calling process for all workers."""
-
-    summary_dir: Path
-    skip_dir: Path
-    mel_dir: Path
-
-    @classmethod
-    def for_params(cls, params: FeatureParams) -> "_CacheLayout":
-        root = config.data_path("features", params.key(), "summary").parent
-        return cls(root / "summary", root / "skips", config.data_path("features", "mel", params.mel_key()))
-
-
-class _ClipResult(NamedTuple):
-    clip_id: str
-    summary: np.ndarray | None
-    mel_path: str | None
-    reason: str | None
-    mel_computed: bool = False
-    summary_computed: bool = False
-    cached_skip: bool = False
-
-
-def _compute_clip(clip_id, data, paths, params, use_cache) -> _ClipResult:
-    """Decode and featurize one clip, writing whichever cache entries are missing."""
-    summary_path, mel_path, skip_path = paths
-    need_mel = not (use_cache and mel_path.exists())
-    try:
-        spectra = _spectra(decode_audio(data, params, clip_id), params, clip_id)
-        summary = _summary_from_spectra(spectra, params, clip_id)
-    except FeatureError as error:
-        cache.write_json(skip_path, {"clip_id": clip_id, "reason": error.reason})
-        return _ClipResult(clip_id, None, None, error.reason)
-    if need_mel:
-        cache.write_npy(mel_path, spectra.mel_db)
-    cache.write_npy(summary_path, summary)
-    return _ClipResult(clip_id, summary, str(mel_path), None, need_mel, True)
-
-
-def _extract_one(clip_id: str, audio_path: str, params: FeatureParams, layout: _CacheLayout, use_cache: bool) -> _ClipResult:
-    """One clip: from cache when possible, else computed; errors become skips."""
-    try:
-        data = Path(audio_path).read_bytes()
-    except OSError as error:
-        return _ClipResult(clip_id, None, None, f"cannot read {audio_path}: {error.strerror or error}")
-    paths = _clip_paths(hashlib.sha256(data).hexdigest(), params, layout)
-    if use_cache:
-        cached = _from_cache(clip_id, *paths)
-        if cached is not None:
-            return cached
-    try:
-        return _compute_clip(clip_id, data, paths, params, use_cache)
-    except Exception as error:  # never fatal to a long run; not cached, so a rerun retries
-        return _ClipResult(clip_id, None, None, f"unexpected {type(error).__name__}: {error}")
-
-
-def _from_cache(clip_id: str, summary_path: Path, mel_path: Path, skip_path: Path) -> _ClipResult | None:
-    if summary_path.exists() and mel_path.exists():
-        return _ClipResult(clip_id, cache.read_npy(summary_path), str(mel_path), None)
-    if skip_path.exists():
-        return _ClipResult(clip_id, None, None, json.loads(skip_path.read_text())["reason"], cached_skip=True)
-    return None
-
-
-def _extract_chunk(chunk, params, layout, use_cache) -> list[_ClipResult]:
-    """A batch of clips per task, so scheduling overhead is paid per chunk, not per clip.
-
-    BLAS and OpenMP run one thread per clip wherever the chunk runs (this
-    process, a loky worker or a dask worker): a threaded BLAS splits its sums
-    by thread count, so without this the same clip got values that differed in
-    the last bits between one process and two (up to 6.5e-6 relative).
-    Parallelism comes from the workers instead.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return [_extract_one(clip_id, path, params, layout, use_cache) for clip_id, path in chunk]
-
-
-def _as_items(items) -> list[tuple[str, str]]:
-    """(clip_id, audio_path) pairs from a DataFrame (columns clip_id and audio_path) or pairs."""
-    if isinstance(items, pd.DataFrame):
-        frame = items.reset_index() if "clip_id" not in items.columns else items
-        missing = {"clip_id", "audio_path"} - set(frame.columns)
-        if missing:
-            raise ValueError(f"items DataFrame lacks column(s) {sorted(missing)}")
-        items = zip(frame["clip_id"], frame["audio_path"])
-    return [(str(clip_id), str(path)) for clip_id, path in items]
-
-
-def _chunks(pairs: Sequence, n_chunks: int) -> list[list]:
-    size = max(1, math.ceil(len(pairs) / max(1, n_chunks)))
-    return [list(pairs[i : i + size]) for i in range(0, len(pairs), size)]
-
-
-def _run_parallel(chunks, params, layout, use_cache, n_jobs, client) -> list[_ClipResult]:
-    """joblib over chunks: loky processes locally, or a dask cluster when one is given."""
-    import joblib
-
-    tasks = (joblib.delayed(_extract_chunk)(chunk, params, layout, use_cache) for chunk in chunks)
-    if client is None:
-        results = joblib.Parallel(n_jobs=n_jobs, backend="loky")(tasks)
-    elif isinstance(client, str):  # a scheduler address: connect, and close when done
-        from distributed import Client
-
-        with Client(client, set_as_default=False) as own_client:
-            return _run_parallel(chunks, params, layout, use_cache, n_jobs, own_client)
-    else:
-        with joblib.parallel_config(backend="dask", client=client):
-            results = joblib.Parallel(n_jobs=n_jobs)(tasks)
-    return [result for chunk_results in results for result in chunk_results]
-
-
-def _deduplicated(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    seen, unique, skips = set(), [], []
-    for clip_id, path in pairs:
-        if clip_id in seen:
-            skips.append((clip_id, f"duplicate clip_id (second path {path} ignored)"))
-        else:
-            seen.add(clip_id)
-            unique.append((clip_id, path))
-    return unique, skips
-
-
-def _feature_set(results: list[_ClipResult], extra_skips, params: FeatureParams) -> FeatureSet:
-    kept = [r for r in results if r.reason is None]
-    names = summary_names(params)
-    index = pd.Index([r.clip_id for r in kept], name="clip_id", dtype=object)
-    matrix = np.vstack([r.summary for r in kept]) if kept else np.empty((0, len(names)), np.float32)
-    skips = [(r.clip_id, r.reason) for r in results if r.reason is not None] + list(extra_skips)
-    counts = {
-        "clips": len(results) + len(extra_skips),
-        "mel_computed": sum(r.mel_computed for r in results),
-        "summary_computed": sum(r.summary_computed for r in results),
-        "from_cache": sum(r.reason is None and not r.summary_computed for r in results),
-        "skipped": len(skips),
-        "skips_from_cache": sum(r.cached_skip for r in results),
-    }
-    return FeatureSet(
-        summary=pd.DataFrame(matrix, index=index, columns=names),
-        mel_paths=pd.Series([r.mel_path for r in kept], index=index, name="mel_path", dtype=object),
-        skips=pd.DataFrame(skips, columns=["clip_id", "reason"]),
-        counts=counts,
-    )
-
-
-def extract_many(
-    items: pd.DataFrame | Iterable[tuple[str, str]],
-    params: FeatureParams = FeatureParams(),
-    n_jobs: int | None = None,
-    use_cache: bool = True,
-    client=None,
-) -> FeatureSet:
-    """Mel spectrograms and summary vectors of many audio files, cached and in parallel.
-
-    ``items``: a DataFrame with columns ``clip_id`` and ``audio_path`` (or
-    ``clip_id`` as index), or (clip_id, audio_path) pairs. Each clip is keyed
-    by the SHA-256 of its file bytes and the parameters, so a rerun reads the
-    cache, an interrupted run resumes, and changing a summary-only parameter
-    reuses the mels. ``use_cache=False`` recomputes every clip and overwrites
-    its cache entries. ``n_jobs``: worker processes (default
-    ``config.n_jobs()``; with a dask cluster, -1 = all its workers).
-    ``client``: a ``dask.distributed.Client`` or a scheduler address string;
-    the cache folder must then be visible to the workers. (joblib runs the
-    work in the calling process when the cluster has one core in all.) Clips that cannot be
-    read, decoded or featurized are counted in ``skips`` with their reason,
-    never fatal.
-    """
-    pairs, duplicate_skips = _deduplicated(_as_items(items))
-    layout = _CacheLayout.for_params(params)
-    _write_cache_readme(layout, params)
-    if n_jobs is None:
-        n_jobs = -1 if client is not None else config.n_jobs()
-    workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
-    # Cache hits are read here: starting worker processes (imports, numba JIT)
-    # costs more than reading a warm cache, so only misses go to the workers.
-    done = {clip_id: hit for clip_id, path in pairs
-            if use_cache and (hit := _cached_result(clip_id, path, params, layout)) is not None}
-    todo = [pair for pair in pairs if pair[0] not in done]
-    chunks = _chunks(todo, n_chunks=4 * workers)
-    computed = _run_parallel(chunks, params, layout, use_cache, n_jobs, client) if todo else []
-    done.update((result.clip_id, result) for result in computed)
-    return _feature_set([done[clip_id] for clip_id, _ in pairs], duplicate_skips, params)
-
-
-def _clip_paths(audio_sha: str, params: FeatureParams, layout: _CacheLayout) -> tuple[Path, Path, Path]:
-    """(summary, mel, skip) cache paths of a clip whose file bytes hash to ``audio_sha``."""
-    key = cache.content_key(audio_sha, params.key())
-    return (layout.summary_dir / f"{key}.npy",
-            layout.mel_dir / f"{cache.content_key(audio_sha, params.mel_key())}.npy",
-            layout.skip_dir / f"{key}.json")
-
-
-def _cached_result(clip_id: str, audio_path: str, params: FeatureParams, layout: _CacheLayout):
-    """The cached result of one clip, or None when it must be computed."""
-    try:
-        data = Path(audio_path).read_bytes()
-    except OSError:
-        return None  # the worker reports the read error as a skip
-    return _from_cache(clip_id, *_clip_paths(hashlib.sha256(data).hexdigest(), params, layout))
-
-
-def _write_cache_readme(layout: _CacheLayout, params: FeatureParams) -> None:
-    """Parameters and column names beside the summaries, for people reading the cache."""
-    root = layout.summary_dir.parent
-    if not (root / "names.json").exists():
-        cache.write_json(root / "params.json", {"version": FEATURES_VERSION, **asdict(params)})
-        cache.write_json(root / "names.json", summary_names(params))
 
 
 # --------------------------------------------------------------------------- analysis helpers
@@ -856,52 +635,6 @@ def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) ->
     z = (values[:, keep] - mean[keep]) / std[keep]
     dropped = [name for name, k in zip(summary.columns, keep) if not k]
     return pd.DataFrame(z, index=summary.index, columns=summary.columns[keep]), dropped
-
-
-def summary_tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_pca: int = 50,
-                 n_jobs: int | None = None) -> np.ndarray:
-    """2-D t-SNE of standardised feature rows, seeded; returns an (n, 2) array (unitless).
-
-    The rows are first reduced to ``n_pca`` principal components (the usual
-    practice: it removes noise dimensions and speeds t-SNE up), then embedded
-    with scikit-learn's Barnes-Hut t-SNE initialised from PCA. ``n_jobs``
-    caps the BLAS/OpenMP threads (default ``config.n_jobs()``): on a shared
-    machine, more threads than free cores make t-SNE many times slower.
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or len(X) <= perplexity:
-        raise ValueError(f"t-SNE needs an (n, d) array with n > perplexity={perplexity}, got {X.shape}")
-    with threadpool_limits(limits=n_jobs or config.n_jobs()):
-        reduced = PCA(n_components=min(n_pca, *X.shape), random_state=seed).fit_transform(X)
-        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-        return tsne.fit_transform(reduced)
-
-
-def neighbour_agreement(X: np.ndarray, labels, k: int = 10) -> dict[str, float]:
-    """How much same-label neighbours cluster in feature space, against chance.
-
-    ``agreement``: the share of each row's ``k`` nearest neighbours
-    (Euclidean, the row itself excluded) that carry its label, averaged over
-    rows; ``chance``: the same share if labels were shuffled (the sum of
-    squared label shares, about); ``balanced_agreement``: ``agreement``
-    averaged per label, then over labels, whose chance level
-    ``balanced_chance`` is 1 / number of labels. Values are fractions in [0, 1].
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    X, labels = np.asarray(X, dtype=float), np.asarray(labels).astype(str).ravel()
-    if len(X) != len(labels) or len(X) <= k:
-        raise ValueError(f"need more than k={k} rows and one label per row, got {len(X)} rows, {len(labels)} labels")
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
-    same = (labels[idx[:, 1:]] == labels[:, None]).mean(axis=1)
-    shares = pd.Series(labels).value_counts(normalize=True)
-    per_label = pd.Series(same).groupby(labels).mean()
-    return {"agreement": float(same.mean()), "chance": float((shares**2).sum()),
-            "balanced_agreement": float(per_label.mean()), "balanced_chance": 1.0 / len(shares), "k": k}
 
 
 def summary_families(params: FeatureParams = FeatureParams()) -> pd.DataFrame:

@@ -8,17 +8,21 @@ is off by at most ~0.5 % from ellipsoidal (geodesic) distances, far below the
 errors of any music-geography model.
 
 All functions are vectorised with NumPy and broadcast their arguments.
+Also here: :func:`check_latlon` (the input check every geographic module
+uses), :func:`wrap_longitude`, and the land test :func:`on_land` against the
+package's country basemap.
 """
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
+
+from .config import PACKAGE_DATA
 
 #: Mean Earth radius (IUGG R1 of WGS-84), km.
 EARTH_RADIUS_KM = 6371.0088
-
-#: Half the circumference of the sphere: the largest possible distance, km.
-ANTIPODAL_KM = np.pi * EARTH_RADIUS_KM
-
 
 def _as_float(values) -> np.ndarray:
     return np.asarray(values, dtype=float)
@@ -226,16 +230,6 @@ def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int
     return xyz_to_latlon(y)
 
 
-def sum_great_circle_km(lat, lon, centre_lat: float, centre_lon: float, weights=None) -> float:
-    """Weighted sum of great-circle distances, km, from points to one centre.
-
-    The cost that :func:`geometric_median` minimises.
-    """
-    d = great_circle_km(lat, lon, centre_lat, centre_lon)
-    w = _weights_like(weights, np.shape(d))
-    return float(np.sum(d * w))
-
-
 def coordinate_labels(lat, lon, decimals: int = 4) -> np.ndarray:
     """One label per point, ``"lat,lon"`` rounded to ``decimals`` places (degrees).
 
@@ -300,3 +294,69 @@ def decode_region_probabilities(proba, centroid_lat, centroid_lon, decoding: str
         xyz[cancelled] = top[cancelled]
     lat, lon = xyz_to_latlon(xyz)
     return np.atleast_1d(lat), np.atleast_1d(lon)
+
+
+# --------------------------------------------------------------------------- inputs, longitudes, land
+
+
+def check_latlon(lat, lon, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes as flat float arrays, checked: degrees, finite, ``n`` of each if given."""
+    lat, lon = np.asarray(lat, dtype=float).ravel(), np.asarray(lon, dtype=float).ravel()
+    if lat.shape != lon.shape or (n is not None and len(lat) != n):
+        raise ValueError(f"need {n if n is not None else len(lat)} latitudes and longitudes, "
+                         f"got {len(lat)} and {len(lon)}")
+    if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 360) or not np.all(np.isfinite(lat + lon)):
+        raise ValueError("latitudes must lie in [-90, 90] and longitudes in [-360, 360] degrees")
+    return lat, lon
+
+
+def wrap_longitude(lon) -> np.ndarray:
+    """Longitudes, degrees, wrapped into [-180, 180)."""
+    return (np.asarray(lon, dtype=float) + 180.0) % 360.0 - 180.0
+
+
+#: The package's simplified country basemap (GeoJSON, without Antarctica), for maps and land tests.
+BASEMAP_PATH = PACKAGE_DATA / "countries.geojson"
+
+
+@functools.lru_cache(maxsize=1)
+def country_rings() -> tuple[np.ndarray, ...]:
+    """Outer rings of the basemap's countries, each an array of (lon, lat) rows in degrees."""
+    geojson = json.loads(BASEMAP_PATH.read_text())
+    rings = []
+    for feature in geojson["features"]:
+        geometry = feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        rings.extend(np.asarray(polygon[0]) for polygon in polygons)
+    return tuple(rings)
+
+
+@functools.lru_cache(maxsize=1)
+def _land_paths():
+    from matplotlib.path import Path as PolygonPath
+
+    return [PolygonPath(ring[:, :2]) for ring in country_rings()]
+
+
+def on_land(lat, lon) -> np.ndarray:
+    """True where a point (degrees) lies inside a country of the package's basemap.
+
+    Uses the outer rings of ``countries.geojson`` (the simplified basemap of
+    the maps, without Antarctica), so lakes count as land and points within a
+    few km of a coast can fall on either side; good enough to tell whether a
+    prediction lands in a country or in a sea such as the Caspian.
+    """
+    lat, lon = check_latlon(lat, lon)
+    points = np.column_stack([wrap_longitude(lon), lat])
+    inside = np.zeros(len(points), dtype=bool)
+    for path in _land_paths():
+        inside |= path.contains_points(points)
+    return inside
+
+
+def nearest_distance_km(lat, lon, ref_lat, ref_lon) -> np.ndarray:
+    """Great-circle km from each point to the nearest reference point (degrees in)."""
+    lat, lon = check_latlon(lat, lon)
+    ref_lat, ref_lon = check_latlon(ref_lat, ref_lon)
+    idx = nearest_point_index(lat, lon, ref_lat, ref_lon)
+    return np.atleast_1d(great_circle_km(lat, lon, ref_lat[idx], ref_lon[idx]))

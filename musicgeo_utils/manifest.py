@@ -85,18 +85,18 @@ def profile_audio(profile: str = "small", seed: int = 0, n_jobs: int | None = No
 
 
 def profile_features(profile: str = "small", seed: int = 0, n_jobs: int | None = None, client=None):
-    """``(tunes, FeatureSet)``: the profile's rendered tunes and their features.
+    """``(tunes, extraction.FeatureSet)``: the profile's rendered tunes and their features.
 
     ``tunes`` holds only tunes with a rendered clip and features, in the order
     of ``FeatureSet.summary``'s rows; skips of both stages are in the
     ``FeatureSet.skips`` table (render skips with the prefix ``render:``).
     """
-    from . import features
+    from . import extraction, features
 
     audio = profile_audio(profile, seed, n_jobs=n_jobs)
     ok = audio["status"] != "skipped"
     items = audio.loc[ok, ["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
-    result = features.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
+    result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
     render_skips = audio.loc[~ok, ["tune_id", "reason"]].rename(columns={"tune_id": "clip_id"})
     render_skips["reason"] = "render: " + render_skips["reason"].astype(str)
     result.skips = pd.concat([render_skips, result.skips], ignore_index=True)

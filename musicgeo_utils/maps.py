@@ -35,7 +35,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -46,15 +46,12 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from .cache import write_bytes
-from .config import PACKAGE_DATA
+from .colors import category_colors
+from .geo import BASEMAP_PATH
 
-BASEMAP_PATH = PACKAGE_DATA / "countries.geojson"
 #: Background ("sea") colour and country style of :func:`base_map`.
 SEA_COLOR = "#dde3e8"
 LAND_STYLE = {"color": "#9aa4ad", "weight": 0.6, "fillColor": "#fbfbf8", "fillOpacity": 1.0}
-#: matplotlib's tab10, the categorical palette of :func:`category_colors`.
-TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 _CSS_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}|rgba?\([0-9.,%\s]+\))$")
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-zA-Z])")
@@ -143,32 +140,6 @@ def base_map(location: Sequence[float] = (30, 20), zoom_start: int = 2, crs: str
 
 
 # --------------------------------------------------------------------------- colours
-
-def category_colors(values: Iterable[object]) -> dict[str, str]:
-    """A fixed colour for each distinct category (sorted by name), as ``{label: '#rrggbb'}``.
-
-    Styles keep their colour of :data:`musicgeo_utils.plots.STYLE_COLORS`, so a
-    style looks the same on every map and figure. Other labels, up to 10 in
-    all, get matplotlib's tab10 (colours not already taken); more are spread
-    evenly over the 'turbo' colour map (neighbours then differ less: prefer
-    few classes).
-    """
-    from .plots import STYLE_COLORS
-
-    labels = sorted({str(v) for v in values})
-    fixed = {label: STYLE_COLORS[label] for label in labels if label in STYLE_COLORS}
-    others = [label for label in labels if label not in fixed]
-    free = [c for c in TAB10 if c not in fixed.values()]
-    if len(others) <= len(free):
-        colors = free[: len(others)]
-    else:
-        from matplotlib import colormaps
-        from matplotlib.colors import to_hex
-
-        turbo = colormaps["turbo"]
-        colors = [to_hex(turbo(x)) for x in np.linspace(0.05, 0.95, len(others))]
-    return {label: fixed.get(label) or dict(zip(others, colors))[label] for label in labels}
-
 
 def _legend_html(title: str, body: str, position: str) -> str:
     """Shared frame of legends and colour bars; ``body`` is already escaped HTML."""
@@ -322,7 +293,7 @@ def add_points(m: folium.Map, frame: pd.DataFrame, lat: str = "lat", lon: str = 
       missing or out-of-range values raise a ``ValueError`` naming the rows.
     - ``color``: a CSS colour, or the name of a categorical column, coloured by
       ``colors`` (``{value: css_colour}``, to keep colours equal across maps)
-      or else :func:`category_colors`; with ``legend_title`` a legend is added.
+      or else :func:`colors.category_colors`; with ``legend_title`` a legend is added.
     - ``radius``: pixels, a number or a column.
     - ``tooltip``: a column of plain text, escaped here, or a function of a
       row (a namedtuple from ``frame.itertuples(index=False)``) giving text.
@@ -367,18 +338,8 @@ def add_lines(m: folium.Map, pairs: pd.DataFrame, start: tuple[str, str] = ("lat
         palette, index = [_check_color(color)], [0] * len(pairs)
     else:
         values = pd.to_numeric(pairs[value], errors="coerce").to_numpy(float)
-        if colormap is None:
-            import branca.colormap as cm
-
-            finite = values[np.isfinite(values)]
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-            colormap = cm.LinearColormap(["#1a9850", "#fee08b", "#d73027"],
-                                         vmin=lo, vmax=max(hi, lo + 1e-9))
-        hexes = [colormap.rgb_hex_str(v) if np.isfinite(v) else "#7f7f7f" for v in values]
-        palette = sorted(set(hexes))
-        lookup = {h: i for i, h in enumerate(palette)}
-        palette = [_check_color(h) for h in palette]
-        index = [lookup[h] for h in hexes]
+        colormap = colormap if colormap is not None else value_colormap(values)
+        palette, index = _value_palette(colormap, values)
         if colorbar_title is not None:
             add_colorbar(m, colormap, colorbar_title)
     data = {"kind": "lines", "lat": y0, "lon": x0, "lat2": y1, "lon2": x1, "color": index,
@@ -660,6 +621,16 @@ def value_colormap(values=None, colors: Sequence[str] = ERROR_COLORS, vmin: floa
     return cm.LinearColormap([_check_color(c) for c in colors], vmin=lo, vmax=max(hi, lo + 1e-9))
 
 
+def _value_palette(colormap, values: np.ndarray) -> tuple[list[str], list[int]]:
+    """(palette, palette index per value) of ``colormap``; values beyond its range take the
+    end colours, missing ones grey."""
+    clipped = np.clip(values, colormap.vmin, colormap.vmax)
+    hexes = [colormap.rgb_hex_str(v) if np.isfinite(v) else "#7f7f7f" for v in clipped]
+    palette = sorted(set(hexes))
+    lookup = {h: i for i, h in enumerate(palette)}
+    return [_check_color(h) for h in palette], [lookup[h] for h in hexes]
+
+
 def add_switchable_layer(m: folium.Map, name: str, show: bool = False) -> folium.FeatureGroup:
     """A *base* layer: a ``folium.LayerControl`` offers these as radio buttons, one shown at a time.
 
@@ -690,14 +661,10 @@ def add_value_points(m: folium.Map, frame: pd.DataFrame, value: str, lat: str = 
     y, x = _coordinates(frame, lat, lon, _is_geographic(m))
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(float)
     colormap = colormap if colormap is not None else value_colormap(values)
-    clipped = np.clip(values, colormap.vmin, colormap.vmax)
-    hexes = [colormap.rgb_hex_str(v) if np.isfinite(v) else "#7f7f7f" for v in clipped]
-    palette = sorted(set(hexes))
-    lookup = {h: i for i, h in enumerate(palette)}
+    palette, index = _value_palette(colormap, values)
     if tooltip is not None and tooltip_html is not None:
         raise ValueError("give tooltip (plain text) or tooltip_html (trusted HTML), not both")
-    data = {"kind": "points", "lat": y, "lon": x, "color": [lookup[h] for h in hexes],
-            "palette": [_check_color(h) for h in palette],
+    data = {"kind": "points", "lat": y, "lon": x, "color": index, "palette": palette,
             "radius": (pd.to_numeric(frame[radius]).round(2).tolist() if isinstance(radius, str)
                        else float(radius)),
             "tooltip": _texts(frame, tooltip, True) if tooltip is not None else _texts(frame, tooltip_html, False),
@@ -718,7 +685,7 @@ def add_region_probabilities(m: folium.Map, probabilities: Mapping[str, float], 
 
     ``probabilities``: ``{region: probability}`` (e.g. a row of a classifier's
     ``predict_proba`` as a Series); ``centroids``: ``region, lat, lon``
-    (degrees) for every region, e.g. :func:`baselines.region_centroids`.
+    (degrees) for every region, e.g. :func:`geocode.region_centroids`.
     Each region with probability >= ``min_probability`` gets a circle at its
     centroid, of area proportional to the probability (``max_radius`` pixels
     at 1) and coloured by ``colormap`` (default light yellow -> dark red over

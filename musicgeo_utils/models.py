@@ -296,7 +296,7 @@ def decode_latlon(outputs: np.ndarray) -> np.ndarray:
 #: Notebook 04's compact CRNN: narrower early blocks, frequency pooled early,
 #: frames averaged in pairs at the input (about 6x faster per epoch on 2 CPU
 #: cores than the default widths; ``benchmarks/ablation_crnn.py``). The
-#: notebook's ``crnn_kwargs`` parameter spells the same values out.
+#: notebook uses these unless its ``crnn_kwargs`` parameter names others.
 COMPACT_CRNN_KWARGS = {"channels": (16, 32, 64, 64), "freq_pools": (4, 4, 3, 2), "time_pools": (2, 2, 2, 1),
                        "input_time_pool": 2}
 

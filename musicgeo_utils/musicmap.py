@@ -53,7 +53,7 @@ from jinja2 import Template
 
 from . import config, maps, render, report
 from .cache import content_key, write_bytes
-from .plots import category_colors
+from .colors import category_colors
 
 #: Side of the square every layout is scaled into (map units).
 BOX = 100.0

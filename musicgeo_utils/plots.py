@@ -5,51 +5,19 @@ same style has the same colour in every notebook.
 """
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .config import PACKAGE_DATA
-
-#: One colour per style, the same in every figure and map.
-STYLE_COLORS = {
-    "Chinese folk": "#d62728",
-    "German folk": "#1f77b4",
-    "European folk": "#17becf",
-    "Irish dance": "#2ca02c",
-    "American fiddle": "#ff7f0e",
-    "Scottish airs": "#9467bd",
-    "Anglo-American folk": "#8c564b",
-}
-
-
-def category_colors(values) -> dict[str, str]:
-    """A colour per category: the fixed style colours, then tab10 (see :func:`maps.category_colors`)."""
-    from .maps import category_colors as colors
-
-    return colors(values)
-
-
-@lru_cache(maxsize=1)
-def _country_rings() -> list[np.ndarray]:
-    """Outer rings (lon, lat) of the committed country basemap."""
-    geojson = json.loads((PACKAGE_DATA / "countries.geojson").read_text())
-    rings = []
-    for feature in geojson["features"]:
-        geometry = feature["geometry"]
-        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-        rings.extend(np.asarray(polygon[0]) for polygon in polygons)
-    return rings
+from .colors import category_colors, distinct_colors
+from .geo import country_rings
 
 
 def world_axes(ax=None, extent=(-180, 180, -60, 85)):
     """An equirectangular lon/lat axes with country outlines (degrees)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
-    for ring in _country_rings():
+    for ring in country_rings():
         ax.fill(ring[:, 0], ring[:, 1], facecolor="#eeeeee", edgecolor="#999999", linewidth=0.3)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
@@ -89,13 +57,16 @@ def matched_pair_figure(notes: pd.DataFrame, pairs: pd.DataFrame, titles: pd.Ser
     return fig
 
 
-def mel_axes(ax, mel_db: np.ndarray, sample_rate: int, hop_length: int, title: str = ""):
-    """A log-mel spectrogram image: time in seconds, mel band index, colour in dB."""
-    seconds = mel_db.shape[1] * hop_length / sample_rate
-    image = ax.imshow(mel_db, origin="lower", aspect="auto", cmap="magma",
-                      extent=(0, seconds, 0, mel_db.shape[0]))
+def mel_axes(ax, mel_db: np.ndarray, sample_rate: int, hop_length: int, title: str = "",
+             fmin: float = 0.0, fmax: float | None = None):
+    """A log-mel spectrogram (``librosa.display.specshow``): time in seconds, frequency in Hz
+    on the mel scale (bands from ``fmin`` to ``fmax``, default Nyquist), colour in dB."""
+    from librosa.display import specshow
+
+    image = specshow(mel_db, sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="mel",
+                     fmin=fmin, fmax=fmax if fmax is not None else sample_rate / 2, cmap="magma", ax=ax)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("mel band")
+    ax.set_ylabel("frequency (Hz, mel scale)")
     ax.set_title(title, fontsize=9)
     return image
 
@@ -144,12 +115,12 @@ def show(fig, format: str = "png", quality: int = 70) -> None:
 
 
 def chroma_axes(ax, chroma: np.ndarray, sample_rate: int, hop_length: int, title: str = ""):
-    """A chromagram image: time in seconds, pitch class (C at the bottom), colour = relative energy (0-1)."""
-    seconds = chroma.shape[1] * hop_length / sample_rate
-    image = ax.imshow(chroma, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                      extent=(0, seconds, -0.5, chroma.shape[0] - 0.5), interpolation="nearest")
-    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-    ax.set_yticks(range(0, 12, 2), names[::2])
+    """A chromagram (``librosa.display.specshow``): time in seconds, pitch class (C at the bottom),
+    colour = relative energy (0-1)."""
+    from librosa.display import specshow
+
+    image = specshow(chroma, sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="chroma",
+                     cmap="viridis", vmin=0, vmax=1, ax=ax)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch class")
     ax.set_title(title, fontsize=9)
@@ -176,18 +147,6 @@ def group_boxes(ax, values: pd.Series, groups: pd.Series, xlabel: str, order=Non
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     return ax
-
-
-def distinct_colors(values) -> dict[str, str]:
-    """A colour per category: :func:`category_colors` for up to 10, else tab20 (20 distinct)."""
-    labels = sorted(set(map(str, values)))
-    if len(labels) <= 10:
-        return category_colors(labels)
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    cmap = colormaps["tab20"]
-    return {label: to_hex(cmap(i % 20)) for i, label in enumerate(labels)}
 
 
 def embedding_scatter(ax, xy: np.ndarray, labels, title: str = "", axis_name: str = "t-SNE", size: float = 5):

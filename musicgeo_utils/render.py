@@ -50,7 +50,6 @@ PEAK_LEVEL = 10 ** (-1 / 20)
 FOLK_PROGRAMS = (0, 6, 15, 21, 22, 24, 40, 46, 68, 71, 73, 74, 75, 105, 109, 110)
 #: Shortest tune (end of its last note, seconds) that is looped to fill a clip.
 MIN_TUNE_SECONDS = 0.1
-BACKENDS = ("tinysoundfont", "fluidsynth")
 _CHANNEL = 0
 
 
@@ -77,15 +76,6 @@ def soundfont_path() -> Path:
     return path
 
 
-def fluidsynth_available() -> bool:
-    """Whether pyfluidsynth and the libfluidsynth shared library both load."""
-    try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth loads libfluidsynth on import)
-    except (ImportError, OSError):
-        return False
-    return hasattr(fluidsynth, "Synth")
-
-
 @dataclass(frozen=True)
 class RenderParams:
     """How tunes become audio clips.
@@ -93,9 +83,7 @@ class RenderParams:
     ``sample_rate`` in Hz (the feature rate), ``clip_seconds`` in seconds,
     ``programs`` General MIDI programs (0-based) drawn per tune, ``qpm_range``
     tempo in quarter notes per minute, ``transpose_range`` in semitones (both
-    ends included), ``velocity`` MIDI velocity 1-127, ``backend``
-    ``'tinysoundfont'`` (default, always installed) or ``'fluidsynth'``
-    (needs pyfluidsynth and libfluidsynth).
+    ends included), ``velocity`` MIDI velocity 1-127.
     """
 
     sample_rate: int = 12000
@@ -104,7 +92,6 @@ class RenderParams:
     qpm_range: tuple[float, float] = (80.0, 140.0)
     transpose_range: tuple[int, int] = (-5, 6)
     velocity: int = 90
-    backend: str = "tinysoundfont"
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.clip_seconds <= 0:
@@ -117,22 +104,11 @@ class RenderParams:
             raise ValueError(f"transpose_range must be ordered, got {self.transpose_range}")
         if not 1 <= self.velocity <= 127:
             raise ValueError(f"velocity must be 1-127, got {self.velocity}")
-        _check_backend(self.backend)
 
     @property
     def n_samples(self) -> int:
         """Samples in one clip (``clip_seconds * sample_rate``)."""
         return int(round(self.clip_seconds * self.sample_rate))
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend == "fluidsynth" and not fluidsynth_available():
-        raise ImportError(
-            "backend 'fluidsynth' needs pyfluidsynth and libfluidsynth: "
-            "apt-get install --no-install-recommends libfluidsynth3 && pip install pyfluidsynth; "
-            "or use backend='tinysoundfont'")
 
 
 def draw_augmentation(tune_ids: Iterable[str], seed: int, params: RenderParams) -> pd.DataFrame:
@@ -258,7 +234,7 @@ def _tinysoundfont_synth(path: str, sample_rate: int):
     return synth, synth.sfload(path)
 
 
-def _synthesize_tinysoundfont(looped: np.ndarray, program: int, params: RenderParams,
+def _synthesize(looped: np.ndarray, program: int, params: RenderParams,
                               soundfont: Path) -> np.ndarray:
     """Mono float32 audio through tinysoundfont, events placed to the sample."""
     synth, sfid = _tinysoundfont_synth(str(soundfont), params.sample_rate)
@@ -273,63 +249,6 @@ def _synthesize_tinysoundfont(looped: np.ndarray, program: int, params: RenderPa
     synth.program_select(_CHANNEL, sfid, 0, int(program))
     return _play_events(looped, params, lambda key: synth.noteon(_CHANNEL, key, params.velocity),
                         lambda key: synth.noteoff(_CHANNEL, key), generate)
-
-
-def _fluidsynth_synth(path: str, sample_rate: int):
-    """A new FluidSynth Synth with the soundfont loaded."""
-    import fluidsynth
-
-    # Reverb and chorus off: tinysoundfont has neither, so both backends give a dry tone.
-    synth = fluidsynth.Synth(samplerate=float(sample_rate),
-                             **{"synth.reverb.active": 0, "synth.chorus.active": 0})
-    return synth, synth.sfload(path)
-
-
-@functools.lru_cache(maxsize=1)
-def _fluidsynth_write_float():
-    """``fluid_synth_write_float`` through pyfluidsynth's ctypes helper.
-
-    pyfluidsynth's ``get_samples`` only writes 16-bit samples, which FluidSynth
-    dithers with a noise generator whose state runs on from tune to tune.
-    """
-    from ctypes import c_int, c_void_p
-
-    import fluidsynth
-
-    return fluidsynth.cfunc("fluid_synth_write_float", c_int, ("synth", c_void_p, 1),
-                            ("len", c_int, 1), ("lout", c_void_p, 1), ("loff", c_int, 1),
-                            ("lincr", c_int, 1), ("rout", c_void_p, 1), ("roff", c_int, 1),
-                            ("rincr", c_int, 1))
-
-
-def _synthesize_fluidsynth(looped: np.ndarray, program: int, params: RenderParams,
-                           soundfont: Path) -> np.ndarray:
-    """Mono float32 audio through FluidSynth (pyfluidsynth), events placed to its 64-sample block.
-
-    A reused FluidSynth Synth renders the first notes of the next tune slightly
-    differently even after a system reset, so each tune gets a fresh one; the
-    soundfont load then dominates (~400x real time at 12 kHz, tinysoundfont ~2,000x).
-    """
-    synth, sfid = _fluidsynth_synth(str(soundfont), params.sample_rate)
-    write_float = _fluidsynth_write_float()
-
-    def generate(n: int) -> np.ndarray:
-        stereo = np.zeros(2 * n, dtype=np.float32)
-        address = stereo.ctypes.data
-        write_float(synth.synth, n, address, 0, 2, address, 1, 2)
-        return 0.5 * (stereo[0::2] + stereo[1::2])
-
-    try:
-        synth.program_select(_CHANNEL, sfid, 0, int(program))
-        return _play_events(looped, params,
-                            lambda key: synth.noteon(_CHANNEL, key, params.velocity),
-                            lambda key: synth.noteoff(_CHANNEL, key), generate)
-    finally:
-        synth.delete()
-
-
-_SYNTHESIZERS = {"tinysoundfont": _synthesize_tinysoundfont,
-                 "fluidsynth": _synthesize_fluidsynth}
 
 
 def is_silent(audio: np.ndarray, threshold_db: float = -60.0) -> bool:
@@ -390,9 +309,8 @@ def render_tune(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
     notes, an out-of-range pitch or silent output.
     """
     name = _tune_name(notes, tune_id)
-    _check_backend(params.backend)
     looped = _clip_looped_notes(notes, program, qpm, transpose, params, name)
-    raw = _SYNTHESIZERS[params.backend](looped, program, params, soundfont or soundfont_path())
+    raw = _synthesize(looped, program, params, soundfont or soundfont_path())
     if not np.isfinite(raw).all() or is_silent(raw):
         raise RenderError(f"tune {name!r}: rendered audio is silent or not finite "
                           f"(program {program})")
@@ -408,8 +326,8 @@ def _clip_key(params: RenderParams, soundfont: Path, table: np.ndarray,
               program: int, qpm: float, transpose: int) -> str:
     """Cache key of one clip: the fields that shape the audio, not the draw ranges."""
     stat = soundfont.stat()
-    shaping = {k: v for k, v in asdict(params).items()
-               if k in ("sample_rate", "clip_seconds", "velocity", "backend")}
+    shaping = {k: v for k, v in asdict(params).items() if k in ("sample_rate", "clip_seconds", "velocity")}
+    shaping["backend"] = "tinysoundfont"  # the synthesizer; kept in the key so existing caches stay valid
     return content_key(RENDER_VERSION, shaping, _soundfont_key(str(soundfont), stat.st_size,
                                                                stat.st_mtime_ns),
                        table, int(program), float(qpm), int(transpose))
@@ -487,7 +405,6 @@ def render_many(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParam
     skipped tune is never fatal. ``n_jobs`` defaults to ``config.n_jobs()``.
     """
     soundfont = soundfont_path()  # fail before any work, with the fix in the message
-    _check_backend(params.backend)
     jobs = _render_jobs(manifest, notes, params, seed, soundfont)
     todo = [job for job in jobs if not (use_cache and Path(job["audio_path"]).is_file())]
     outcome = dict(zip((id(job) for job in todo),
@@ -588,7 +505,7 @@ def clips_table_html(clips: pd.DataFrame, sample_rate: int) -> str:
 
 __all__ = [
     "FOLK_PROGRAMS", "PEAK_LEVEL", "RenderError", "RenderParams", "audio_html",
-    "clip_notes", "clip_to_mp3_bytes", "clips_table_html", "draw_augmentation", "fluidsynth_available", "is_silent",
+    "clip_notes", "clip_to_mp3_bytes", "clips_table_html", "draw_augmentation", "is_silent",
     "load_clip", "notes_to_midi", "preview_clips", "preview_format", "render_many", "render_tune",
     "soundfont_path",
 ]

@@ -32,9 +32,25 @@ def descriptor_names() -> list[str]:
     return names + ["range_semitones", "notes_per_quarter", "repeated_note_share"]
 
 
-def _one_tune(pitch: np.ndarray, onset: np.ndarray, duration: np.ndarray) -> np.ndarray:
-    relative = (pitch - pitch[-1]) % 12
-    pcs = np.bincount(relative, weights=duration, minlength=12) / duration.sum()
+def descriptors(pitch: np.ndarray, onset: np.ndarray, duration: np.ndarray,
+                tonic_pc: int | None = None) -> np.ndarray:
+    """The :func:`descriptor_names` values of one note sequence, given in onset order.
+
+    ``pitch``: MIDI numbers; ``onset`` and ``duration`` in beats (quarter notes
+    in a score); ``tonic_pc``: the pitch class (0 = C) that pitch classes are
+    counted from, default the last note's (the final of a whole tune).
+    :mod:`musicgeo_utils.transcribed_score` calls this with notes from audio.
+    """
+    pitch = np.asarray(pitch, dtype=int)
+    onset, duration = np.asarray(onset, dtype=float), np.asarray(duration, dtype=float)
+    if pitch.size == 0 or not (pitch.size == onset.size == duration.size):
+        raise ValueError(f"need one onset and duration per note and at least one note, got "
+                         f"{pitch.size} / {onset.size} / {duration.size}")
+    tonic = pitch[-1] if tonic_pc is None else int(tonic_pc)
+    relative = (pitch - tonic) % 12
+    weight = duration.sum()
+    pcs = (np.bincount(relative, weights=duration, minlength=12) / weight if weight > 0
+           else np.bincount(relative, minlength=12) / pitch.size)
     steps = np.clip(np.diff(pitch), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
     intervals = np.bincount(steps, minlength=2 * MAX_INTERVAL + 1) / max(1, steps.size)
     bins = np.searchsorted(DURATION_EDGES, duration)
@@ -64,6 +80,6 @@ def score_descriptors(notes: pd.DataFrame, tune_ids=None) -> pd.DataFrame:
     empty = [t for t in tune_ids if t not in groups]
     if empty:
         raise ValueError(f"{len(empty)} tune(s) have no notes, e.g. {empty[:5]}")
-    rows = [_one_tune(g["pitch"].to_numpy(int), g["onset"].to_numpy(float), g["duration"].to_numpy(float))
+    rows = [descriptors(g["pitch"].to_numpy(int), g["onset"].to_numpy(float), g["duration"].to_numpy(float))
             for g in (groups[t] for t in tune_ids)]
     return pd.DataFrame(np.vstack(rows), index=pd.Index(tune_ids, name="tune_id"), columns=descriptor_names())

@@ -1,8 +1,7 @@
-"""One training loop for every model: data, fit, checkpoints, prediction, metrics.
+"""One training loop for every model: fit, checkpoints, prediction.
 
-- :class:`MelDataset` serves cached log-mel spectrograms (``.npy``, float32,
-  ``(n_mels, frames)``) with random crops for training and a deterministic
-  centre crop (or several evenly spaced crops, averaged) for evaluation.
+The data come from :mod:`musicgeo_utils.meldata` (:class:`~musicgeo_utils.meldata.MelDataset`).
+
 - :func:`fit` trains any model of :mod:`musicgeo_utils.models` with AdamW,
   early stopping, mixed precision on CUDA only, and a per-epoch tqdm bar; it
   returns a :class:`History` whose ``frame`` holds the learning curves.
@@ -36,23 +35,23 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import f1_score
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config as mg_config
 from .cache import atomic_path, content_key
+from .evaluation import accuracy, macro_f1
+from .meldata import MelDataset, mel_normalization_stats, pad_collate
 from .models import MODELS, build_model
 
 __all__ = [
-    "pick_device", "configure_torch_threads", "MelDataset", "screen_mel_files",
-    "mel_normalization_stats", "pad_collate", "TrainConfig", "History", "fit", "train_step",
-    "save_checkpoint", "load_checkpoint", "predict", "accuracy", "macro_f1",
+    "pick_device", "configure_torch_threads", "TrainConfig", "History", "fit", "train_step",
+    "save_checkpoint", "load_checkpoint", "predict", "fit_or_load", "training_key", "softmax",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,170 +110,6 @@ def configure_torch_threads(n_threads: int | None = None) -> int:
 def _ensure_torch_threads() -> None:
     if not _threads_configured:
         configure_torch_threads()
-
-
-# --------------------------------------------------------------------------- data
-
-
-def _load_mel(source: str | os.PathLike | np.ndarray) -> np.ndarray:
-    """A ``(n_mels, frames)`` float array, memory-mapped when read from a file."""
-    if isinstance(source, np.ndarray):
-        mel = source
-    else:
-        try:
-            mel = np.load(source, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"mel spectrogram file not found: {source}") from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"{source}: cannot read mel spectrogram ({exc})") from exc
-    if mel.ndim != 2 or not np.issubdtype(mel.dtype, np.floating):
-        raise ValueError(f"{_name(source)}: expected a 2-D float (n_mels, frames) array, "
-                         f"got shape {mel.shape} dtype {mel.dtype}")
-    return mel
-
-
-def _name(source: Any) -> str:
-    return "<array>" if isinstance(source, np.ndarray) else str(source)
-
-
-def _finite(mel: np.ndarray, source: Any) -> np.ndarray:
-    """A float32 copy of ``mel``; NaN or infinity raises an error naming the clip."""
-    piece = np.array(mel, dtype=np.float32)
-    if not np.isfinite(piece).all():
-        raise ValueError(f"{_name(source)}: contains NaN or infinite values")
-    return piece
-
-
-def screen_mel_files(sources: Sequence[str | os.PathLike | np.ndarray],
-                     n_mels: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-    """Check every mel spectrogram before a long run; return (good indices, skips).
-
-    A file that is missing, unreadable, pickled, not 2-D float, with another
-    number of mel bands than ``n_mels`` or with non-finite values is skipped and
-    listed in the skips table (columns ``index``, ``source``, ``reason``).
-    """
-    good, skips = [], []
-    for index, source in enumerate(sources):
-        try:
-            mel = _load_mel(source)
-            if n_mels is not None and mel.shape[0] != n_mels:
-                raise ValueError(f"{_name(source)}: {mel.shape[0]} mel bands, expected {n_mels}")
-            _finite(mel, source)
-            good.append(index)
-        except (OSError, ValueError) as exc:
-            skips.append({"index": index, "source": _name(source), "reason": str(exc)})
-    return np.asarray(good, dtype=np.int64), pd.DataFrame(skips, columns=["index", "source", "reason"])
-
-
-class MelDataset(Dataset):
-    """Log-mel clips with their targets, cropped to a fixed number of frames.
-
-    Args:
-        sources: ``.npy`` paths (read with ``allow_pickle=False``, memory-mapped)
-            or in-memory ``(n_mels, frames)`` arrays.
-        targets: integer class labels ``(n,)`` for classification, or floats
-            ``(n, k)`` (e.g. scaled latitude/longitude) for regression.
-        crop_frames: frames per example (~46.9 frames per second); ``None``
-            serves whole clips (a batch is then padded to its longest clip).
-            Clips shorter than ``crop_frames`` are padded on the right with
-            their minimum (the silence floor of a log-mel clip).
-        train: random crops (augmentation) if ``True``; otherwise the centre
-            crop, or ``eval_crops`` evenly spaced crops stacked as
-            ``(eval_crops, 1, n_mels, crop_frames)`` for :func:`predict` to
-            average.
-        seed: random crops depend only on ``(seed, epoch, index)``; call
-            :meth:`set_epoch` every epoch (:func:`fit` does).
-    """
-
-    def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
-                 crop_frames: int | None = None, train: bool = True, seed: int = 0,
-                 eval_crops: int = 1) -> None:
-        self.sources = list(sources)
-        self.targets = np.asarray(targets)
-        if len(self.targets) != len(self.sources):
-            raise ValueError(f"{len(self.sources)} clips but {len(self.targets)} targets")
-        if (crop_frames is not None and crop_frames < 1) or eval_crops < 1:
-            raise ValueError("crop_frames and eval_crops must be positive")
-        self.crop_frames, self.train, self.seed = crop_frames, train, seed
-        self.eval_crops, self.epoch = eval_crops, 0
-
-    def __len__(self) -> int:
-        return len(self.sources)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random crops of ``epoch`` (training only)."""
-        self.epoch = int(epoch)
-
-    def as_eval(self, eval_crops: int | None = None) -> "MelDataset":
-        """A copy that serves deterministic evaluation crops."""
-        evaluation = copy.copy(self)
-        evaluation.train = False
-        if eval_crops is not None:
-            evaluation.eval_crops = eval_crops
-        return evaluation
-
-    def _crop_starts(self, index: int, frames: int) -> list[int]:
-        span = max(frames - self.crop_frames, 0)
-        if self.train:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            return [int(rng.integers(0, span + 1))]
-        if self.eval_crops == 1:
-            return [span // 2]
-        return [int(s) for s in np.linspace(0, span, self.eval_crops).round()]
-
-    def _crop(self, mel: np.ndarray, start: int, source: Any) -> np.ndarray:
-        piece = _finite(mel[:, start:start + self.crop_frames], source)
-        missing = self.crop_frames - piece.shape[1]
-        if missing > 0:
-            piece = np.pad(piece, ((0, 0), (0, missing)), constant_values=piece.min())
-        return piece
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        source = self.sources[index]
-        mel = _load_mel(source)
-        if self.crop_frames is None:
-            x = torch.from_numpy(_finite(mel, source))[None]
-        else:
-            crops = [self._crop(mel, s, source) for s in self._crop_starts(index, mel.shape[1])]
-            x = torch.from_numpy(np.stack(crops))[:, None]
-            x = x[0] if len(crops) == 1 else x
-        return x, self._target(index)
-
-    def _target(self, index: int) -> torch.Tensor:
-        value = self.targets[index]
-        if np.issubdtype(self.targets.dtype, np.integer):
-            return torch.tensor(value, dtype=torch.long)
-        return torch.as_tensor(np.asarray(value, dtype=np.float32))
-
-
-def pad_collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack a batch, padding clips of unequal length with each clip's minimum."""
-    frames = max(x.shape[-1] for x, _ in batch)
-    xs = [x if x.shape[-1] == frames else
-          torch.nn.functional.pad(x, (0, frames - x.shape[-1]), value=float(x.min()))
-          for x, _ in batch]
-    return torch.stack(xs), torch.stack([y for _, y in batch])
-
-
-def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray]:
-    """Per-mel-band mean and standard deviation over every frame of every clip.
-
-    Whole clips are read (not crops), in float64; units are those of the
-    log-mel input (e.g. dB). Use the training set only.
-    """
-    total = total_sq = None
-    count = 0
-    for source in dataset.sources:
-        mel = np.asarray(_load_mel(source), dtype=np.float64)
-        sums, sq = mel.sum(axis=1), np.square(mel).sum(axis=1)
-        total = sums if total is None else total + sums
-        total_sq = sq if total_sq is None else total_sq + sq
-        count += mel.shape[1]
-    if not count:
-        raise ValueError("cannot measure normalisation statistics on an empty dataset")
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
-    return mean.astype(np.float32), std.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- config
@@ -747,26 +582,6 @@ def predict(model: nn.Module, ds: Dataset, device: str | torch.device | None = N
     return np.concatenate(outs), np.concatenate(embs)
 
 
-def _labels(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y)
-    return y.argmax(axis=1) if y.ndim == 2 else y
-
-
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Fraction of correct labels; ``y_pred`` may be labels or logits ``(n, classes)``."""
-    return float(np.mean(np.asarray(y_true) == _labels(y_pred)))
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[int] | None = None) -> float:
-    """Unweighted mean of per-class F1 (sklearn); ``y_pred`` labels or logits.
-
-    ``labels`` fixes the class set (e.g. ``range(n_classes)``) so that a class
-    missing from both truth and prediction still counts (as F1 0).
-    """
-    return float(f1_score(y_true, _labels(y_pred), labels=labels, average="macro",
-                          zero_division=0))
-
-
 def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None) -> str:
     """A content key of what a fit depends on: config, architecture and data."""
     def data_part(ds):
@@ -809,28 +624,6 @@ def _fit_or_load(model, train_ds, val_ds, config, path: Path) -> tuple[nn.Module
                                    len(frame) < config.epochs)
     history = fit(model, train_ds, val_ds, config, checkpoint_path=path)
     return model, history
-
-
-def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
-                   seed: int, splits: Sequence[str] = ("train", "val", "test")) -> dict[str, MelDataset]:
-    """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
-
-    ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
-    with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
-    a negative class code (an excluded class) are left out. Training sets crop
-    randomly, the others use deterministic centre crops.
-    """
-    targets = np.asarray(targets)
-    keep = np.ones(len(targets), dtype=bool)
-    if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
-        keep = targets >= 0
-    result = {}
-    for name in splits:
-        rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
-        paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
-        result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
-                                  train=(name == "train"), seed=seed)
-    return result
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 
 from musicgeo_utils import cache, config
+from musicgeo_utils.extraction import clip_items
 
 #: Bump when the transcription code changes its outputs: every cache key changes.
 TRANSCRIPTION_VERSION = "transcription-1"
@@ -439,17 +440,6 @@ def _transcribe_chunk(chunk, params, root, use_cache) -> list[_ClipResult]:
         return [_transcribe_one(clip_id, path, params, root, use_cache) for clip_id, path in chunk]
 
 
-def _as_pairs(items) -> list[tuple[str, str]]:
-    """(clip_id, audio_path) pairs from a DataFrame (columns clip_id and audio_path) or pairs."""
-    if isinstance(items, pd.DataFrame):
-        frame = items.reset_index() if "clip_id" not in items.columns else items
-        missing = {"clip_id", "audio_path"} - set(frame.columns)
-        if missing:
-            raise ValueError(f"items DataFrame lacks column(s) {sorted(missing)}")
-        items = zip(frame["clip_id"], frame["audio_path"])
-    return [(str(clip_id), str(path)) for clip_id, path in items]
-
-
 def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
                     params: TranscriptionParams = TranscriptionParams(),
                     n_jobs: int | None = None, use_cache: bool = True) -> TranscriptionSet:
@@ -468,7 +458,7 @@ def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
     (default ``config.n_jobs()``).
     """
     pairs, seen, duplicates = [], set(), []
-    for clip_id, path in _as_pairs(items):
+    for clip_id, path in clip_items(items):
         if clip_id in seen:
             duplicates.append((clip_id, f"duplicate clip_id (second path {path} ignored)"))
         else:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from musicgeo_utils import baselines as b
+from musicgeo_utils import geomethods
 from musicgeo_utils import datasets as ds
 
 # A few capitals (degrees) as in the UCI file, which gives each track its country's capital.
@@ -125,7 +125,7 @@ def test_evaluate_uci_gom_cross_validates_every_method(tmp_path):
     path = tmp_path / "default_features_1059_tracks.txt"
     write_uci_fixture(path)
     table = ds.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50,
-                                methods=b.default_methods(seed=0, n_jobs=1, n_estimators=10))
+                                methods=geomethods.default_methods(seed=0, n_jobs=1, n_estimators=10))
     assert len(table) == 8 and (table["n"] == 60).all() and (table["n_countries"] == 4).all()
     assert table["balanced_median_km"].is_monotonic_increasing
     by_method = table.set_index("method")
@@ -135,5 +135,5 @@ def test_evaluate_uci_gom_cross_validates_every_method(tmp_path):
     assert by_method.loc["region classifier (logistic regression)", "country_accuracy"] > 0.8
     assert table["params"].str.count(r"\{").eq(3).all()  # chosen per fold
     assert table["fold_mean_km_std"].notna().all()
-    again = ds.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50, methods=[b.KNNGeo()])
+    again = ds.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50, methods=[geomethods.KNNGeo()])
     assert again.loc[0, "mean_km"] == by_method.loc["k nearest neighbours", "mean_km"]

@@ -177,3 +177,15 @@ def test_layouts_figure_has_a_panel_per_layout_and_one_legend(blobs):
     assert all("method units" in ax.get_xlabel() for ax in visible)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == sorted(set(labels))
     assert sum(len(c.get_offsets()) for c in visible[0].collections) == len(X)
+
+
+def test_neighbour_agreement_separated_clusters_and_chance():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 0.1, (30, 3)), rng.normal(10, 0.1, (30, 3))])
+    labels = ["a"] * 30 + ["b"] * 30
+    result = embedding.neighbour_agreement(X, labels, k=5)
+    assert result["agreement"] == 1.0 and result["balanced_agreement"] == 1.0
+    assert result["chance"] == pytest.approx(29 / 59) and result["balanced_chance"] == 0.5  # 2 * 30 * 29 / (60 * 59)
+    assert result["agreement"] == embedding.knn_label_purity(X, labels, 5)
+    shuffled = embedding.neighbour_agreement(X, rng.permutation(labels), k=5)
+    assert shuffled["agreement"] < 0.75

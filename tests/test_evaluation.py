@@ -41,3 +41,14 @@ def test_logistic_on_splits_refuses_misaligned_or_empty_splits():
         evaluation.logistic_on_splits(X[:-1], codes, split)
     with pytest.raises(ValueError, match=r"no labelled rows in split\(s\) \['val'\]"):
         evaluation.logistic_on_splits(X, codes, np.where(split == "val", "train", split))
+
+
+def test_accuracy_and_macro_f1_known_answers():
+    y_true = np.array([0, 0, 1, 1])
+    y_pred = np.array([0, 1, 1, 1])
+    assert evaluation.accuracy(y_true, y_pred) == 0.75
+    # F1 class 0: P=1, R=1/2 -> 2/3; class 1: P=2/3, R=1 -> 4/5; mean 11/15
+    assert evaluation.macro_f1(y_true, y_pred) == pytest.approx(11 / 15)
+    assert evaluation.macro_f1(y_true, y_pred, labels=[0, 1, 2]) == pytest.approx(22 / 45)
+    assert evaluation.scores("m", y_true, y_pred) == {"model": "m", "accuracy": 0.75,
+                                                      "macro_f1": pytest.approx(11 / 15), "n": 4}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from musicgeo_utils import config, features
+from musicgeo_utils import config, extraction, features
 from musicgeo_utils.features import FeatureError, FeatureParams
 
 SR = 12000
@@ -61,7 +61,7 @@ def melody_items(tmp_path):
 
 
 def summary_dict(y, params=PARAMS) -> dict[str, float]:
-    vector, names = features.summary_vector(y, params)
+    vector, names = features.extract_clip(y, params).summary, features.summary_names(params)
     return dict(zip(names, vector.tolist()))
 
 
@@ -124,7 +124,7 @@ def test_mfcc_with_deltas_of_a_steady_tone():
 
 
 def test_summary_names_are_stable_and_match_the_vector():
-    vector, names = features.summary_vector(note_sequence(1))
+    vector, names = features.extract_clip(note_sequence(1)).summary, features.summary_names()
     assert vector.dtype == np.float32 and vector.shape == (len(names),)
     assert np.all(np.isfinite(vector))
     assert len(set(names)) == len(names)
@@ -134,11 +134,10 @@ def test_summary_names_are_stable_and_match_the_vector():
     assert len(names) - len(fewer) == 3 * 7 * 5  # 7 fewer coefficients, deltas, delta-deltas; 5 stats
 
 
-def test_extract_clip_equals_separate_calls():
+def test_extract_clip_mel_equals_mel_spectrogram():
     y = note_sequence(2)
     clip = features.extract_clip(y)
     np.testing.assert_array_equal(clip.mel, features.mel_spectrogram(y))
-    np.testing.assert_array_equal(clip.summary, features.summary_vector(y)[0])
 
 
 @pytest.mark.parametrize(
@@ -166,7 +165,7 @@ def test_params_keys_separate_mel_from_summary_settings():
         FeatureParams(n_contrast_bands=6)
 
 
-# --------------------------------------------------------------------------- files and batches
+# --------------------------------------------------------------------------- files, and batches (extraction.py)
 
 
 def test_load_audio_resamples_and_mixes_to_mono(tmp_path):
@@ -194,14 +193,14 @@ def test_extract_many_counts_and_reports_skips(data_dir, tmp_path, melody_items)
         ("corrupt", str(corrupt)),
         ("tune0", melody_items[1][1]),  # duplicate clip id
     ]
-    result = features.extract_many(melody_items[:1] + bad, PARAMS, n_jobs=1)
+    result = extraction.extract_many(melody_items[:1] + bad, PARAMS, n_jobs=1)
     assert list(result.summary.index) == ["tune0"]
     reasons = dict(zip(result.skips["clip_id"], result.skips["reason"]))
     assert "silent" in reasons["silent"] and "FFT window" in reasons["short"]
     assert "NaN" in reasons["nan"] and "cannot read" in reasons["missing"]
     assert "cannot decode" in reasons["corrupt"] and "duplicate" in reasons["tune0"]
     assert result.counts["skipped"] == 6 and result.counts["clips"] == 7
-    rerun = features.extract_many(melody_items[:1] + bad, PARAMS, n_jobs=1)
+    rerun = extraction.extract_many(melody_items[:1] + bad, PARAMS, n_jobs=1)
     assert rerun.counts["skips_from_cache"] == 4  # decodable failures are cached; missing file is not
 
 
@@ -210,26 +209,26 @@ def _mtimes(paths) -> list[int]:
 
 
 def test_cache_hit_resume_and_invalidation(data_dir, melody_items):
-    first = features.extract_many(melody_items, PARAMS, n_jobs=1)
+    first = extraction.extract_many(melody_items, PARAMS, n_jobs=1)
     assert first.counts["summary_computed"] == first.counts["mel_computed"] == 3
     mel_times = _mtimes(first.mel_paths)
 
-    again = features.extract_many(melody_items, PARAMS, n_jobs=1)
+    again = extraction.extract_many(melody_items, PARAMS, n_jobs=1)
     assert again.counts["from_cache"] == 3 and again.counts["summary_computed"] == 0
     assert _mtimes(again.mel_paths) == mel_times
     np.testing.assert_array_equal(again.summary.to_numpy(), first.summary.to_numpy())
 
     next(iter((data_dir / "features" / PARAMS.key() / "summary").glob("*.npy"))).unlink()  # interrupted
-    resumed = features.extract_many(melody_items, PARAMS, n_jobs=1)
+    resumed = extraction.extract_many(melody_items, PARAMS, n_jobs=1)
     assert resumed.counts["summary_computed"] == 1 and resumed.counts["mel_computed"] == 0
     np.testing.assert_array_equal(resumed.summary.to_numpy(), first.summary.to_numpy())
 
-    summary_only = features.extract_many(melody_items, FeatureParams(n_mfcc=13), n_jobs=1)
+    summary_only = extraction.extract_many(melody_items, FeatureParams(n_mfcc=13), n_jobs=1)
     assert summary_only.counts["summary_computed"] == 3 and summary_only.counts["mel_computed"] == 0
     assert list(summary_only.mel_paths) == list(first.mel_paths) and _mtimes(first.mel_paths) == mel_times
     assert summary_only.summary.shape[1] == first.summary.shape[1] - 105
 
-    fewer_mels = features.extract_many(melody_items, FeatureParams(n_mels=64), n_jobs=1)
+    fewer_mels = extraction.extract_many(melody_items, FeatureParams(n_mels=64), n_jobs=1)
     assert fewer_mels.counts["mel_computed"] == 3
     assert set(fewer_mels.mel_paths).isdisjoint(first.mel_paths)
     assert features.load_mel(fewer_mels.mel_paths["tune0"]).shape == (64, 1 + 3 * SR // 256)
@@ -237,32 +236,32 @@ def test_cache_hit_resume_and_invalidation(data_dir, melody_items):
 
 def test_cached_mel_equals_direct_mel(data_dir, melody_items):
     items = pd.DataFrame(melody_items, columns=["clip_id", "audio_path"])
-    result = features.extract_many(items, PARAMS, n_jobs=1)
+    result = extraction.extract_many(items, PARAMS, n_jobs=1)
     for clip_id, path in melody_items:
         y = soundfile.read(path, dtype="float32")[0]
         np.testing.assert_array_equal(features.load_mel(result.mel_paths[clip_id]), features.mel_spectrogram(y))
-        np.testing.assert_array_equal(result.summary.loc[clip_id].to_numpy(), features.summary_vector(y)[0])
+        np.testing.assert_array_equal(result.summary.loc[clip_id].to_numpy(), features.extract_clip(y).summary)
 
 
 @pytest.mark.slow
 def test_loky_processes_equal_sequential(data_dir, melody_items):
-    sequential = features.extract_many(melody_items, PARAMS, n_jobs=1, use_cache=False)
-    parallel = features.extract_many(melody_items, PARAMS, n_jobs=2, use_cache=False)
+    sequential = extraction.extract_many(melody_items, PARAMS, n_jobs=1, use_cache=False)
+    parallel = extraction.extract_many(melody_items, PARAMS, n_jobs=2, use_cache=False)
     assert parallel.counts["summary_computed"] == 3
     np.testing.assert_array_equal(parallel.summary.to_numpy(), sequential.summary.to_numpy())
 
 
 def test_dask_path_equals_joblib_path(data_dir, melody_items):
     distributed = pytest.importorskip("distributed")
-    joblib_result = features.extract_many(melody_items, PARAMS, n_jobs=1, use_cache=False)
+    joblib_result = extraction.extract_many(melody_items, PARAMS, n_jobs=1, use_cache=False)
     # Two threads: with one core in all, joblib's dask backend runs tasks in this process instead.
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster, distributed.Client(cluster) as client:
         with distributed.get_task_stream(client) as tasks:
-            by_client = features.extract_many(melody_items, PARAMS, client=client, use_cache=False)
+            by_client = extraction.extract_many(melody_items, PARAMS, client=client, use_cache=False)
         assert len(tasks.data) >= 1  # the chunks really ran on the dask worker
-        by_address = features.extract_many(melody_items, PARAMS, client=cluster.scheduler_address)
+        by_address = extraction.extract_many(melody_items, PARAMS, client=cluster.scheduler_address)
     for result in (by_client, by_address):
         assert result.skips.empty
         np.testing.assert_array_equal(result.summary.to_numpy(), joblib_result.summary.to_numpy())

@@ -86,8 +86,8 @@ def test_geometric_median_matches_a_numerical_minimiser():
     rng = np.random.default_rng(1)
     lat, lon = rng.normal(45, 10, 300), rng.normal(10, 20, 300)
     centre = geo.geometric_median(lat, lon, tol_km=1e-4)
-    cost = geo.sum_great_circle_km(lat, lon, *centre)
-    best = minimize(lambda p: geo.sum_great_circle_km(lat, lon, *p), x0=[40.0, 0.0],
+    cost = np.sum(geo.great_circle_km(lat, lon, *centre))
+    best = minimize(lambda p: np.sum(geo.great_circle_km(lat, lon, *p)), x0=[40.0, 0.0],
                     method="Nelder-Mead", options=dict(xatol=1e-9, fatol=1e-9, maxiter=5000))
     assert cost <= best.fun * (1 + 1e-8)
     assert geo.great_circle_km(*centre, *best.x) < 1.0
@@ -131,3 +131,16 @@ def test_coordinate_labels_and_nearest_point():
     assert labels[0] == labels[1] == "51.5000,-0.1200" and labels[2] == "0.0000,10.0000"
     idx = geo.nearest_point_index([0.0, 50.0], [179.0, 8.0], [0.0, 51.0], [-179.0, 10.0])
     assert idx.tolist() == [0, 1]
+
+
+def test_on_land_cities_and_seas():
+    # Paris, Beijing, Boston (inland); mid-Atlantic, Caspian Sea, Pacific
+    lat = [48.86, 39.90, 42.36, 35.0, 42.0, 0.0]
+    lon = [2.35, 116.40, -71.10, -40.0, 50.5, -150.0]
+    assert geo.on_land(lat, lon).tolist() == [True, True, True, False, False, False]
+
+
+
+def test_nearest_distance_km_paris_to_berlin_or_beijing():
+    km = geo.nearest_distance_km([48.8566], [2.3522], [52.52, 39.9042], [13.405, 116.4074])
+    assert km[0] == pytest.approx(878, abs=10)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicgeo_utils import baselines, geo, maps
+from musicgeo_utils import maps
 
 XSS = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
 DUBLIN, BERLIN, BEIJING = (53.35, -6.26), (52.52, 13.40), (39.90, 116.40)
@@ -93,64 +93,6 @@ def test_region_probabilities_reject_bad_input():
         maps.add_region_probabilities(m, {"Ireland": 0.5, "Germany": 0.2}, regions(), *DUBLIN, name="tune 7")
     with pytest.raises(KeyError, match="Atlantis"):
         maps.add_region_probabilities(m, {"Ireland": 0.5, "Atlantis": 0.5}, regions(), *DUBLIN, name="tune 7")
-
-
-# --------------------------------------------------------------------------- baselines
-
-
-def predictions() -> pd.DataFrame:
-    """Three tunes; 'exact' predicts each true place, 'sea' predicts the mid-Atlantic."""
-    truth = pd.DataFrame({"tune_id": ["a", "b", "c"], "lat": [DUBLIN[0], BERLIN[0], BEIJING[0]],
-                          "lon": [DUBLIN[1], BERLIN[1], BEIJING[1]], "collection": ["oneills", "essen", "essen"]})
-    exact = truth.assign(method="exact", pred_lat=truth["lat"], pred_lon=truth["lon"])
-    sea = truth.assign(method="sea", pred_lat=45.0, pred_lon=-30.0)
-    return pd.concat([sea, exact], ignore_index=True)
-
-
-def test_placement_summary_known_answers():
-    frame = predictions()
-    table = baselines.placement_summary(frame, [DUBLIN[0], BERLIN[0]], [DUBLIN[1], BERLIN[1]])
-    assert list(table.index) == ["sea", "exact"]  # order of first appearance
-    assert table.loc["sea", "on_land"] == 0.0 and table.loc["exact", "on_land"] == 1.0
-    sea_km = geo.great_circle_km(45.0, -30.0, np.array([DUBLIN[0], BERLIN[0], BEIJING[0]]),
-                                 np.array([DUBLIN[1], BERLIN[1], BEIJING[1]]))
-    assert table.loc["sea", "median_error_km"] == pytest.approx(np.median(sea_km))
-    assert table.loc["sea", "median_km_to_nearest_origin"] == pytest.approx(sea_km[0])  # Dublin is nearest
-    assert table.loc["exact", "median_error_km"] == pytest.approx(0.0, abs=1e-6)
-    # Beijing is no reference place: the exact method's median distance is Dublin/Berlin's 0 km.
-    assert table.loc["exact", "median_km_to_nearest_origin"] == pytest.approx(0.0, abs=1e-6)
-    assert table.loc["sea", "median_spread_km"] == pytest.approx(0.0, abs=1e-6)  # one place for every tune
-    centre = geo.spherical_mean(frame["lat"][:3], frame["lon"][:3])
-    assert table.loc["exact", "median_spread_km"] == pytest.approx(
-        np.median(geo.great_circle_km(frame["lat"][:3], frame["lon"][:3], *centre)))
-    assert list(baselines.placement_summary(frame, [0.0], [0.0], methods=["exact"]).index) == ["exact"]
-
-
-def test_error_by_group_known_answers_and_errors():
-    frame = predictions()
-    table = baselines.error_by_group(frame, "collection", ["exact", "sea"])
-    assert list(table.columns) == ["n", "exact", "sea"] and list(table.index) == ["essen", "oneills"]
-    assert table.loc["essen", "n"] == 2 and table.loc["essen", "exact"] == pytest.approx(0.0, abs=1e-6)
-    essen_sea = geo.great_circle_km(45.0, -30.0, np.array([BERLIN[0], BEIJING[0]]), np.array([BERLIN[1], BEIJING[1]]))
-    assert table.loc["essen", "sea"] == pytest.approx(np.median(essen_sea))
-    within = baselines.error_by_group(frame, "collection", stat="within_200km")
-    assert within.loc["oneills", "exact"] == 1.0 and within.loc["oneills", "sea"] == 0.0
-    with pytest.raises(KeyError, match="nearest"):
-        baselines.error_by_group(frame, "collection", ["nearest"])
-    with pytest.raises(ValueError, match="pred_lat"):
-        baselines.placement_summary(frame.drop(columns="pred_lat"), [0.0], [0.0])
-
-
-def test_hit_rate_table_formats_intervals():
-    table = pd.DataFrame({"method": ["kNN", "constant"], "within_200km": [0.254, 0.1],
-                          "within_200km_ci_low": [0.21, np.nan], "within_200km_ci_high": [0.291, np.nan],
-                          "mean_km": [1234.0, 2000.0]})
-    out = baselines.hit_rate_table(table, columns=[("within_200km", "within 200 km", False),
-                                                   ("mean_km", "mean km", True)])
-    assert out.loc["kNN", "within 200 km"] == "0.25 [0.21, 0.29]"
-    assert out.loc["constant", "within 200 km"] == "0.10"  # no interval: the value alone
-    assert out.loc["kNN", "mean km"] == "1230" and list(out.index) == ["kNN", "constant"]
-    assert [h for _, h, _ in baselines.HIT_RATE_COLUMNS][:3] == ["within 200 km", "within 750 km", "within 2,500 km"]
 
 
 @pytest.mark.slow

@@ -111,3 +111,52 @@ def test_region_points_match_their_gazetteer_town():
         same_name = cities.iloc[geocode._city_rows()[geocode.place_key(town)]]
         hit = same_name[(same_name.name == town) & (same_name.admin1 == admin1) & (same_name.cc == cc)]
         assert len(hit) and geocode.great_circle_km(row.lat, row.lon, hit.lat.iloc[0], hit.lon.iloc[0]) < 1, row.name
+
+
+def tunes_table(spec):
+    """Rows of (region, country, n_train, n_test)."""
+    rows = []
+    for region, country, n_train, n_test in spec:
+        rows += [{"region": region, "country": country, "split": "train"}] * n_train
+        rows += [{"region": region, "country": country, "split": "test"}] * n_test
+    return pd.DataFrame(rows)
+
+
+
+def test_classification_regions_merge_small_regions_upwards():
+    tunes = tunes_table([
+        ("Lothringen", "France", 20, 3),  # big enough: kept
+        ("Elsass", "France", 5, 1),  # small: France, which is still small -> Western Europe
+        ("Schlesien", "Poland", 16, 2),
+        ("Pommern", "Poland", 4, 1),  # also a region name in Germany: disambiguated, then merged
+        ("Pommern", "Germany", 12, 0),  # small -> Germany, which has 12 + 10 = 22
+        ("Germany", "Germany", 10, 4),
+        ("Sweden", "Sweden", 3, 1),  # -> Northern Europe -> Europe (other)
+        ("Soviet Union", "Soviet Union", 2, 0),  # historical: Eastern Europe -> Europe
+        ("Taiwan", "Taiwan", 2, 1),  # Eastern Asia -> Asia -> rest of world
+    ])
+    labels = geocode.classification_regions(tunes, min_train=15)
+    by_place = pd.Series(labels.to_numpy(), index=tunes["region"] + "/" + tunes["country"]).groupby(level=0).first()
+    assert by_place["Lothringen/France"] == "Lothringen"
+    assert by_place["Schlesien/Poland"] == "Schlesien"
+    assert by_place["Pommern/Germany"] == by_place["Germany/Germany"] == "Germany"
+    assert by_place["Taiwan/Taiwan"] == "rest of world"
+    # Elsass (5) + Pommern/Poland (4) + Sweden (3) + Soviet Union (2) = 14 < 15 -> pooled in Europe (other)
+    assert by_place["Elsass/France"] == "rest of world"
+    train_counts = labels[tunes["split"] == "train"].value_counts()
+    assert (train_counts.drop("rest of world") >= 15).all()
+    assert labels.name == "class_region" and labels.index.equals(tunes.index)
+
+
+
+def test_classification_regions_keeps_subregion_buckets_when_large_enough():
+    tunes = tunes_table([("Elsass", "France", 8, 1), ("Flandern", "Belgium", 9, 1), ("Big", "Germany", 30, 2)])
+    labels = geocode.classification_regions(tunes, min_train=15)
+    assert set(labels) == {"Western Europe (other)", "Big"}
+
+
+
+def test_country_area_known_historical_and_unknown():
+    assert geocode.country_area("Germany") == ("Western Europe", "Europe")
+    assert geocode.country_area("Czechoslovakia") == ("Eastern Europe", "Europe")
+    assert geocode.country_area("Atlantis") == ("unknown area", "unknown area")

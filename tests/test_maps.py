@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from branca.element import Element
 
-from musicgeo_utils import maps, report
+from musicgeo_utils import geo, maps, report
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS_TITLE = "<script>alert(1)</script>"
@@ -80,12 +80,6 @@ def test_legend_escapes_labels_and_rejects_css_injection():
         maps.add_legend(m, {"x": "red;background:url(http://evil.example/x.png)"}, "t")
 
 
-def test_category_colors_are_stable_and_complete():
-    assert maps.category_colors(["b", "a", "b"]) == {"a": "#1f77b4", "b": "#ff7f0e"}
-    many = maps.category_colors(range(15))
-    assert len(set(many.values())) == 15 and list(many) == sorted(str(i) for i in range(15))
-
-
 def test_add_points_rejects_bad_coordinates_naming_rows():
     frame = pd.DataFrame({"lat": [10.0, float("nan"), 95.0], "lon": [0.0, 0.0, 0.0]},
                          index=["ok", "no-lat", "too-north"])
@@ -148,7 +142,7 @@ def test_stable_ids_make_reruns_identical(tmp_path):
 
 
 def test_committed_basemap_is_small_and_regenerates_identically():
-    text = maps.BASEMAP_PATH.read_text(encoding="utf-8")
+    text = geo.BASEMAP_PATH.read_text(encoding="utf-8")
     assert len(text.encode()) < 300_000
     basemap = maps.load_basemap()
     codes = {f["properties"]["iso3"] for f in basemap["features"]}
@@ -163,8 +157,6 @@ def test_committed_basemap_is_small_and_regenerates_identically():
         sys.path.remove(str(ROOT / "tools"))
     rebuilt = make_basemap.build_basemap(step=0.2, min_area=0.3)
     assert json.dumps(rebuilt, separators=(",", ":"), sort_keys=True) + "\n" == text
-
-
 
 
 def _open_all_popups_and_tooltips(m: folium.Map) -> None:

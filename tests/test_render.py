@@ -238,25 +238,3 @@ def test_audio_html_escapes_the_title():
     payload = snippet.split(f"data:{mime};base64,")[1].split('"')[0]
     decoded, sample_rate = sf.read(io.BytesIO(base64.b64decode(payload)))
     assert sample_rate == SR and abs(len(decoded) - SR) <= 2 * 1152
-
-
-def test_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="unknown backend"):
-        RenderParams(backend="timidity")
-
-
-@pytest.mark.skipif(render.fluidsynth_available(), reason="fluidsynth is installed here")
-def test_missing_fluidsynth_is_a_clear_error():
-    with pytest.raises(ImportError, match="pyfluidsynth.*libfluidsynth"):
-        RenderParams(backend="fluidsynth")
-
-
-@pytest.mark.skipif(not render.fluidsynth_available(), reason="needs pyfluidsynth + libfluidsynth")
-def test_fluidsynth_renders_a4_at_440_hz():
-    params = RenderParams(sample_rate=SR, clip_seconds=3.0, backend="fluidsynth")
-    audio = render.render_tune(tune("a4", [69], [0], [8]), OCARINA, 120, 0, params)
-    assert audio.shape == (params.n_samples,)
-    assert peak_hz(audio) == pytest.approx(440.0, abs=3.0)
-    render.render_tune(tune("other", [60, 67], [0, 1], [1, 2]), 0, 100, 3, params)
-    again = render.render_tune(tune("a4", [69], [0], [8]), OCARINA, 120, 0, params)
-    np.testing.assert_array_equal(again, audio)

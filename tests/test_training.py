@@ -9,13 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from musicgeo_utils.cache import write_npy
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.models import CRNN, CifarNet, encode_latlon
+from musicgeo_utils.meldata import MelDataset, mel_normalization_stats
 from musicgeo_utils.training import (
-    MelDataset, TrainConfig, accuracy, fit, load_checkpoint, macro_f1,
-    configure_torch_threads, mel_normalization_stats, pick_device, predict, save_checkpoint,
-    screen_mel_files, train_step,
+    TrainConfig, fit, load_checkpoint, configure_torch_threads, pick_device, predict, save_checkpoint, train_step,
 )
 
 N_MELS, N_CLASSES = 16, 3
@@ -84,106 +82,6 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu():
 def test_pick_device_refuses_missing_accelerator():
     with pytest.raises(RuntimeError, match="not available"):
         pick_device("cuda")
-
-
-# --------------------------------------------------------------------------- datasets
-
-
-def ramp_clip(frames: int = 500) -> np.ndarray:
-    """A clip whose value is its frame index, so a crop reveals its start."""
-    return np.tile(np.arange(frames, dtype=np.float32), (4, 1))
-
-
-def crop_start(ds: MelDataset, index: int = 0) -> int:
-    return int(ds[index][0][0, 0, 0])
-
-
-def test_random_crop_is_deterministic_per_seed_and_epoch():
-    clips = [ramp_clip()] * 3
-    first, second = MelDataset(clips, [0, 1, 2], 64, seed=7), MelDataset(clips, [0, 1, 2], 64, seed=7)
-    starts = []
-    for epoch in range(1, 9):
-        first.set_epoch(epoch)
-        second.set_epoch(epoch)
-        assert crop_start(first) == crop_start(second)
-        assert crop_start(first) == crop_start(first)  # re-reading gives the same crop
-        starts.append(crop_start(first))
-    assert len(set(starts)) > 1  # crops move between epochs
-    assert all(0 <= s <= 500 - 64 for s in starts)
-    assert [crop_start(first, i) for i in range(3)] != [crop_start(first, 0)] * 3  # and clips
-    other = MelDataset(clips, [0, 1, 2], 64, seed=8)
-    other_starts = []
-    for epoch in range(1, 9):
-        other.set_epoch(epoch)
-        other_starts.append(crop_start(other))
-    assert other_starts != starts
-
-
-def test_evaluation_crops_are_centred_or_evenly_spaced():
-    ds = MelDataset([ramp_clip()], [0], 64, train=False)
-    for epoch in (1, 5):
-        ds.set_epoch(epoch)
-        assert crop_start(ds) == (500 - 64) // 2
-    x, _ = ds.as_eval(eval_crops=3)[0]
-    assert x.shape == (3, 1, 4, 64)
-    assert x[:, 0, 0, 0].tolist() == [0.0, 218.0, 436.0]
-
-
-def test_short_clip_is_padded_with_its_silence_floor():
-    clip = np.random.default_rng(0).normal(-50, 5, size=(4, 10)).astype(np.float32)
-    x, y = MelDataset([clip], [2], crop_frames=32)[0]
-    assert x.shape == (1, 4, 32) and y.dtype == torch.long and int(y) == 2
-    np.testing.assert_array_equal(x[0, :, :10].numpy(), clip)
-    assert torch.all(x[0, :, 10:] == float(clip.min()))
-
-
-def test_files_and_arrays_give_the_same_examples(tmp_path):
-    clips, labels = band_clips(4)
-    paths = [write_npy(tmp_path / f"clip{i}.npy", c) for i, c in enumerate(clips)]
-    from_files = MelDataset(paths, labels, 16, seed=3)
-    from_arrays = MelDataset(clips, labels, 16, seed=3)
-    for i in range(4):
-        assert torch.equal(from_files[i][0], from_arrays[i][0])
-
-
-@pytest.fixture()
-def bad_files(tmp_path):
-    good = write_npy(tmp_path / "good.npy", np.zeros((N_MELS, 30), np.float32))
-    pickled = tmp_path / "pickled.npy"
-    np.save(pickled, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    garbage = tmp_path / "garbage.npy"
-    garbage.write_bytes(b"this is not a numpy file")
-    nan = tmp_path / "nan.npy"
-    np.save(nan, np.full((N_MELS, 30), np.nan, np.float32))
-    wrong_bands = write_npy(tmp_path / "bands.npy", np.zeros((8, 30), np.float32))
-    return [good, pickled, garbage, nan, tmp_path / "missing.npy", wrong_bands]
-
-
-@pytest.mark.parametrize("index, error", [
-    (1, ValueError), (2, ValueError), (3, ValueError), (4, FileNotFoundError),
-])
-def test_bad_mel_file_raises_an_error_naming_it(bad_files, index, error):
-    ds = MelDataset(bad_files, np.zeros(len(bad_files), int), 16)
-    with pytest.raises(error, match=bad_files[index].name):
-        ds[index]
-
-
-def test_screen_mel_files_counts_and_explains_skips(bad_files):
-    good, skips = screen_mel_files(bad_files, n_mels=N_MELS)
-    assert good.tolist() == [0]
-    assert skips["index"].tolist() == [1, 2, 3, 4, 5]
-    reasons = dict(zip(skips["index"], skips["reason"]))
-    assert "Object arrays" in reasons[1] or "pickle" in reasons[1]
-    assert "NaN" in reasons[3] and "not found" in reasons[4]
-    assert "8 mel bands, expected 16" in reasons[5]
-
-
-def test_normalization_stats_are_per_band_over_all_frames():
-    clips, labels = band_clips(5)
-    mean, std = mel_normalization_stats(MelDataset(clips, labels, 16))
-    frames = np.concatenate(clips, axis=1).astype(np.float64)
-    np.testing.assert_allclose(mean, frames.mean(axis=1), rtol=1e-5)
-    np.testing.assert_allclose(std, frames.std(axis=1), rtol=1e-4)
 
 
 # --------------------------------------------------------------------------- training
@@ -417,12 +315,3 @@ def test_predict_averages_several_evaluation_crops():
                                        rtol=1e-5, atol=1e-6)
 
 
-def test_accuracy_and_macro_f1_known_answers():
-    y_true = np.array([0, 0, 1, 1])
-    y_pred = np.array([0, 1, 1, 1])
-    assert accuracy(y_true, y_pred) == 0.75
-    # F1 class 0: P=1, R=1/2 -> 2/3; class 1: P=2/3, R=1 -> 4/5; mean 11/15
-    assert macro_f1(y_true, y_pred) == pytest.approx(11 / 15)
-    logits = np.array([[2.0, 0.0], [0.1, 0.3], [-1.0, 1.0], [0.0, 5.0]])
-    assert accuracy(y_true, logits) == 0.75
-    assert macro_f1(y_true, y_pred, labels=[0, 1, 2]) == pytest.approx(22 / 45)

@@ -1,10 +1,10 @@
-"""Geographic baselines and metrics on a seeded, clustered synthetic problem."""
+"""Geographic methods (fit, tune, predict, compare) on a seeded, clustered synthetic problem."""
 import numpy as np
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from musicgeo_utils import baselines as b
+from musicgeo_utils import geocode, geomethods, geoscores
 from musicgeo_utils import geo
 
 KM_PER_DEGREE = np.pi * geo.EARTH_RADIUS_KM / 180.0
@@ -35,7 +35,7 @@ def one_thread():
 
 def light_methods():
     """The default methods with small forests, to keep the tests fast."""
-    return b.default_methods(seed=0, n_jobs=1, n_estimators=40)
+    return geomethods.default_methods(seed=0, n_jobs=1, n_estimators=40)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def split():
 @pytest.fixture(scope="module")
 def comparison(split):
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = split
-    return b.compare_methods(X_tr, y_tr, X_va, y_va, X_te, y_te, methods=light_methods(),
+    return geomethods.compare_methods(X_tr, y_tr, X_va, y_va, X_te, y_te, methods=light_methods(),
                              seed=0, n_boot=100)
 
 
@@ -69,8 +69,8 @@ def test_scaled_linear_regression_misses_where_region_classifier_hits(comparison
 def test_scaled_linear_predictions_fall_between_the_clusters(split):
     _, _, (X_te, _) = split
     centres = np.array([c[:2] for c in CLUSTERS.values()])
-    linear = fitted(b.ScaledLatLonLinear(), split).predict(X_te)
-    region = fitted(b.RegionClassifier("logreg"), split)
+    linear = fitted(geomethods.ScaledLatLonLinear(), split).predict(X_te)
+    region = fitted(geomethods.RegionClassifier("logreg"), split)
     region_pred = region._predict(X_te, decoding="top")
 
     def km_to_nearest_centre(lat, lon):
@@ -81,7 +81,7 @@ def test_scaled_linear_predictions_fall_between_the_clusters(split):
 
 
 def test_comparison_table_is_ranked_and_complete(comparison):
-    assert len(comparison) == len(b.default_methods())
+    assert len(comparison) == len(geomethods.default_methods())
     assert comparison["balanced_median_km"].is_monotonic_increasing
     for metric in ("mean_km", "balanced_median_km", "within_750km", "country_accuracy"):
         low, high = comparison[f"{metric}_ci_low"], comparison[f"{metric}_ci_high"]
@@ -105,23 +105,23 @@ def test_scaled_linear_regression_recovers_an_exactly_linear_map():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(50, 2))
     lat, lon = 10.0 + 5.0 * X[:, 0], -20.0 + 30.0 * X[:, 1]
-    pred_lat, pred_lon = b.ScaledLatLonLinear().fit(X, lat, lon).predict(X)
+    pred_lat, pred_lon = geomethods.ScaledLatLonLinear().fit(X, lat, lon).predict(X)
     assert np.allclose(pred_lat, lat) and np.allclose(pred_lon, lon)
 
 
 def test_constant_predictions_are_the_spherical_mean_and_geometric_median(split):
     (X_tr, y_tr), _, (X_te, _) = split
-    mean = b.ConstantSphericalMean().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
-    median = b.ConstantGeometricMedian().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
+    mean = geomethods.ConstantSphericalMean().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
+    median = geomethods.ConstantGeometricMedian().fit(X_tr, y_tr["lat"], y_tr["lon"]).predict(X_te)
     assert (mean[0][0], mean[1][0]) == pytest.approx(geo.spherical_mean(y_tr["lat"], y_tr["lon"]))
     assert (median[0][0], median[1][0]) == pytest.approx(geo.geometric_median(y_tr["lat"], y_tr["lon"]))
-    assert geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], median[0][0], median[1][0]) < \
-        geo.sum_great_circle_km(y_tr["lat"], y_tr["lon"], mean[0][0], mean[1][0])
+    total_km = [np.sum(geo.great_circle_km(y_tr["lat"], y_tr["lon"], c[0][0], c[1][0])) for c in (median, mean)]
+    assert total_km[0] < total_km[1]
 
 
 def test_region_probabilities_and_decodings(split):
     _, _, (X_te, _) = split
-    model = fitted(b.RegionClassifier("logreg"), split)
+    model = fitted(geomethods.RegionClassifier("logreg"), split)
     proba = model.predict_proba(X_te)
     assert proba.shape == (len(X_te), 3) and np.allclose(proba.sum(axis=1), 1.0)
     assert sorted(model.classes_) == sorted(CLUSTERS)
@@ -142,7 +142,7 @@ def test_validation_picks_the_informative_feature_subset(split):
     noise = lambda n: rng.normal(0.0, 1.0, (n, 6))  # noqa: E731 - columns that carry nothing
     widen = lambda X: np.hstack([noise(len(X)), X])  # noqa: E731
     subsets = {"noise only": np.arange(6), "with the signal": np.arange(6, 6 + X_tr.shape[1])}
-    model = b.OnFeatureSubsets(b.RegionClassifier("logreg"), subsets)
+    model = geomethods.OnFeatureSubsets(geomethods.RegionClassifier("logreg"), subsets)
     model.fit(widen(X_tr), y_tr["lat"], y_tr["lon"], regions=y_tr["region"],
               validation=(widen(X_va), y_va["lat"], y_va["lon"]))
     assert model.best_params_["features"] == "with the signal" and model.name == "region classifier (logistic regression)"
@@ -151,101 +151,52 @@ def test_validation_picks_the_informative_feature_subset(split):
     assert scores["with the signal"] < 0.8 * scores["noise only"]
     with pytest.raises(ValueError, match="fitted on 14 feature columns"):
         model.predict(X_te)
-    wrapped = b.default_methods(seed=0, n_jobs=1, n_estimators=10, feature_subsets=subsets)
+    wrapped = geomethods.default_methods(seed=0, n_jobs=1, n_estimators=10, feature_subsets=subsets)
     assert [type(m).__name__ for m in wrapped[:3]] == ["ConstantSphericalMean", "ConstantGeometricMedian", "ScaledLatLonLinear"]
-    assert all(isinstance(m, b.OnFeatureSubsets) for m in wrapped[3:])
+    assert all(isinstance(m, geomethods.OnFeatureSubsets) for m in wrapped[3:])
 
 
 def test_validation_criterion_balanced_median_when_countries_are_given(split):
     (X_tr, y_tr), (X_va, y_va), _ = split
-    model = b.KNNGeo()
+    model = geomethods.KNNGeo()
     model.fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"], y_va["lon"], y_va["country"]))
     scores = model.validation_scores_
     best = scores.loc[scores["val_balanced_median_km"].idxmin()]
     assert {k: best[k] for k in model.best_params_} == model.best_params_
     # the balanced median is the mean over countries of each country's median error
-    fitted_with = b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], params=model.best_params_)
+    fitted_with = geomethods.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], params=model.best_params_)
     err = geo.great_circle_km(y_va["lat"], y_va["lon"], *fitted_with.predict(X_va))
     assert best["val_balanced_median_km"] == pytest.approx(pd.Series(err).groupby(y_va["country"]).median().mean())
-    plain = b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"], y_va["lon"]))
+    plain = geomethods.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"], y_va["lon"]))
     assert "val_balanced_median_km" not in plain.validation_scores_
     with pytest.raises(ValueError, match="validation must be"):
-        b.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"]))
+        geomethods.KNNGeo().fit(X_tr, y_tr["lat"], y_tr["lon"], validation=(X_va, y_va["lat"]))
     with pytest.raises(ValueError, match="criterion"):
-        b.compare_methods(X_tr, y_tr, X_va, y_va, X_va, y_va, methods=[b.KNNGeo()], criterion="median")
+        geomethods.compare_methods(X_tr, y_tr, X_va, y_va, X_va, y_va, methods=[geomethods.KNNGeo()], criterion="median")
 
 
 def test_knn_prediction_is_the_spherical_mean_of_neighbours():
     X = np.array([[0.0], [0.1], [10.0], [10.1]])
     lat, lon = np.zeros(4), np.array([179.0, -179.0, 0.0, 2.0])
-    model = b.KNNGeo().fit(X, lat, lon, params={"k": 2, "weighting": "uniform"})
+    model = geomethods.KNNGeo().fit(X, lat, lon, params={"k": 2, "weighting": "uniform"})
     pred_lat, pred_lon = model.predict([[0.05], [10.05]])
     assert abs(pred_lon[0]) == pytest.approx(180.0) and pred_lon[1] == pytest.approx(1.0)
     assert np.allclose(pred_lat, 0.0, atol=1e-9)
 
 
-def test_perfect_prediction_scores():
-    lat, lon = np.array([34.0, 51.0, 53.3]), np.array([108.0, 10.0, -7.5])
-    countries = np.array(["China", "Germany", "Ireland"])
-    scores = b.geo_metrics(lat, lon, lat, lon, countries, countries)
-    assert scores["mean_km"] == scores["median_km"] == scores["balanced_median_km"] == 0.0
-    assert scores["within_200km"] == scores["balanced_within_200km"] == 1.0
-    assert scores["country_accuracy"] == scores["balanced_country_accuracy"] == 1.0
-
-
-def test_balanced_median_weights_every_country_equally():
-    # 90 German tunes off by 100 km, 10 Irish ones off by 1,000 km (due north).
-    true_lat = np.r_[np.full(90, 51.0), np.full(10, 53.3)]
-    true_lon = np.r_[np.full(90, 10.0), np.full(10, -7.5)]
-    pred_lat = true_lat + np.r_[np.full(90, 100.0), np.full(10, 1000.0)] / KM_PER_DEGREE
-    countries = np.r_[["Germany"] * 90, ["Ireland"] * 10]
-    scores = b.geo_metrics(true_lat, true_lon, pred_lat, true_lon, countries, countries)
-    assert scores["median_km"] == pytest.approx(100.0)
-    assert scores["balanced_median_km"] == pytest.approx(550.0)  # (100 + 1000) / 2
-    assert scores["mean_km"] == pytest.approx(190.0)
-    assert scores["balanced_mean_km"] == pytest.approx(550.0)
-    assert scores["within_750km"] == pytest.approx(0.9) and scores["balanced_within_750km"] == pytest.approx(0.5)
-
-
-def test_group_medians_even_and_odd_groups():
-    codes = np.array([1, 0, 1, 0, 0, 1, 1])
-    values = np.array([4.0, 3.0, 1.0, 1.0, 2.0, 3.0, 2.0])
-    assert b._group_medians(codes, values, 3)[:2].tolist() == [2.0, 2.5]
-    assert np.isnan(b._group_medians(codes, values, 3)[2])
-
-
-def test_bootstrap_is_deterministic_for_a_seed():
-    errors = np.random.default_rng(0).exponential(1000.0, 300)
-    first = b.bootstrap_ci(np.median, errors, n_boot=300, seed=7)
-    assert first == b.bootstrap_ci(np.median, errors, n_boot=300, seed=7)
-    assert first != b.bootstrap_ci(np.median, errors, n_boot=300, seed=8)
-    assert first[0] < np.median(errors) < first[1]
-    many = b.bootstrap_ci(b.error_metrics, errors, n_boot=50, seed=7)
-    assert many["median_km"] == b.bootstrap_ci(np.median, errors, n_boot=50, seed=7)
-
-
-def test_country_of_nearest_centroid_and_error_table():
-    centroids = pd.DataFrame({"lat": [51.0, 53.3], "lon": [10.0, -7.5], "country": ["DE", "IE"]})
-    assert b.country_of([52.5, 54.0], [13.4, -6.0], centroids).tolist() == ["DE", "IE"]
-    table = b.error_table([0.0, 0.0, 10.0], [0.0, 0.0, 0.0], [1.0, 3.0, 10.0], [0.0, 0.0, 0.0],
-                          ["a", "a", "b"])
-    assert table.index.tolist() == ["a", "b"] and table.loc["a", "n"] == 2
-    assert table.loc["a", "median_km"] == pytest.approx(2 * KM_PER_DEGREE)
-    assert table.loc["b", "within_200km"] == 1.0 and table.loc["a", "within_200km"] == 0.5
-
-
 def test_extra_rows_join_the_ranking(comparison, split):
     (_, y_tr), _, (_, y_te) = split
-    centroids = b.region_centroids(y_tr["lat"], y_tr["lon"], y_tr["region"], y_tr["country"])
-    perfect = b.evaluate_predictions("oracle", y_te, y_te["lat"], y_te["lon"], centroids, n_boot=20)
-    table = b.rank_methods([comparison, perfect])
+    centroids = geocode.region_centroids(y_tr["lat"], y_tr["lon"], y_tr["region"], y_tr["country"])
+    perfect = geoscores.evaluate_predictions("oracle", y_te, y_te["lat"], y_te["lon"], centroids, n_boot=20)
+    table = geoscores.rank_methods([comparison, perfect])
     assert table.loc[0, "method"] == "oracle" and len(table) == len(comparison) + 1
 
 
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="latitudes"):
-        b.geo_metrics([95.0], [0.0], [0.0], [0.0])
+        geoscores.evaluate_predictions("m", pd.DataFrame({"lat": [95.0], "lon": [0.0]}), [0.0], [0.0],
+                                       pd.DataFrame({"lat": [0.0], "lon": [0.0], "country": ["x"]}), n_boot=0)
     with pytest.raises(ValueError, match="2-D"):
-        b.UnitVectorRidge().fit(np.zeros(3), [0, 1, 2], [0, 1, 2])
+        geomethods.UnitVectorRidge().fit(np.zeros(3), [0, 1, 2], [0, 1, 2])
     with pytest.raises(RuntimeError, match="fit"):
-        b.KNNGeo().predict(np.zeros((1, 2)))
+        geomethods.KNNGeo().predict(np.zeros((1, 2)))

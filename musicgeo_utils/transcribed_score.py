@@ -1,0 +1,231 @@
+"""Score descriptors from audio (the "transcribed score") and from a clip's true notes (the "clip score").
+
+:mod:`musicgeo_utils.symbolic` describes a tune by its notes counted in quarter
+notes and in pitch classes above the tonic. A transcription
+(:mod:`musicgeo_utils.transcription`) gives notes in seconds and MIDI pitches,
+so the two things a score gives for free are estimated from the clip:
+
+- **Beats.** ``librosa.beat.beat_track`` on the clip's audio gives beat times;
+  each note's onset and end are mapped to beat positions by linear
+  interpolation between the tracked beats (extrapolated at the median beat
+  period before the first and after the last), so one beat counts as one
+  quarter note. The tracker may lock onto half or double the notated tempo
+  (a metrical-level error): then durations shift by a factor of two, the same
+  thing a listener tapping along might do. :func:`tempo_agreement` measures it
+  against the true tempo.
+- **Tonic.** The pitch class whose rotated major or minor key profile
+  (Krumhansl and Kessler's probe-tone ratings, read from music21's
+  ``KrumhanslKessler`` weights) correlates best with the clip's
+  duration-weighted pitch-class histogram. For the whole score the tonic is
+  the final note, as in :func:`symbolic.score_descriptors`; a 10-second window
+  usually does not end on the final, hence an estimate.
+  :func:`tonic_agreement` measures it against the true tonic (the tune's
+  final, transposed as rendered).
+
+The **clip score** is the reference for what any audio model of a clip could
+know: the true notes of exactly the rendered window (``render.clip_notes``), in
+beats from the true tempo, with the true tonic. The **whole score** (every note
+of the tune) is :func:`symbolic.score_descriptors` itself.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from musicgeo_utils import symbolic
+
+#: Hop of the beat tracker's onset envelope, samples (librosa's default).
+BEAT_HOP = 512
+#: A tempo estimate agrees with the truth when within this relative tolerance (the MIREX 4 %).
+TEMPO_TOLERANCE = 0.04
+
+
+@lru_cache(maxsize=1)
+def key_profiles() -> np.ndarray:
+    """(24, 12) key profiles: rows 0-11 major with tonic 0-11, rows 12-23 minor.
+
+    Krumhansl and Kessler's (1982) probe-tone ratings as music21 ships them,
+    each row rotated so that its tonic is the row's pitch class.
+    """
+    from music21.analysis.discrete import KrumhanslKessler
+
+    analyser = KrumhanslKessler()
+    base = [np.asarray(analyser.getWeights(mode), dtype=float) for mode in ("major", "minor")]
+    return np.vstack([np.roll(profile, tonic) for profile in base for tonic in range(12)])
+
+
+def estimate_tonic(pitch, duration) -> int:
+    """The tonic pitch class (0 = C) of notes, by key-profile correlation.
+
+    ``pitch``: MIDI numbers; ``duration``: any positive unit (seconds or
+    beats), used as weights. Ties go to the lower row (major before minor,
+    then the lower pitch class). Raises ``ValueError`` for no notes.
+    """
+    pitch, duration = np.asarray(pitch, dtype=int), np.asarray(duration, dtype=float)
+    if pitch.size == 0 or pitch.size != duration.size:
+        raise ValueError(f"need one duration per note and at least one note, got {pitch.size} pitches, "
+                         f"{duration.size} durations")
+    histogram = np.bincount(pitch % 12, weights=np.maximum(duration, 0.0), minlength=12)
+    if not np.any(histogram > 0):
+        histogram = np.bincount(pitch % 12, minlength=12).astype(float)
+    profiles = key_profiles()
+    h = histogram - histogram.mean()
+    p = profiles - profiles.mean(axis=1, keepdims=True)
+    denominator = np.linalg.norm(p, axis=1) * np.linalg.norm(h)
+    correlation = p @ h / np.where(denominator > 0, denominator, 1.0)
+    return int(np.argmax(correlation) % 12)
+
+
+def beat_times(audio: np.ndarray, sample_rate: int) -> tuple[float, np.ndarray]:
+    """(tempo in beats per minute, beat times in seconds) of a mono clip, by librosa's beat tracker.
+
+    Fewer than two beats (silence, a clip too short) gives the tempo librosa
+    reports and whatever beats it found; :func:`seconds_to_beats` then falls
+    back to that tempo alone.
+    """
+    import librosa
+
+    y = np.asarray(audio, dtype=np.float32)
+    tempo, beats = librosa.beat.beat_track(y=y, sr=sample_rate, hop_length=BEAT_HOP, units="time")
+    return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=float)
+
+
+def seconds_to_beats(times, beats: np.ndarray, tempo_bpm: float) -> np.ndarray:
+    """Beat positions of ``times`` (seconds), counted from the first tracked beat.
+
+    Between tracked beats the position is interpolated linearly; before the
+    first and after the last it continues at the median beat period. With
+    fewer than two beats, ``tempo_bpm`` alone sets the scale (from time 0).
+    """
+    times = np.asarray(times, dtype=float)
+    beats = np.asarray(beats, dtype=float)
+    if beats.size < 2:
+        if not tempo_bpm > 0:
+            raise ValueError(f"need two tracked beats or a positive tempo, got {beats.size} beats, {tempo_bpm} bpm")
+        return times * tempo_bpm / 60.0
+    period = float(np.median(np.diff(beats)))
+    index = np.arange(beats.size, dtype=float)
+    inside = np.interp(times, beats, index)
+    before = (times - beats[0]) / period
+    after = beats.size - 1 + (times - beats[-1]) / period
+    return np.where(times < beats[0], before, np.where(times > beats[-1], after, inside))
+
+
+def descriptors_from_seconds(notes: pd.DataFrame, beats: np.ndarray, tempo_bpm: float,
+                             tonic_pc: int | None = None) -> np.ndarray:
+    """Symbolic descriptors of notes in seconds (``onset_s``, ``pitch_midi`` and ``duration_s`` or ``offset_s``).
+
+    Onsets and ends become beat positions (:func:`seconds_to_beats`), the tonic
+    is ``tonic_pc`` or :func:`estimate_tonic`'s, then
+    :func:`symbolic.descriptors` does the rest, so the audio path and the score
+    path share one definition. Raises ``ValueError`` for no notes.
+    """
+    if len(notes) == 0:
+        raise ValueError("no notes to describe")
+    onset = notes["onset_s"].to_numpy(float)
+    end = notes["offset_s"].to_numpy(float) if "offset_s" in notes else onset + notes["duration_s"].to_numpy(float)
+    order = np.argsort(onset, kind="stable")
+    onset, end, pitch = onset[order], end[order], notes["pitch_midi"].to_numpy(int)[order]
+    on_beats = seconds_to_beats(onset, beats, tempo_bpm)
+    length = np.maximum(seconds_to_beats(end, beats, tempo_bpm) - on_beats, 0.0)
+    tonic = estimate_tonic(pitch, end - onset) if tonic_pc is None else int(tonic_pc)
+    return symbolic.descriptors(pitch, on_beats, length, tonic_pc=tonic)
+
+
+def transcribed_score_descriptors(transcribed: pd.DataFrame, audio_paths: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(descriptors, estimates): the transcribed score of each clip.
+
+    ``transcribed``: notes of many clips (``clip_id, onset_s, duration_s,
+    pitch_midi``, as :func:`transcription.transcribe_many` returns);
+    ``audio_paths``: audio file per clip id (the beat tracker reads the audio).
+    ``descriptors`` has one row of :func:`symbolic.descriptor_names` per clip;
+    ``estimates`` the estimated ``tempo_bpm``, ``tonic_pc`` and ``n_notes``. A
+    clip without transcribed notes gets a row of zeros (nothing heard), and
+    ``n_notes`` 0 says so; a clip whose audio cannot be read raises
+    ``ValueError`` naming it.
+    """
+    import soundfile as sf
+
+    names = symbolic.descriptor_names()
+    by_clip = {str(c): g for c, g in transcribed.groupby("clip_id", sort=False)}
+    rows, estimates = [], []
+    for clip_id, path in audio_paths.items():
+        notes = by_clip.get(str(clip_id))
+        try:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as err:
+            raise ValueError(f"clip {clip_id}: cannot read {path} ({err})") from err
+        tempo, beats = beat_times(audio.mean(axis=1), rate)
+        if notes is None or len(notes) == 0:
+            rows.append(np.zeros(len(names)))
+            estimates.append((str(clip_id), tempo, -1, 0))
+            continue
+        tonic = estimate_tonic(notes["pitch_midi"], notes["duration_s"])
+        rows.append(descriptors_from_seconds(notes, beats, tempo, tonic))
+        estimates.append((str(clip_id), tempo, tonic, len(notes)))
+    index = pd.Index([e[0] for e in estimates], name="clip_id")
+    return (pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names))), index=index, columns=names),
+            pd.DataFrame([e[1:] for e in estimates], index=index, columns=["tempo_bpm", "tonic_pc", "n_notes"]))
+
+
+def true_tonic(notes: pd.DataFrame, clips: pd.DataFrame) -> pd.Series:
+    """The true tonic pitch class of each rendered clip: the tune's final note, transposed as rendered.
+
+    ``notes``: the corpus notes table (``tune_id, pitch, onset, duration``);
+    ``clips``: ``clip_id`` (or the index), ``tune_id``, ``transpose``.
+    """
+    finals = notes.sort_values("onset", kind="stable").groupby("tune_id", sort=False)["pitch"].last()
+    clip_ids = clips["clip_id"] if "clip_id" in clips else clips.index.to_series()
+    pcs = (finals.reindex(clips["tune_id"].astype(str)).to_numpy() + clips["transpose"].to_numpy()) % 12
+    return pd.Series(pcs.astype(int), index=pd.Index(clip_ids.astype(str), name="clip_id"), name="tonic_pc")
+
+
+def clip_score_descriptors(reference: pd.DataFrame, clips: pd.DataFrame, tonics: pd.Series) -> pd.DataFrame:
+    """The clip score: descriptors of each clip's true notes, true tempo and true tonic.
+
+    ``reference``: true notes per clip (``clip_id, onset_s, offset_s,
+    pitch_midi``, from :func:`transcription.reference_notes`); ``clips``:
+    ``clip_id`` (or the index) and ``qpm`` (the rendered tempo: one beat is a
+    quarter note, from time 0, as the renderer places notes); ``tonics``: the
+    true tonic per clip id (:func:`true_tonic`). Raises ``ValueError`` naming
+    a clip that has no true notes.
+    """
+    clip_ids = (clips["clip_id"] if "clip_id" in clips else clips.index.to_series()).astype(str).tolist()
+    qpm = dict(zip(clip_ids, clips["qpm"].to_numpy(float)))
+    by_clip = {str(c): g for c, g in reference.groupby("clip_id", sort=False)}
+    missing = [c for c in clip_ids if c not in by_clip]
+    if missing:
+        raise ValueError(f"{len(missing)} clip(s) have no true notes, e.g. {missing[:5]}")
+    rows = [descriptors_from_seconds(by_clip[c], np.empty(0), qpm[c], int(tonics[c])) for c in clip_ids]
+    return pd.DataFrame(np.vstack(rows), index=pd.Index(clip_ids, name="clip_id"),
+                        columns=symbolic.descriptor_names())
+
+
+def tempo_agreement(estimated_bpm, true_bpm, tolerance: float = TEMPO_TOLERANCE) -> dict[str, float]:
+    """How well estimated tempi match the truth, as shares in [0, 1].
+
+    ``same_level``: within ``tolerance`` of the true tempo (MIREX "accuracy
+    1"); ``any_level``: within ``tolerance`` of the true tempo times 1, 2, 1/2,
+    3 or 1/3 (MIREX "accuracy 2": the metrical level may differ);
+    ``median_ratio``: the median of estimated / true.
+    """
+    est, true = np.asarray(estimated_bpm, dtype=float), np.asarray(true_bpm, dtype=float)
+    if est.shape != true.shape or est.size == 0:
+        raise ValueError(f"need equally many estimated and true tempi, got {est.shape} and {true.shape}")
+    ratio = est / true
+    close = lambda factor: np.abs(ratio - factor) <= tolerance * factor  # noqa: E731
+    return {"same_level": float(close(1.0).mean()),
+            "any_level": float(np.logical_or.reduce([close(f) for f in (1.0, 2.0, 0.5, 3.0, 1 / 3)]).mean()),
+            "median_ratio": float(np.median(ratio))}
+
+
+def tonic_agreement(estimated_pc, true_pc) -> dict[str, float]:
+    """Shares of clips whose estimated tonic is the true one, a fifth away (either way), or else."""
+    est, true = np.asarray(estimated_pc, dtype=int), np.asarray(true_pc, dtype=int)
+    if est.shape != true.shape or est.size == 0:
+        raise ValueError(f"need equally many estimated and true tonics, got {est.shape} and {true.shape}")
+    step = (est - true) % 12
+    return {"correct": float(np.mean(step == 0)), "fifth_away": float(np.mean((step == 7) | (step == 5))),
+            "other": float(np.mean((step != 0) & (step != 5) & (step != 7)))}

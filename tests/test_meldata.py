@@ -1,0 +1,124 @@
+"""Mel spectrogram datasets: seeded crops, evaluation crops, bad files, normalisation statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from musicgeo_utils.cache import write_npy
+from musicgeo_utils.meldata import MelDataset, mel_normalization_stats, screen_mel_files
+
+N_MELS = 16
+
+
+def noisy_clips(lengths=(20, 35, 50, 41, 59), seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Log-mel-like clips of 16 bands and the given numbers of frames, with class codes 0, 1, 2, 0, ..."""
+    rng = np.random.default_rng(seed)
+    clips = [rng.normal(-40.0, 2.0, size=(N_MELS, n)).astype(np.float32) for n in lengths]
+    return clips, np.arange(len(clips)) % 3
+
+
+def ramp_clip(frames: int = 500) -> np.ndarray:
+    """A clip whose value is its frame index, so a crop reveals its start."""
+    return np.tile(np.arange(frames, dtype=np.float32), (4, 1))
+
+
+
+def crop_start(ds: MelDataset, index: int = 0) -> int:
+    return int(ds[index][0][0, 0, 0])
+
+
+
+def test_random_crop_is_deterministic_per_seed_and_epoch():
+    clips = [ramp_clip()] * 3
+    first, second = MelDataset(clips, [0, 1, 2], 64, seed=7), MelDataset(clips, [0, 1, 2], 64, seed=7)
+    starts = []
+    for epoch in range(1, 9):
+        first.set_epoch(epoch)
+        second.set_epoch(epoch)
+        assert crop_start(first) == crop_start(second)
+        assert crop_start(first) == crop_start(first)  # re-reading gives the same crop
+        starts.append(crop_start(first))
+    assert len(set(starts)) > 1  # crops move between epochs
+    assert all(0 <= s <= 500 - 64 for s in starts)
+    assert [crop_start(first, i) for i in range(3)] != [crop_start(first, 0)] * 3  # and clips
+    other = MelDataset(clips, [0, 1, 2], 64, seed=8)
+    other_starts = []
+    for epoch in range(1, 9):
+        other.set_epoch(epoch)
+        other_starts.append(crop_start(other))
+    assert other_starts != starts
+
+
+
+def test_evaluation_crops_are_centred_or_evenly_spaced():
+    ds = MelDataset([ramp_clip()], [0], 64, train=False)
+    for epoch in (1, 5):
+        ds.set_epoch(epoch)
+        assert crop_start(ds) == (500 - 64) // 2
+    x, _ = ds.as_eval(eval_crops=3)[0]
+    assert x.shape == (3, 1, 4, 64)
+    assert x[:, 0, 0, 0].tolist() == [0.0, 218.0, 436.0]
+
+
+
+def test_short_clip_is_padded_with_its_silence_floor():
+    clip = np.random.default_rng(0).normal(-50, 5, size=(4, 10)).astype(np.float32)
+    x, y = MelDataset([clip], [2], crop_frames=32)[0]
+    assert x.shape == (1, 4, 32) and y.dtype == torch.long and int(y) == 2
+    np.testing.assert_array_equal(x[0, :, :10].numpy(), clip)
+    assert torch.all(x[0, :, 10:] == float(clip.min()))
+
+
+
+def test_files_and_arrays_give_the_same_examples(tmp_path):
+    clips, labels = noisy_clips((20, 35, 50, 41))
+    paths = [write_npy(tmp_path / f"clip{i}.npy", c) for i, c in enumerate(clips)]
+    from_files = MelDataset(paths, labels, 16, seed=3)
+    from_arrays = MelDataset(clips, labels, 16, seed=3)
+    for i in range(4):
+        assert torch.equal(from_files[i][0], from_arrays[i][0])
+
+
+
+@pytest.fixture()
+def bad_files(tmp_path):
+    good = write_npy(tmp_path / "good.npy", np.zeros((N_MELS, 30), np.float32))
+    pickled = tmp_path / "pickled.npy"
+    np.save(pickled, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"this is not a numpy file")
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((N_MELS, 30), np.nan, np.float32))
+    wrong_bands = write_npy(tmp_path / "bands.npy", np.zeros((8, 30), np.float32))
+    return [good, pickled, garbage, nan, tmp_path / "missing.npy", wrong_bands]
+
+
+
+@pytest.mark.parametrize("index, error", [
+    (1, ValueError), (2, ValueError), (3, ValueError), (4, FileNotFoundError),
+])
+def test_bad_mel_file_raises_an_error_naming_it(bad_files, index, error):
+    ds = MelDataset(bad_files, np.zeros(len(bad_files), int), 16)
+    with pytest.raises(error, match=bad_files[index].name):
+        ds[index]
+
+
+
+def test_screen_mel_files_counts_and_explains_skips(bad_files):
+    good, skips = screen_mel_files(bad_files, n_mels=N_MELS)
+    assert good.tolist() == [0]
+    assert skips["index"].tolist() == [1, 2, 3, 4, 5]
+    reasons = dict(zip(skips["index"], skips["reason"]))
+    assert "Object arrays" in reasons[1] or "pickle" in reasons[1]
+    assert "NaN" in reasons[3] and "not found" in reasons[4]
+    assert "8 mel bands, expected 16" in reasons[5]
+
+
+
+def test_normalization_stats_are_per_band_over_all_frames():
+    clips, labels = noisy_clips()
+    mean, std = mel_normalization_stats(MelDataset(clips, labels, 16))
+    frames = np.concatenate(clips, axis=1).astype(np.float64)
+    np.testing.assert_allclose(mean, frames.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(std, frames.std(axis=1), rtol=1e-4)

@@ -1,0 +1,96 @@
+"""Known answers for the transcribed score and the clip score (transcribed_score.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from musicgeo_utils import render, symbolic, transcribed_score as ts, transcription
+
+C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
+
+
+def tune(pitches, durations, tune_id="t1"):
+    onsets = np.r_[0.0, np.cumsum(durations)[:-1]]
+    return pd.DataFrame({"tune_id": tune_id, "pitch": pitches, "onset": onsets, "duration": durations})
+
+
+def test_tonic_of_major_and_minor_melodies():
+    # a C major melody that dwells on C, E and G
+    pitch = [60, 64, 67, 72, 67, 64, 62, 60, 65, 69, 67, 60]
+    dur = [2, 1, 1, 2, 1, 1, 1, 2, 1, 1, 1, 3]
+    assert ts.estimate_tonic(pitch, dur) == 0
+    assert ts.estimate_tonic(np.asarray(pitch) + 5, dur) == 5
+    # A natural minor, dwelling on A, C and E
+    minor = [69, 72, 76, 74, 72, 71, 69, 64, 65, 67, 69]
+    assert ts.estimate_tonic(minor, [2, 1, 2, 1, 1, 1, 3, 1, 1, 1, 3]) == 9
+    with pytest.raises(ValueError, match="at least one note"):
+        ts.estimate_tonic([], [])
+
+
+def test_seconds_to_beats_interpolates_and_extrapolates():
+    beats = np.array([1.0, 1.5, 2.0, 2.5])
+    got = ts.seconds_to_beats([1.25, 0.5, 3.0, 2.0], beats, tempo_bpm=0.0)
+    np.testing.assert_allclose(got, [0.5, -1.0, 4.0, 2.0])
+    np.testing.assert_allclose(ts.seconds_to_beats([1.5], np.empty(0), 120.0), [3.0])
+    with pytest.raises(ValueError, match="positive tempo"):
+        ts.seconds_to_beats([1.0], np.array([0.5]), 0.0)
+
+
+def test_clip_score_of_one_whole_pass_equals_the_whole_score():
+    notes = tune(C_MAJOR + [67, 64, 60], [1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 1, 1, 1])  # 9 quarter notes
+    params = render.RenderParams(clip_seconds=9 * 60 / 120)  # exactly one pass at 120 qpm
+    clips = pd.DataFrame({"clip_id": ["c1"], "tune_id": ["t1"], "program": [0], "qpm": [120.0], "transpose": [3]})
+    reference = transcription.reference_notes(clips, notes, params)
+    tonics = ts.true_tonic(notes, clips)
+    assert tonics["c1"] == (60 + 3) % 12
+    clip = ts.clip_score_descriptors(reference, clips, tonics)
+    whole = symbolic.score_descriptors(notes)
+    np.testing.assert_allclose(clip.loc["c1"].to_numpy(), whole.loc["t1"].to_numpy(), atol=1e-9)
+
+
+def test_clip_score_refuses_a_clip_without_notes():
+    clips = pd.DataFrame({"clip_id": ["c1", "c2"], "qpm": [100.0, 100.0]})
+    reference = pd.DataFrame({"clip_id": ["c1"], "onset_s": [0.0], "offset_s": [0.5], "pitch_midi": [60]})
+    with pytest.raises(ValueError, match="c2"):
+        ts.clip_score_descriptors(reference, clips, pd.Series({"c1": 0, "c2": 0}))
+
+
+def test_transcribed_score_of_a_rendered_melody_is_close_to_its_clip_score(tmp_path):
+    import soundfile as sf
+
+    pitches = [62, 66, 69, 74, 69, 66, 64, 62, 67, 71, 69, 62] * 2
+    notes = tune(pitches, [1, 0.5, 0.5, 1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 2] * 2)
+    params = render.RenderParams(clip_seconds=10.0)
+    clips = pd.DataFrame({"clip_id": ["c1"], "tune_id": ["t1"], "program": [0], "qpm": [110.0], "transpose": [0]})
+    audio = render.render_tune(notes, 0, 110.0, 0, params, tune_id="t1")
+    path = tmp_path / "c1.wav"
+    sf.write(path, audio, params.sample_rate)
+    heard = transcription.transcribe(audio, params.sample_rate).assign(clip_id="c1")
+    described, estimates = ts.transcribed_score_descriptors(heard, pd.Series({"c1": path}))
+    truth = ts.clip_score_descriptors(transcription.reference_notes(clips, notes, params), clips,
+                                      ts.true_tonic(notes, clips))
+    assert estimates.loc["c1", "tonic_pc"] == 2  # D
+    assert ts.tempo_agreement(estimates["tempo_bpm"], [110.0])["any_level"] == 1.0
+    pcs = [c for c in described.columns if c.startswith("pc_from_final")]
+    assert np.corrcoef(described.loc["c1", pcs], truth.loc["c1", pcs])[0, 1] > 0.95
+    # a clip with no notes heard: zeros and n_notes 0, not an error
+    _, none = ts.transcribed_score_descriptors(heard.iloc[:0], pd.Series({"c1": path}))
+    assert none.loc["c1", "n_notes"] == 0
+
+
+def test_transcribed_score_names_an_unreadable_clip(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    with pytest.raises(ValueError, match="clip x: cannot read"):
+        ts.transcribed_score_descriptors(pd.DataFrame(columns=["clip_id", "onset_s", "duration_s", "pitch_midi"]),
+                                         pd.Series({"x": bad}))
+
+
+def test_agreement_measures():
+    got = ts.tempo_agreement([100, 200, 51, 130], [100, 100, 100, 100])
+    assert got["same_level"] == 0.25 and got["any_level"] == 0.75
+    tonic = ts.tonic_agreement([0, 7, 5, 3], [0, 0, 0, 0])
+    assert tonic == {"correct": 0.25, "fifth_away": 0.5, "other": 0.25}
+    with pytest.raises(ValueError):
+        ts.tempo_agreement([], [])
