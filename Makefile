@@ -78,12 +78,14 @@ golden: env
 # named "(after nbval)" read what the notebooks wrote under data/ and run only
 # when nbval passed. `make check` is the unit tests alone, for day-to-day work.
 TEST_STAGES = \
-  "unit tests:300:$(MAKE) --no-print-directory unit" \
-  "nbval (notebooks, cold caches):1500:$(MAKE) --no-print-directory nbval" \
-  "notebook outputs (after nbval):180:$(MAKE) --no-print-directory after-nbval"
+  "environment (make env):240:$(MAKE) --no-print-directory env" \
+  "unit tests (make check):240:$(MAKE) --no-print-directory unit" \
+  "nbval (notebooks, cold caches):1200:$(MAKE) --no-print-directory nbval" \
+  "notebook outputs (after nbval):120:$(MAKE) --no-print-directory after-nbval"
 
-test: env
-	$(PYTHON) tools/test_ledger.py $(TEST_STAGES)
+# The ledger script needs only the standard library, so it runs before the venv exists.
+test:
+	python3 tools/test_ledger.py $(TEST_STAGES)
 
 check: unit
 

@@ -1,12 +1,12 @@
 """Run `make test`'s stages in order, time each, and print the ledger at the end.
 
-    python tools/test_ledger.py "NAME:BUDGET_S:COMMAND" ...
+    python tools/test_ledger.py [--out FILE] "NAME:BUDGET_S:COMMAND" ...
 
 Each stage is a shell command run from the repository root. Every stage runs
 even when an earlier one failed, except that a stage whose name ends in
 ``(after nbval)`` needs the notebooks' outputs and is reported "not run" when
 nbval failed. The table (stage, budget, measured, result) goes to standard
-output and, as TSV, to ``reports/test-ledger.tsv``. A stage over its budget is
+output and, as TSV, to ``reports/test-ledger.tsv`` (or ``--out FILE``). A stage over its budget is
 flagged, not failed: budgets are for planning (CI allows 90 minutes), and
 speed is checked by the benchmarks, not by tests. The exit status is 1 when
 any stage failed.
@@ -31,7 +31,12 @@ def parse_stage(text: str) -> tuple[str, float, str]:
 
 
 def main(argv: list[str]) -> int:
+    out = ROOT / "reports" / "test-ledger.tsv"
+    if argv[:1] == ["--out"]:
+        out, argv = Path(argv[1]), argv[2:]
     stages = [parse_stage(arg) for arg in argv]
+    if not stages:
+        raise SystemExit("no stages given")
     rows, failed = [], set()
     total_start = time.perf_counter()
     for name, budget, command in stages:
@@ -55,7 +60,6 @@ def main(argv: list[str]) -> int:
     lines += [f"{n:<{width}}  {b / 60:>6.1f} m  {s / 60:>6.1f} m  {r}" for n, b, s, r in rows]
     lines.append(f"{'total':<{width}}  {sum(r[1] for r in rows) / 60:>6.1f} m  {total / 60:>6.1f} m")
     print("\n=== test ledger\n" + "\n".join(lines), flush=True)
-    out = ROOT / "reports" / "test-ledger.tsv"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tsv.tmp")
     tmp.write_text("stage\tbudget_s\tmeasured_s\tresult\n"
