@@ -81,6 +81,7 @@ import pandas as pd
 
 from musicgeo_utils import cache, config
 from musicgeo_utils.extraction import clip_items
+from musicgeo_utils.features import one_blas_thread
 
 #: Bump when the transcription code changes its outputs: every cache key changes.
 TRANSCRIPTION_VERSION = "transcription-1"
@@ -432,12 +433,10 @@ def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, 
     return _ClipResult(clip_id, table, track, None, computed=True)
 
 
+@one_blas_thread
 def _transcribe_chunk(chunk, params, root, use_cache) -> list[_ClipResult]:
     """A batch of clips per worker task, one BLAS/OpenMP thread each (as features do)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return [_transcribe_one(clip_id, path, params, root, use_cache) for clip_id, path in chunk]
+    return [_transcribe_one(clip_id, path, params, root, use_cache) for clip_id, path in chunk]
 
 
 def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
