@@ -28,6 +28,7 @@ import pandas as pd
 
 from musicgeo_utils import corpus, render
 from musicgeo_utils import transcription as tr
+from musicgeo_utils import transcription_eval as te
 
 #: General MIDI programs (0-based) held out: none is in FOLK_PROGRAMS. Vibraphone,
 #: church organ, steel guitar, viola, trumpet, alto sax, ocarina, koto.
@@ -109,11 +110,11 @@ def run_tracker(clips: list[dict], params: tr.TranscriptionParams) -> tuple[pd.D
             notes, track = tr.transcribe_with_track(clip["audio"], 12000, params, clip_id=clip["clip_id"])
             cpu[clip["set"]] = cpu.get(clip["set"], 0.0) + time.process_time() - start
             clip.setdefault("estimates", {})[params.tracker] = (notes, track)
-            scores = tr.score_clip(clip["reference"], notes, track)
+            scores = te.score_clip(clip["reference"], notes, track)
             rows.append({"clip_id": clip["clip_id"], "set": clip["set"], "program": clip["program"],
-                         "qpm": clip["qpm"], "family": tr.instrument_family(clip["program"]), **scores})
+                         "qpm": clip["qpm"], "family": te.instrument_family(clip["program"]), **scores})
     table = pd.DataFrame(rows)
-    table["tempo"] = tr.tempo_band(table["qpm"]).to_numpy()
+    table["tempo"] = te.tempo_band(table["qpm"]).to_numpy()
     return table, cpu
 
 
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         table, cpu = run_tracker(clips, tr.TranscriptionParams(tracker=tracker))
         tables[tracker] = table
         for label, group in table.groupby("set", sort=False):
-            pooled = tr.summarize_scores(group).iloc[0]
+            pooled = te.summarize_scores(group).iloc[0]
             rtf = len(group) * args.clip_seconds / cpu[label]
             summary.append({"tracker": tracker, "set": label, "clips": len(group),
                             "rtf_per_core": rtf, "f1": pooled["f1"], "precision": pooled["precision"],
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen = tables[args.choice]
         columns = ["clips", "n_ref", "f1", "f1_offset", "raw_pitch_accuracy"]
         for by in ("family", "tempo", "program"):
-            grouped = tr.summarize_scores(chosen, by=["set", by])[columns]
+            grouped = te.summarize_scores(chosen, by=["set", by])[columns]
             print(f"\n{args.choice} by {by}:")
             print(grouped.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.figure and args.choice in tables:
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         matplotlib.use("Agg")
         clip = next(c for c in clips if c["set"] == "in-domain")
         notes_est, track = clip["estimates"][args.choice]
-        figure = tr.piano_roll_figure(clip["reference"], notes_est, track,
+        figure = te.piano_roll_figure(clip["reference"], notes_est, track,
                                       title=f"{clip['clip_id']} (program {clip['program']}, "
                                             f"{clip['qpm']:g} qpm, {args.choice})")
         figure.savefig(args.figure, dpi=80)

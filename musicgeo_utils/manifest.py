@@ -102,3 +102,20 @@ def profile_features(profile: str = "small", seed: int = 0, n_jobs: int | None =
     result.skips = pd.concat([render_skips, result.skips], ignore_index=True)
     tunes = audio.set_index("tune_id").loc[result.summary.index].reset_index()
     return tunes, result
+
+
+def profile_score_features(profile: str = "small", seed: int = 0, n_jobs: int | None = None):
+    """``(tunes, transcribed_score.ScoreFeatures)``: the profile's clips as transcribed, clip and whole scores.
+
+    Transcribes every rendered clip (:func:`transcription.transcribe_many`,
+    cached and resumable like the features) and describes it three ways
+    (:func:`transcribed_score.score_features`). ``tunes`` as from
+    :func:`profile_features`, whose row order the families follow.
+    """
+    from . import transcribed_score, transcription
+
+    tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
+    _, notes = load_profile(profile, seed)
+    items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+    heard = transcription.transcribe_many(items, n_jobs=n_jobs)
+    return tunes, transcribed_score.score_features(tunes, notes, heard, render_params(profile))

@@ -9,6 +9,17 @@ CRNN, whose input is a rendered, randomly transposed, re-timed excerpt.
 All descriptors ignore transposition (pitches are taken relative to the last
 note, which in folk tunes is almost always the tonic) and tempo (durations
 are in quarter notes, as notated).
+
+The same function describes notes heard in audio
+(:mod:`musicgeo_utils.transcribed_score`), whose onsets are off by tens of
+milliseconds, whose beat grid is estimated and whose pitches may slip an
+octave. Three choices keep the descriptors meaningful there and exact on a
+score: an onset's position in its beat is the nearest grid point within
+:data:`ONSET_TOLERANCE` beats, counted circularly (0.97 is next beat's 0);
+the range is the central 90 % of the pitches, not max - min; and the ratio of
+successive inter-onset intervals (:data:`IOI_RATIOS`: 1:1, 2:1, 3:1 ...)
+describes rhythm without any beat grid, so a tracker that counts half or
+double the notated tempo, or beats off the downbeat, does not change it.
 """
 from __future__ import annotations
 
@@ -19,6 +30,10 @@ import pandas as pd
 DURATION_EDGES = (0.26, 0.34, 0.51, 0.76, 1.01, 1.51, 2.01, 3.01)
 #: Position of an onset within its quarter note, as fractions.
 OFFSET_GRID = (0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75)
+#: An onset counts at a grid position when within this many beats of it (else "elsewhere").
+ONSET_TOLERANCE = 0.06
+#: Ratios of successive inter-onset intervals (next / previous), matched on a log scale to the nearest.
+IOI_RATIOS = ((1, 4), (1, 3), (1, 2), (2, 3), (1, 1), (3, 2), (2, 1), (3, 1), (4, 1))
 #: Melodic intervals are clipped to +- this many semitones.
 MAX_INTERVAL = 12
 
@@ -29,6 +44,7 @@ def descriptor_names() -> list[str]:
     names += [f"interval_{k:+d}" for k in range(-MAX_INTERVAL, MAX_INTERVAL + 1)]
     names += [f"duration_le_{edge:g}" for edge in DURATION_EDGES] + ["duration_longer"]
     names += [f"onset_at_{offset:.2f}_of_quarter" for offset in OFFSET_GRID] + ["onset_elsewhere"]
+    names += [f"ioi_ratio_{a}:{b}" for a, b in IOI_RATIOS]
     return names + ["range_semitones", "notes_per_quarter", "repeated_note_share"]
 
 
@@ -56,12 +72,33 @@ def descriptors(pitch: np.ndarray, onset: np.ndarray, duration: np.ndarray,
     bins = np.searchsorted(DURATION_EDGES, duration)
     durations = np.bincount(bins, minlength=len(DURATION_EDGES) + 1) / duration.size
     within = onset - np.floor(onset)
-    match = np.isclose(within[:, None], np.asarray(OFFSET_GRID)[None, :], atol=0.02)
-    offsets = np.r_[match.mean(axis=0), 1.0 - match.any(axis=1).mean()]
+    gap = np.abs(within[:, None] - np.asarray(OFFSET_GRID)[None, :])
+    gap = np.minimum(gap, 1.0 - gap)  # circular: 0.97 is 0.03 from the next beat's 0
+    nearest = np.argmin(gap, axis=1)
+    matched = gap[np.arange(onset.size), nearest] <= ONSET_TOLERANCE
+    offsets = np.r_[np.bincount(nearest[matched], minlength=len(OFFSET_GRID)) / onset.size,
+                    1.0 - matched.mean()]
     span = float(onset[-1] + duration[-1] - onset[0])
-    return np.r_[pcs, intervals, durations, offsets,
-                 pitch.max() - pitch.min(), pitch.size / span if span > 0 else 0.0,
+    low, high = np.percentile(pitch, [5, 95])
+    return np.r_[pcs, intervals, durations, offsets, ioi_ratio_histogram(onset),
+                 high - low, pitch.size / span if span > 0 else 0.0,
                  float(np.mean(np.diff(pitch) == 0)) if pitch.size > 1 else 0.0]
+
+
+def ioi_ratio_histogram(onset: np.ndarray) -> np.ndarray:
+    """Shares of successive inter-onset-interval ratios nearest each of :data:`IOI_RATIOS` (log scale).
+
+    Onsets in any unit (beats or seconds: a ratio has none); fewer than three
+    onsets give zeros.
+    """
+    ioi = np.diff(np.asarray(onset, dtype=float))
+    ioi = ioi[ioi > 0]
+    if ioi.size < 2:
+        return np.zeros(len(IOI_RATIOS))
+    log_ratio = np.log2(ioi[1:] / ioi[:-1])
+    centres = np.log2([a / b for a, b in IOI_RATIOS])
+    nearest = np.argmin(np.abs(log_ratio[:, None] - centres[None, :]), axis=1)
+    return np.bincount(nearest, minlength=len(IOI_RATIOS)) / nearest.size
 
 
 def score_descriptors(notes: pd.DataFrame, tune_ids=None) -> pd.DataFrame:

@@ -29,6 +29,7 @@ of the tune) is :func:`symbolic.score_descriptors` itself.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -36,8 +37,6 @@ import pandas as pd
 
 from musicgeo_utils import symbolic
 
-#: Hop of the beat tracker's onset envelope, samples (librosa's default).
-BEAT_HOP = 512
 #: A tempo estimate agrees with the truth when within this relative tolerance (the MIREX 4 %).
 TEMPO_TOLERANCE = 0.04
 
@@ -76,20 +75,6 @@ def estimate_tonic(pitch, duration) -> int:
     denominator = np.linalg.norm(p, axis=1) * np.linalg.norm(h)
     correlation = p @ h / np.where(denominator > 0, denominator, 1.0)
     return int(np.argmax(correlation) % 12)
-
-
-def beat_times(audio: np.ndarray, sample_rate: int) -> tuple[float, np.ndarray]:
-    """(tempo in beats per minute, beat times in seconds) of a mono clip, by librosa's beat tracker.
-
-    Fewer than two beats (silence, a clip too short) gives the tempo librosa
-    reports and whatever beats it found; :func:`seconds_to_beats` then falls
-    back to that tempo alone.
-    """
-    import librosa
-
-    y = np.asarray(audio, dtype=np.float32)
-    tempo, beats = librosa.beat.beat_track(y=y, sr=sample_rate, hop_length=BEAT_HOP, units="time")
-    return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=float)
 
 
 def seconds_to_beats(times, beats: np.ndarray, tempo_bpm: float) -> np.ndarray:
@@ -134,37 +119,30 @@ def descriptors_from_seconds(notes: pd.DataFrame, beats: np.ndarray, tempo_bpm: 
     return symbolic.descriptors(pitch, on_beats, length, tonic_pc=tonic)
 
 
-def transcribed_score_descriptors(transcribed: pd.DataFrame, audio_paths: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+def transcribed_score_descriptors(transcribed, clip_ids) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(descriptors, estimates): the transcribed score of each clip.
 
-    ``transcribed``: notes of many clips (``clip_id, onset_s, duration_s,
-    pitch_midi``, as :func:`transcription.transcribe_many` returns);
-    ``audio_paths``: audio file per clip id (the beat tracker reads the audio).
-    ``descriptors`` has one row of :func:`symbolic.descriptor_names` per clip;
-    ``estimates`` the estimated ``tempo_bpm``, ``tonic_pc`` and ``n_notes``. A
-    clip without transcribed notes gets a row of zeros (nothing heard), and
-    ``n_notes`` 0 says so; a clip whose audio cannot be read raises
-    ``ValueError`` naming it.
+    ``transcribed``: a :class:`transcription.TranscriptionSet` (its notes in
+    seconds and each clip's tracked beats); ``clip_ids``: the clips wanted, in
+    order. ``descriptors`` has one row of :func:`symbolic.descriptor_names`
+    per clip; ``estimates`` the estimated ``tempo_bpm``, ``tonic_pc`` and
+    ``n_notes``. A clip with no transcribed notes (silence, or a clip that
+    transcription skipped: see ``transcribed.skips``) gets a row of zeros,
+    and ``n_notes`` 0, ``tonic_pc`` -1 say so.
     """
-    import soundfile as sf
-
     names = symbolic.descriptor_names()
-    by_clip = {str(c): g for c, g in transcribed.groupby("clip_id", sort=False)}
+    by_clip = {str(c): g for c, g in transcribed.notes.groupby("clip_id", sort=False)}
     rows, estimates = [], []
-    for clip_id, path in audio_paths.items():
-        notes = by_clip.get(str(clip_id))
-        try:
-            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        except (RuntimeError, sf.LibsndfileError) as err:
-            raise ValueError(f"clip {clip_id}: cannot read {path} ({err})") from err
-        tempo, beats = beat_times(audio.mean(axis=1), rate)
-        if notes is None or len(notes) == 0:
+    for clip_id in map(str, clip_ids):
+        notes = by_clip.get(clip_id)
+        tempo, beats = transcribed.beats.get(clip_id) or (float("nan"), np.empty(0))
+        if notes is None or len(notes) == 0 or not (tempo > 0 or len(beats) >= 2):
             rows.append(np.zeros(len(names)))
-            estimates.append((str(clip_id), tempo, -1, 0))
+            estimates.append((clip_id, tempo, -1, 0))
             continue
         tonic = estimate_tonic(notes["pitch_midi"], notes["duration_s"])
         rows.append(descriptors_from_seconds(notes, beats, tempo, tonic))
-        estimates.append((str(clip_id), tempo, tonic, len(notes)))
+        estimates.append((clip_id, tempo, tonic, len(notes)))
     index = pd.Index([e[0] for e in estimates], name="clip_id")
     return (pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(names))), index=index, columns=names),
             pd.DataFrame([e[1:] for e in estimates], index=index, columns=["tempo_bpm", "tonic_pc", "n_notes"]))
@@ -186,7 +164,7 @@ def clip_score_descriptors(reference: pd.DataFrame, clips: pd.DataFrame, tonics:
     """The clip score: descriptors of each clip's true notes, true tempo and true tonic.
 
     ``reference``: true notes per clip (``clip_id, onset_s, offset_s,
-    pitch_midi``, from :func:`transcription.reference_notes`); ``clips``:
+    pitch_midi``, from :func:`transcription_eval.reference_notes`); ``clips``:
     ``clip_id`` (or the index) and ``qpm`` (the rendered tempo: one beat is a
     quarter note, from time 0, as the renderer places notes); ``tonics``: the
     true tonic per clip id (:func:`true_tonic`). Raises ``ValueError`` naming
@@ -229,3 +207,58 @@ def tonic_agreement(estimated_pc, true_pc) -> dict[str, float]:
     step = (est - true) % 12
     return {"correct": float(np.mean(step == 0)), "fifth_away": float(np.mean((step == 7) | (step == 5))),
             "other": float(np.mean((step != 0) & (step != 5) & (step != 7)))}
+
+
+# --------------------------------------------------------------------------- the three views of every clip
+
+#: The score feature families, in the order the tables show them: what audio models can get
+#: (``transcribed``) and the two references from true notes.
+SCORE_FAMILIES = ("transcribed score", "clip score", "whole score")
+
+
+@dataclass
+class ScoreFeatures:
+    """The three score views of a profile's clips, each a DataFrame indexed by tune id.
+
+    ``families``: family name (:data:`SCORE_FAMILIES`) -> descriptors
+    (:func:`symbolic.descriptor_names` columns); ``estimates``: per clip the
+    estimated ``tempo_bpm``, ``tonic_pc``, ``n_notes`` beside the truth
+    (``true_qpm``, ``true_tonic_pc``, ``true_notes``); ``note_scores``: the
+    mir_eval scores of each clip's transcription against its true notes
+    (:func:`transcription_eval.score_many`, with ``family`` and ``tempo``);
+    ``skips``: clips that transcription skipped (their transcribed row is
+    zeros).
+    """
+
+    families: dict
+    estimates: pd.DataFrame
+    note_scores: pd.DataFrame
+    skips: pd.DataFrame
+
+
+def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render_params) -> ScoreFeatures:
+    """The transcribed score, the clip score and the whole score of every clip of ``tunes``.
+
+    ``tunes``: ``tune_id, program, qpm, transpose`` per rendered clip (one
+    clip per tune, its id the tune id); ``notes``: the corpus notes of those
+    tunes; ``transcribed``: their :class:`transcription.TranscriptionSet`;
+    ``render_params``: the :class:`render.RenderParams` the clips were
+    rendered with (the clip score needs the window). One definition of the
+    descriptors (:func:`symbolic.descriptors`) serves all three.
+    """
+    from musicgeo_utils import transcription_eval
+
+    clips = tunes[["tune_id", "program", "qpm", "transpose"]].assign(clip_id=tunes["tune_id"].astype(str))
+    ids = clips["clip_id"].tolist()
+    reference = transcription_eval.reference_notes(clips, notes, render_params)
+    tonics = true_tonic(notes, clips)
+    heard, estimates = transcribed_score_descriptors(transcribed, ids)
+    families = {"transcribed score": heard,
+                "clip score": clip_score_descriptors(reference, clips, tonics),
+                "whole score": symbolic.score_descriptors(notes, ids).set_axis(pd.Index(ids, name="clip_id"))}
+    estimates = estimates.assign(true_qpm=clips.set_index("clip_id")["qpm"], true_tonic_pc=tonics,
+                                 true_notes=reference.groupby("clip_id").size().reindex(ids).fillna(0).astype(int))
+    kept = ~clips["clip_id"].isin(transcribed.skips["clip_id"].astype(str))
+    note_scores = transcription_eval.score_many(reference[reference["clip_id"].isin(clips.loc[kept, "clip_id"])],
+                                                transcribed.notes, transcribed.tracks, clips)
+    return ScoreFeatures(families=families, estimates=estimates, note_scores=note_scores, skips=transcribed.skips)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from musicgeo_utils import render, symbolic, transcribed_score as ts, transcription
+from musicgeo_utils import transcription_eval
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 
@@ -41,7 +42,7 @@ def test_clip_score_of_one_whole_pass_equals_the_whole_score():
     notes = tune(C_MAJOR + [67, 64, 60], [1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 1, 1, 1])  # 9 quarter notes
     params = render.RenderParams(clip_seconds=9 * 60 / 120)  # exactly one pass at 120 qpm
     clips = pd.DataFrame({"clip_id": ["c1"], "tune_id": ["t1"], "program": [0], "qpm": [120.0], "transpose": [3]})
-    reference = transcription.reference_notes(clips, notes, params)
+    reference = transcription_eval.reference_notes(clips, notes, params)
     tonics = ts.true_tonic(notes, clips)
     assert tonics["c1"] == (60 + 3) % 12
     clip = ts.clip_score_descriptors(reference, clips, tonics)
@@ -56,9 +57,10 @@ def test_clip_score_refuses_a_clip_without_notes():
         ts.clip_score_descriptors(reference, clips, pd.Series({"c1": 0, "c2": 0}))
 
 
-def test_transcribed_score_of_a_rendered_melody_is_close_to_its_clip_score(tmp_path):
+def test_transcribed_score_of_a_rendered_melody_is_close_to_its_clip_score(tmp_path, monkeypatch):
     import soundfile as sf
 
+    monkeypatch.setenv("MUSICGEO_DATA", str(tmp_path / "data"))
     pitches = [62, 66, 69, 74, 69, 66, 64, 62, 67, 71, 69, 62] * 2
     notes = tune(pitches, [1, 0.5, 0.5, 1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 2] * 2)
     params = render.RenderParams(clip_seconds=10.0)
@@ -66,25 +68,32 @@ def test_transcribed_score_of_a_rendered_melody_is_close_to_its_clip_score(tmp_p
     audio = render.render_tune(notes, 0, 110.0, 0, params, tune_id="t1")
     path = tmp_path / "c1.wav"
     sf.write(path, audio, params.sample_rate)
-    heard = transcription.transcribe(audio, params.sample_rate).assign(clip_id="c1")
-    described, estimates = ts.transcribed_score_descriptors(heard, pd.Series({"c1": path}))
-    truth = ts.clip_score_descriptors(transcription.reference_notes(clips, notes, params), clips,
+    heard = transcription.transcribe_many([("c1", str(path))], n_jobs=1)
+    described, estimates = ts.transcribed_score_descriptors(heard, ["c1"])
+    truth = ts.clip_score_descriptors(transcription_eval.reference_notes(clips, notes, params), clips,
                                       ts.true_tonic(notes, clips))
     assert estimates.loc["c1", "tonic_pc"] == 2  # D
     assert ts.tempo_agreement(estimates["tempo_bpm"], [110.0])["any_level"] == 1.0
     pcs = [c for c in described.columns if c.startswith("pc_from_final")]
     assert np.corrcoef(described.loc["c1", pcs], truth.loc["c1", pcs])[0, 1] > 0.95
-    # a clip with no notes heard: zeros and n_notes 0, not an error
-    _, none = ts.transcribed_score_descriptors(heard.iloc[:0], pd.Series({"c1": path}))
-    assert none.loc["c1", "n_notes"] == 0
+    # read back from the cache: the same beats, hence the same descriptors
+    again = transcription.transcribe_many([("c1", str(path))], n_jobs=1)
+    assert again.counts["from_cache"] == 1
+    pd.testing.assert_frame_equal(ts.transcribed_score_descriptors(again, ["c1"])[0], described)
 
 
-def test_transcribed_score_names_an_unreadable_clip(tmp_path):
-    bad = tmp_path / "bad.wav"
+def test_a_clip_without_notes_gets_zeros_and_says_so(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    monkeypatch.setenv("MUSICGEO_DATA", str(tmp_path / "data"))
+    silent, bad = tmp_path / "silent.wav", tmp_path / "bad.wav"
+    sf.write(silent, np.zeros(12000 * 2, dtype=np.float32), 12000)
     bad.write_bytes(b"not audio")
-    with pytest.raises(ValueError, match="clip x: cannot read"):
-        ts.transcribed_score_descriptors(pd.DataFrame(columns=["clip_id", "onset_s", "duration_s", "pitch_midi"]),
-                                         pd.Series({"x": bad}))
+    heard = transcription.transcribe_many([("quiet", str(silent)), ("broken", str(bad))], n_jobs=1)
+    assert heard.skips["clip_id"].tolist() == ["broken"]
+    described, estimates = ts.transcribed_score_descriptors(heard, ["quiet", "broken"])
+    assert (described.to_numpy() == 0).all()
+    assert estimates["n_notes"].tolist() == [0, 0] and estimates["tonic_pc"].tolist() == [-1, -1]
 
 
 def test_agreement_measures():

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from musicgeo_utils import cache, config, render
 from musicgeo_utils import transcription as tr
+from musicgeo_utils import transcription_eval as te
 from musicgeo_utils.transcription import PitchTrack, TranscriptionError, TranscriptionParams
 
 SR = 12000
@@ -91,7 +92,7 @@ def test_rendered_clip_transcribes_to_the_rendered_notes():
     params = render.RenderParams(clip_seconds=6.0)
     audio = render.render_tune(notes, RECORDER, 110, 3, params)
     reference = render.clip_notes(notes, RECORDER, 110, 3, params)
-    scores = tr.score_clip(reference, tr.transcribe(audio, SR))
+    scores = te.score_clip(reference, tr.transcribe(audio, SR))
     assert scores["f1"] >= 0.9, scores
 
 
@@ -218,7 +219,7 @@ def test_reference_notes_of_many_clips():
                        tune([], [], [], "empty")])
     draws = pd.DataFrame({"tune_id": ["a", "b", "empty"], "program": [0, 40, 0], "qpm": [120, 60, 90],
                           "transpose": [0, -2, 0]})
-    table = tr.reference_notes(draws, notes, render.RenderParams(clip_seconds=2.0))
+    table = te.reference_notes(draws, notes, render.RenderParams(clip_seconds=2.0))
     assert table.groupby("clip_id").size().to_dict() == {"a": 4, "b": 1}
     assert table.loc[table.clip_id == "b", "pitch_midi"].tolist() == [68]
 
@@ -241,7 +242,7 @@ def test_score_counts_onset_and_pitch_matches():
                          (0.56, 0.44, 62),   # 60 ms late: no match
                          (1.0, 0.2, 64),     # onset and pitch right, offset far too early
                          (2.0, 0.5, 66))     # a semitone off: no match
-    scores = tr.score_clip(reference, estimate)
+    scores = te.score_clip(reference, estimate)
     assert (scores["n_match"], scores["precision"], scores["recall"]) == (2, 0.5, 0.5)
     assert scores["n_match_offset"] == 1 and scores["f1_offset"] == pytest.approx(0.25)
     assert np.isnan(scores["raw_pitch_accuracy"])
@@ -251,8 +252,8 @@ def test_score_counts_onset_and_pitch_matches():
 def test_perfect_and_empty_estimates():
     reference = ref_notes((0.0, 0.5, 60), (0.5, 1.0, 62))
     perfect = est_notes((0.0, 0.5, 60), (0.5, 0.5, 62))
-    assert tr.score_clip(reference, perfect)["f1"] == tr.score_clip(reference, perfect)["f1_offset"] == 1.0
-    empty = tr.score_clip(reference, tr.empty_notes())
+    assert te.score_clip(reference, perfect)["f1"] == te.score_clip(reference, perfect)["f1_offset"] == 1.0
+    empty = te.score_clip(reference, tr.empty_notes())
     assert (empty["f1"], empty["recall"], empty["n_est"]) == (0.0, 0.0, 0)
 
 
@@ -262,7 +263,7 @@ def test_raw_pitch_accuracy_on_frames():
     times = np.arange(100) * 0.01
     half_wrong = np.where(times < 0.5, 440.0, 466.16)  # a semitone sharp in the second half
     track = PitchTrack(times, half_wrong, np.ones(100, bool))
-    scores = tr.score_clip(reference, est_notes((0.0, 1.0, 69)), track)
+    scores = te.score_clip(reference, est_notes((0.0, 1.0, 69)), track)
     assert scores["raw_pitch_accuracy"] == pytest.approx(0.5)
     assert (scores["n_voiced_frames"], scores["n_pitch_frames"]) == (100, 50)
 
@@ -274,19 +275,19 @@ def test_score_many_pools_by_family_and_tempo():
     estimates = pd.concat([est_notes((0, 1, 60), (1, 1, 62)).assign(clip_id="a"),
                            est_notes((0, 2, 70)).assign(clip_id="b")])
     clips = pd.DataFrame({"clip_id": ["a", "b"], "program": [0, 40], "qpm": [85.0, 130.0]})
-    scores = tr.score_many(references, estimates, clips=clips)
+    scores = te.score_many(references, estimates, clips=clips)
     assert scores.set_index("clip_id")["family"].to_dict() == {"a": "Piano", "b": "Strings"}
     assert scores.set_index("clip_id")["tempo"].to_dict() == {"a": "80-100 qpm", "b": "120-140 qpm"}
-    pooled = tr.summarize_scores(scores).iloc[0]
+    pooled = te.summarize_scores(scores).iloc[0]
     assert (pooled["n_ref"], pooled["n_est"]) == (4, 3)
     assert pooled["precision"] == pytest.approx(1.0) and pooled["recall"] == pytest.approx(0.75)
-    by_family = tr.summarize_scores(scores, by="family")
+    by_family = te.summarize_scores(scores, by="family")
     assert by_family.loc["Strings", "recall"] == pytest.approx(0.5)
     assert by_family.loc["Piano", "f1"] == pytest.approx(1.0)
 
 
 def test_tempo_bands_cover_the_ends():
-    assert tr.tempo_band([79.9, 80, 139.9, 140]).tolist() == ["<80 qpm", "80-100 qpm", "120-140 qpm",
+    assert te.tempo_band([79.9, 80, 139.9, 140]).tolist() == ["<80 qpm", "80-100 qpm", "120-140 qpm",
                                                              ">=140 qpm"]
 
 
@@ -298,7 +299,7 @@ def test_piano_roll_figure_marks_matches():
     reference = ref_notes((0.0, 0.5, 60), (0.5, 1.0, 62))
     estimate = est_notes((0.0, 0.5, 60), (0.7, 0.3, 62))
     track = PitchTrack(np.arange(100) * 0.01, np.full(100, 261.6), np.ones(100, bool))
-    figure = tr.piano_roll_figure(reference, estimate, track, title="clip")
+    figure = te.piano_roll_figure(reference, estimate, track, title="clip")
     top, bottom = figure.axes
     assert len(top.patches) == 2 and len(bottom.patches) == 2
     colors = [matplotlib.colors.to_hex(p.get_facecolor()) for p in bottom.patches]
@@ -382,4 +383,4 @@ def test_cached_npz_refuses_pickles(data_dir, tmp_path):
     path = write_clip(tmp_path / "a.flac", melody(SCALE[:2]))
     tr.transcribe_many([("a", path)], n_jobs=1)
     npz = next((data_dir / "transcription").rglob("*.npz"))
-    assert set(cache.read_npz(npz)) == {"notes", "times", "f0_hz", "voiced"}
+    assert set(cache.read_npz(npz)) == {"notes", "times", "f0_hz", "voiced", "tempo_bpm", "beats"}
