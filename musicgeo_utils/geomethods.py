@@ -64,7 +64,7 @@ from .geo import (
     wrap_longitude,
     xyz_to_latlon,
 )
-from .geocode import region_centroids
+from .regions import SUPPORT_KM, decoding_summary, region_centroids
 from .geoscores import as_targets, error_metrics, evaluate_predictions, rank_methods
 
 
@@ -326,9 +326,12 @@ class RegionClassifier(GeoMethod):
     ``"top"`` = centroid of the most probable region, ``"weighted"`` =
     probability-weighted spherical mean of all region centroids, ``"median"``
     = their probability-weighted geometric median (the least expected
-    great-circle distance; :func:`geo.decode_region_probabilities`). Centroids are
-    spherical means of each region's training points. Without ``regions``,
-    each distinct coordinate is a region (:func:`geo.coordinate_labels`).
+    great-circle distance; :func:`geo.decode_region_probabilities`). A region's
+    centre is the medoid of its training points (:func:`regions.region_centroids`:
+    an actual training place). Without ``regions``, each distinct coordinate is
+    a region (:func:`geo.coordinate_labels`). :meth:`decoder` gives a
+    :class:`RegionDecoder` with the same centres, names and decoding, whose
+    :meth:`RegionDecoder.describe` says what stands behind each decoded point.
     """
 
     def __init__(self, model: str = "logreg", Cs: Sequence[float] = (1.0, 0.01, 0.1, 10.0),
@@ -374,6 +377,16 @@ class RegionClassifier(GeoMethod):
         return decode_region_probabilities(self.classifier_.predict_proba(X), self.centroids_["lat"],
                                            self.centroids_["lon"], decoding)
 
+    def decoder(self) -> "RegionDecoder":
+        """A fitted :class:`RegionDecoder` over this classifier's regions and chosen decoding."""
+        if not hasattr(self, "best_params_"):
+            raise RuntimeError(f"{self.name}: call fit() before decoder()")
+        decoding = self._predict_params["decoding"]
+        decoder = RegionDecoder(self.centroids_["lat"], self.centroids_["lon"], decodings=(decoding,),
+                                regions=self.classes_)
+        decoder.best_params_, decoder._predict_params = {"decoding": decoding}, {"decoding": decoding}
+        return decoder
+
 
 class RegionDecoder(GeoMethod):
     """Region probabilities of any model (e.g. the CRNN's softmax) -> a place; the decoding tuned.
@@ -383,14 +396,33 @@ class RegionDecoder(GeoMethod):
     learned: :meth:`tune` picks the decoding of :data:`geo.REGION_DECODINGS`
     on validation exactly as :class:`RegionClassifier` does (by the balanced
     median km when countries are given: the mean over countries of each
-    country's median), and :meth:`predict` decodes with it.
+    country's median), and :meth:`predict` decodes with it. ``regions``
+    names the columns (default ``"0", "1", ...``) for :meth:`describe`.
     """
 
     name = "region decoder"
 
-    def __init__(self, centroid_lat, centroid_lon, decodings: Sequence[str] = REGION_DECODINGS):
+    def __init__(self, centroid_lat, centroid_lon, decodings: Sequence[str] = REGION_DECODINGS,
+                 regions=None):
         self.centroid_lat, self.centroid_lon = check_latlon(centroid_lat, centroid_lon)
         self.decodings = tuple(decodings)
+        unknown = sorted(set(self.decodings) - set(REGION_DECODINGS))
+        if unknown or not self.decodings:
+            raise ValueError(f"decodings must be among {REGION_DECODINGS}, got {self.decodings}")
+        self.regions = (np.arange(len(self.centroid_lat)) if regions is None else np.asarray(regions)).astype(str)
+        if len(self.regions) != len(self.centroid_lat):
+            raise ValueError(f"{len(self.regions)} region names for {len(self.centroid_lat)} centroids")
+
+    @classmethod
+    def from_centroids(cls, centroids: pd.DataFrame, regions, decodings: Sequence[str] = REGION_DECODINGS):
+        """A decoder over ``regions`` (the probability columns, in order), centres from a
+        :func:`regions.region_centroids` frame."""
+        regions = [str(r) for r in regions]
+        place = centroids.set_index("region")
+        missing = sorted(set(regions) - set(place.index.astype(str)))
+        if missing:
+            raise ValueError(f"centroids lack region(s) {missing[:5]}")
+        return cls(place.loc[regions, "lat"], place.loc[regions, "lon"], decodings, regions=regions)
 
     def predict_grid(self):
         """Candidates: the decodings."""
@@ -411,6 +443,22 @@ class RegionDecoder(GeoMethod):
         """
         validation = (proba_val, lat_val, lon_val) + (() if country_val is None else (country_val,))
         return self.fit(proba_val, lat_val, lon_val, validation=validation)
+
+    def describe(self, proba, radius_km: float = SUPPORT_KM, decoding: str | None = None) -> pd.DataFrame:
+        """Per row: the decoded point and what stands behind it (:func:`regions.decoding_summary`).
+
+        Columns ``lat, lon, top_region, top_probability, support`` (the
+        probability of the regions within ``radius_km`` of the point),
+        ``nearest_region, nearest_region_km``. ``decoding``: the tuned one
+        (``best_params_``) by default, else the first of ``decodings``.
+        """
+        if decoding is None:
+            decoding = getattr(self, "best_params_", {}).get("decoding", self.decodings[0])
+        centroids = pd.DataFrame({"region": self.regions, "lat": self.centroid_lat, "lon": self.centroid_lon})
+        matrix = _check_features(proba)
+        if matrix.shape[1] != len(self.regions):
+            raise ValueError(f"{matrix.shape[1]} probability columns for {len(self.regions)} region centroids")
+        return decoding_summary(matrix, centroids, decoding, radius_km, regions=self.regions)
 
 
 class OnFeatureSubsets(GeoMethod):
@@ -501,7 +549,7 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
 
     ``y_*`` as in :func:`geoscores.as_targets` (lat/lon degrees, optional region and
     country labels). Predicted countries are the country of the nearest
-    training-region centroid. Returns one row per method: all
+    training origin (:func:`regions.country_of`). Returns one row per method: all
     :func:`geoscores.error_metrics` scores with bootstrap 95 % intervals, the chosen
     hyperparameters (``params``) and ``fit_seconds``, sorted by
     ``balanced_median_km``. More rows (e.g. CRNN heads) can be added with
@@ -544,8 +592,8 @@ def cross_validate(X, targets: pd.DataFrame, n_folds: int = 10, seed: int = 0,
     is refitted on all training folds with them. Scores
     (:func:`geoscores.evaluate_predictions`, with bootstrap 95 % intervals)
     are computed on the pooled out-of-fold predictions; a prediction's country
-    is that of the nearest region centroid of all rows (the label set, not a
-    fitted quantity). Extra columns: ``fold_mean_km_mean`` /
+    is that of the nearest origin of all rows (the label set, not a fitted
+    quantity). Extra columns: ``fold_mean_km_mean`` /
     ``fold_mean_km_std`` over folds and ``params`` (chosen per fold).
     """
     from sklearn.model_selection import KFold
