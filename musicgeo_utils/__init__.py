@@ -15,6 +15,7 @@ data flows:
 - ``geo``        great-circle maths on the sphere, land test
 - ``regions``    class regions: labels, medoid centres, countries, what a decoding does
 - ``geomethods`` geographic regression/classification methods
+- ``calibration`` temperature scaling, expected calibration error, reliability figure
 - ``geoscores``  scores in km with bootstrap intervals
 - ``georesults`` result files and display tables of the comparison
 - ``models`` / ``meldata`` / ``training``  the CRNN, its mel datasets and its training loop
