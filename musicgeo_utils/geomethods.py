@@ -64,7 +64,7 @@ from .geo import (
     wrap_longitude,
     xyz_to_latlon,
 )
-from .regions import SUPPORT_KM, decoding_summary, region_centroids
+from .regions import SUPPORT_KM, decoding_summary, predicted_countries, region_centroids, region_country_shares
 from .geoscores import as_targets, error_metrics, evaluate_predictions, rank_methods
 
 
@@ -548,8 +548,10 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
     tune's region stands in) or ``"mean_km"``.
 
     ``y_*`` as in :func:`geoscores.as_targets` (lat/lon degrees, optional region and
-    country labels). Predicted countries are the country of the nearest
-    training origin (:func:`regions.country_of`). Returns one row per method: all
+    country labels). Predicted countries: a region classifier's
+    :func:`method_countries` (the likeliest country of its region
+    probabilities), any other method's the country of the training origin
+    nearest its point (:func:`regions.country_of`). Returns one row per method: all
     :func:`geoscores.error_metrics` scores with bootstrap 95 % intervals, the chosen
     hyperparameters (``params``) and ``fit_seconds``, sorted by
     ``balanced_median_km``. More rows (e.g. CRNN heads) can be added with
@@ -557,6 +559,7 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
     """
     train, val, test = as_targets(y_train), as_targets(y_val), as_targets(y_test)
     centroids = region_centroids(train["lat"], train["lon"], train["region"], train["country"])
+    shares = region_country_shares(train["region"], train["country"])
     if criterion not in ("balanced_median_km", "mean_km"):
         raise ValueError(f"criterion must be 'balanced_median_km' or 'mean_km', not {criterion!r}")
     validation = (X_val, val["lat"], val["lon"]) + ((val["country"],) if criterion == "balanced_median_km" else ())
@@ -565,9 +568,22 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
         start = time.perf_counter()
         method.fit(X_train, train["lat"], train["lon"], regions=train["region"], validation=validation)
         seconds = time.perf_counter() - start
-        row = evaluate_predictions(method.name, test, *method.predict(X_test), centroids, n_boot, seed)
+        row = evaluate_predictions(method.name, test, *method.predict(X_test), centroids, n_boot, seed,
+                                   pred_country=method_countries(method, X_test, shares))
         rows.append({**row, "params": repr(method.best_params_), "fit_seconds": seconds})
     return rank_methods(rows)
+
+
+def method_countries(method: GeoMethod, X, shares: pd.DataFrame) -> np.ndarray | None:
+    """A fitted region classifier's country answers; ``None`` for a method that gives only points.
+
+    The country with the largest ``sum_r P(r | x) P(country | r)``
+    (:func:`regions.predicted_countries`), ``shares`` being the training
+    tunes' :func:`regions.region_country_shares` over the classifier's regions.
+    """
+    if not hasattr(method, "predict_proba"):
+        return None
+    return predicted_countries(method.predict_proba(X), shares, regions=method.classes_)
 
 
 def _fit_fold(method: GeoMethod, X, lat, lon, regions, train_idx, seed: int, val_fraction: float):
@@ -618,15 +634,21 @@ def cross_validate(X, targets: pd.DataFrame, n_folds: int = 10, seed: int = 0,
     return rank_methods(rows)
 
 
-def method_predictions(methods: Sequence[GeoMethod], X, index) -> pd.DataFrame:
+def method_predictions(methods: Sequence[GeoMethod], X, index, shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """Predictions of fitted methods, long format: ``tune_id, method, pred_lat, pred_lon``.
 
-    ``index`` holds one id per row of ``X`` (e.g. test ``tune_id``s).
+    ``index`` holds one id per row of ``X`` (e.g. test ``tune_id``s). With
+    ``shares`` (the training tunes' :func:`regions.region_country_shares`) a
+    ``pred_country`` column holds region classifiers' :func:`method_countries`
+    (``None`` for other methods), which :func:`geoscores.methods_table` uses.
     """
     index = np.asarray(index).astype(str).ravel()
     frames = []
     for method in methods:
         lat, lon = method.predict(X)
-        frames.append(pd.DataFrame({"tune_id": index, "method": method.name,
-                                    "pred_lat": lat, "pred_lon": lon}))
+        frame = pd.DataFrame({"tune_id": index, "method": method.name, "pred_lat": lat, "pred_lon": lon})
+        if shares is not None:
+            countries = method_countries(method, X, shares)
+            frame["pred_country"] = pd.Series(countries, dtype=object) if countries is not None else None
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -170,3 +170,44 @@ def test_region_classifier_centres_and_decoder():
                                np.column_stack(model.predict(X[:5])))
     described = decoder.describe(model.predict_proba(X[:5]))
     assert (described["top_region"].to_numpy() == np.array(["Ireland", "Germany", "Yunnan"])[labels[:5]]).all()
+
+
+def test_region_classifiers_answer_the_likeliest_country_of_their_probabilities():
+    # one pooled region of Mexico (6 tunes) and Brazil (4); the features say which country
+    rng = np.random.default_rng(1)
+    country = np.array(["Mexico"] * 6 + ["Brazil"] * 4 + ["Germany"] * 10)
+    region = np.where(country == "Germany", "Germany", "rest of world")
+    place = {"Mexico": MEXICO_CITY, "Brazil": SAO_PAULO, "Germany": BERLIN}
+    y = pd.DataFrame({"lat": [place[c][0] for c in country], "lon": [place[c][1] for c in country],
+                      "region": region, "country": country})
+    X = np.column_stack([(country == "Germany").astype(float), (country == "Brazil").astype(float)])
+    X = X + rng.normal(0, 0.05, X.shape)
+    model = geomethods.RegionClassifier("logreg", Cs=(1.0,), decodings=("top",))
+    shares = regions.region_country_shares(y["region"], y["country"])
+    long = geomethods.method_predictions(
+        [model.fit(X, y["lat"], y["lon"], regions=y["region"]), geomethods.ConstantGeometricMedian().fit(X, y["lat"], y["lon"])],
+        X, np.arange(20), shares=shares)
+    answers = long.groupby("method")["pred_country"].apply(list)
+    assert answers[model.name] == ["Mexico"] * 10 + ["Germany"] * 10  # Brazil is never the likeliest
+    assert all(c is None for c in answers["constant: geometric median"])
+
+    class BerlinPointButProbabilities(geomethods.GeoMethod):
+        """Always answers the point Berlin, but its region probabilities follow the features."""
+
+        name = "Berlin point"
+        classes_ = np.array(["Germany", "rest of world"])
+
+        def _fit(self, X, lat, lon, regions):
+            pass
+
+        def _predict(self, X):
+            return np.full(len(X), BERLIN[0]), np.full(len(X), BERLIN[1])
+
+        def predict_proba(self, X):
+            return np.column_stack([X[:, 0] > 0.5, X[:, 0] <= 0.5]).astype(float)
+
+    table = geomethods.compare_methods(X, y, X, y, X, y, methods=[model, BerlinPointButProbabilities()],
+                                       n_boot=0).set_index("method")
+    for name in (model.name, "Berlin point"):  # the points alone would give the Berlin one 10 / 20
+        assert table.loc[name, "country_accuracy"] == pytest.approx(16 / 20)
+        assert table.loc[name, "balanced_country_accuracy"] == pytest.approx((1 + 1 + 0) / 3)
