@@ -6,14 +6,16 @@ data flows:
 - ``config``     paths, profiles and the seed (environment variables override)
 - ``cache``      atomic writes and content-hash keys for every on-disk cache
 - ``corpus``     the folk tunes inside music21's wheel, parsed into a manifest
-- ``geocode``    origin text -> place, country, latitude/longitude; class regions
+- ``geocode``    origin text -> place, today's country, latitude/longitude
 - ``matching``   melody hashes, near duplicates, tune families
 - ``splits``     family-grouped, region-stratified splits and profiles
 - ``render``     notes -> audio through a General MIDI soundfont
 - ``features``   mel spectrograms, MFCCs and summary vectors
 - ``extraction`` features of many clips, cached, in parallel
 - ``geo``        great-circle maths on the sphere, land test
+- ``regions``    class regions: labels, medoid centres, countries, what a decoding does
 - ``geomethods`` geographic regression/classification methods
+- ``calibration`` temperature scaling, expected calibration error, reliability figure
 - ``geoscores``  scores in km with bootstrap intervals
 - ``georesults`` result files and display tables of the comparison
 - ``models`` / ``meldata`` / ``training``  the CRNN, its mel datasets and its training loop

@@ -230,6 +230,33 @@ def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int
     return xyz_to_latlon(y)
 
 
+def medoid_index(lat, lon, weights=None, chunk: int = 2048) -> int:
+    """Index of the medoid: the given point with least weighted total great-circle km to all points.
+
+    Unlike :func:`spherical_mean` and :func:`geometric_median`, the answer is
+    one of the input points, so a region's medoid is a place its music comes
+    from (never a sea between its members). ``weights`` (e.g. tunes per
+    place, default 1) weight each point as a destination. Ties (total
+    distances within 1e-6 km) go to the heaviest point, then to the smallest
+    latitude, then longitude, then index: deterministic whatever the order of
+    equal points. Cost O(n^2), computed in chunks of ``chunk`` rows.
+    """
+    lat, lon = check_latlon(lat, lon)
+    if lat.size == 0:
+        raise ValueError("medoid_index needs at least one point")
+    w = _weights_like(weights, lat.shape)
+    if not np.any(w > 0):
+        raise ValueError("weights sum to zero: the medoid is undefined")
+    xyz = latlon_to_xyz(lat, lon)
+    cost = np.empty(len(lat))
+    for start in range(0, len(lat), chunk):
+        angle = np.arccos(np.clip(xyz[start:start + chunk] @ xyz.T, -1.0, 1.0))
+        cost[start:start + chunk] = angle @ w * EARTH_RADIUS_KM
+    tied = np.flatnonzero(cost <= cost.min() + 1e-6)
+    order = np.lexsort((tied, lon[tied], lat[tied], -w[tied]))
+    return int(tied[order[0]])
+
+
 def coordinate_labels(lat, lon, decimals: int = 4) -> np.ndarray:
     """One label per point, ``"lat,lon"`` rounded to ``decimals`` places (degrees).
 

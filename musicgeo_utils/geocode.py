@@ -18,7 +18,8 @@ level           where the point comes from
                 each placed at its capital or main town, with a source per row
 ``country``     ``data/country_names_de.csv``: Essen's German country names
                 -> English name and countryinfo's ``latlng``; the historical
-                states (UdSSR, Jugoslawien, Tschechoslowakei) at their capital
+                states (UdSSR, Jugoslawien, Tschechoslowakei) at their capital,
+                in the modern country that holds it
 ``collection``  no usable ``O:`` line: the collection's documented place
                 (O'Neill's -> Ireland, Aird's -> Glasgow, Ryan's -> Boston
                 where the book was printed, miscFolk by file)
@@ -28,17 +29,16 @@ level           where the point comes from
 Essen paths (``Europa, Mitteleuropa, Deutschland, Westfalen``) are split on
 commas; ``;`` and ``/`` separate alternatives (``Deutschland / Polen,
 Schlesien``), each resolved on its own, and the finest wins (the first on a
-tie). ``country`` is always a modern English country name, except for a tune
-known only by a historical state, which keeps the state's name (``Soviet
-Union``, ``Yugoslavia``, ``Czechoslovakia``) and its capital's point; a finer
-place (``Jugoslawien, Gottschee`` -> Slovenia) gives its modern country.
+tie). ``country`` is always today's English country name: a finer place
+gives its own (``Jugoslawien, Gottschee`` -> Slovenia, Lothringen and Elsass
+-> France, Schlesien and Pommern -> Poland), and a tune known only by a
+historical state gets the modern country that holds the state's capital, its
+point (``UdSSR`` -> Russia, ``Tschechoslowakei`` -> Czech Republic,
+``Jugoslawien`` -> Serbia), with the state's name kept as its ``place``.
 
-Regions for classification: :func:`classification_regions` turns places into
-class labels with at least :data:`CLASS_REGION_MIN_TRAIN` training tunes
-(merging small regions into their country, UN subregion, continent);
-:func:`region_centroids` gives each label's spherical-mean point and
-:func:`country_of` the country of the nearest centroid (an offline reverse
-geocoder that speaks the dataset's own country names).
+Regions for classification (:func:`classification_regions`,
+:func:`region_centroids`, :func:`country_of` ...) live in
+:mod:`musicgeo_utils.regions` and are importable from here as before.
 """
 from __future__ import annotations
 
@@ -54,10 +54,10 @@ import pandas as pd
 
 from musicgeo_utils.cache import content_key
 from musicgeo_utils.config import PACKAGE_DATA
-from musicgeo_utils.geo import check_latlon, great_circle_km, latlon_to_xyz, nearest_point_index, xyz_to_latlon
+from musicgeo_utils.geo import great_circle_km, nearest_point_index
 
 #: Bump when the resolution rules change, so cached corpus tables are rebuilt.
-GEOCODER_VERSION = 1
+GEOCODER_VERSION = 2  # 2: historical states -> the modern country of their capital
 #: Levels from finest to coarsest.
 LEVELS = ("city", "province", "region", "country", "collection", "none")
 #: Places of one name within this distance count as one place (km).
@@ -354,9 +354,38 @@ def _to_geocode(match: _PathMatch) -> Geocode:
                        "region", f"historical_regions.csv: {r['point']}; {r['source']}")
     if match.country is not None:
         c = match.country
+        if c["kind"] == "historical":
+            return _historical_state(c)
         return Geocode(c["country"], c["country"], c["country"], c["country_code"], float(c.lat),
                        float(c.lon), "country", f"country_names_de.csv: {c['point']}")
     return NONE
+
+
+def modern_country_at(lat: float, lon: float, codes) -> tuple[str, str]:
+    """``(country, code)`` of today's country, among ISO ``codes``, at a point (degrees).
+
+    The country of the nearest rg_cities1000 place whose code is in
+    ``codes`` (e.g. a historical state's successors), named as the country
+    table names it (so it matches country-level tunes; countryinfo's name
+    otherwise). A capital is a place of the gazetteer, so its own country
+    is found.
+    """
+    table = cities()
+    inside = table[table["cc"].isin(set(codes))]
+    if inside.empty:
+        raise ValueError(f"no gazetteer place has a country code in {sorted(codes)}")
+    i = int(nearest_point_index([lat], [lon], inside["lat"].to_numpy(), inside["lon"].to_numpy())[0])
+    code = inside["cc"].iat[i]
+    names = country_names()
+    modern = names[(names["country_code"] == code) & (names["kind"] == "modern")]
+    return (modern["country"].iat[0] if len(modern) else _country_by_code().get(code, code)), code
+
+
+def _historical_state(c: pd.Series) -> Geocode:
+    """A tune known only by a historical state: its capital's point, in today's country there."""
+    country, code = modern_country_at(float(c.lat), float(c.lon), c["successor_codes"].split(";"))
+    return Geocode(c["country"], country, country, code, float(c.lat), float(c.lon), "country",
+                   f"country_names_de.csv: {c['point']}; today in {country}")
 
 
 def resolve_origin_path(origin_raw: str) -> Geocode:
@@ -500,111 +529,15 @@ def place_counts(tunes: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------- regions for classification
 
-def region_centroids(lat, lon, regions, countries=None) -> pd.DataFrame:
-    """Spherical-mean centroid, degrees, of each region's points.
-
-    Returns one row per region (sorted by label): ``region, lat, lon, n`` and
-    ``country`` (the most frequent country among the region's points; the
-    region label itself when ``countries`` is not given).
-    """
-    lat, lon = check_latlon(lat, lon)
-    regions = np.asarray(regions).ravel().astype(str)
-    labels, codes = np.unique(regions, return_inverse=True)
-    xyz = latlon_to_xyz(lat, lon)
-    sums = np.column_stack([np.bincount(codes, weights=xyz[:, i], minlength=len(labels))
-                            for i in range(3)])
-    c_lat, c_lon = xyz_to_latlon(sums)
-    frame = pd.DataFrame({"region": labels, "lat": np.atleast_1d(c_lat),
-                          "lon": np.atleast_1d(c_lon), "n": np.bincount(codes)})
-    if countries is None:
-        frame["country"] = labels
-    else:
-        pairs = pd.DataFrame({"region": regions, "country": np.asarray(countries).astype(str)})
-        frame["country"] = frame["region"].map(
-            pairs.groupby("region")["country"].agg(lambda s: s.value_counts().index[0]))
-    return frame
-
-
-def country_of(lat, lon, centroids: pd.DataFrame) -> np.ndarray:
-    """Country label of the nearest known region centroid, for points in degrees.
-
-    ``centroids`` has columns ``lat``, ``lon``, ``country`` (e.g. from
-    :func:`region_centroids` on the training set). This is used instead of a
-    reverse geocoder (e.g. ``reverse_geocoder``'s ISO codes) because predicted
-    countries must be comparable with the dataset's own country labels, which
-    include historical states (USSR, Yugoslavia) and German names
-    (Deutschland); it is offline, and fast (one matrix product per chunk).
-    """
-    idx = nearest_point_index(lat, lon, centroids["lat"].to_numpy(), centroids["lon"].to_numpy())
-    return centroids["country"].to_numpy()[idx]
-
-
-#: UN geoscheme area (subregion, continent) of historical states that countryinfo lacks.
-HISTORICAL_AREAS = {
-    "Soviet Union": ("Eastern Europe", "Europe"),
-    "Czechoslovakia": ("Eastern Europe", "Europe"),
-    "Yugoslavia": ("Southern Europe", "Europe"),
-}
-
-
-@lru_cache(maxsize=None)
-def country_area(country: str) -> tuple[str, str]:
-    """``(subregion, continent)`` of a country name, e.g. ``('Western Europe', 'Europe')``.
-
-    From countryinfo's UN-geoscheme fields, with :data:`HISTORICAL_AREAS`
-    for states that no longer exist; ``('unknown area', 'unknown area')`` when
-    neither knows the name.
-    """
-    if country in HISTORICAL_AREAS:
-        return HISTORICAL_AREAS[country]
-    from countryinfo import CountryInfo
-
-    try:
-        info = CountryInfo(country).info()
-    except Exception:  # countryinfo raises its own CountryNotFoundError (and KeyError in old versions)
-        return ("unknown area", "unknown area")
-    return (info.get("subregion") or "unknown area", info.get("region") or "unknown area")
-
-
-def _merge_small(labels: pd.Series, coarser: pd.Series, train: np.ndarray, min_train: int) -> pd.Series:
-    """Replace labels with fewer than ``min_train`` training rows by their coarser label."""
-    counts = labels[train].value_counts()
-    small = labels.map(counts).fillna(0).to_numpy() < min_train
-    return labels.mask(small, coarser)
-
-
-#: Fewest training tunes a class region keeps (:func:`classification_regions`); notebooks 03, 04 and 06 use it.
-CLASS_REGION_MIN_TRAIN = 15
-
-
-def classification_regions(tunes: pd.DataFrame, min_train: int = CLASS_REGION_MIN_TRAIN,
-                           split_column: str = "split") -> pd.Series:
-    """Class labels for region classification, each with at least ``min_train`` training tunes.
-
-    Starts from the manifest's ``region`` (province, historical region, or
-    the country for country-level tunes; a name used in two countries gets
-    the country in brackets, e.g. ``Pommern (Poland)``). A region with fewer
-    than ``min_train`` tunes in the ``train`` split is merged into its
-    ``country``; a country still too small into its UN subregion (e.g.
-    ``Eastern Europe (other)``, see :func:`country_area`), then its continent
-    (``Europe (other)``), then ``rest of world``, which is kept whatever its
-    size. Counting only training tunes means validation and test tunes get
-    the same label as training tunes from the same place. Returns a Series
-    aligned with ``tunes.index``, named ``class_region``.
-    """
-    missing = {"region", "country", split_column} - set(tunes.columns)
-    if missing:
-        raise ValueError(f"tunes lack column(s) {sorted(missing)}")
-    country = tunes["country"].fillna("").astype(str).replace("", "unknown country")
-    region = tunes["region"].fillna("").astype(str)
-    region = region.mask(region == "", country)
-    shared = region.map(pd.DataFrame({"r": region, "c": country}).groupby("r")["c"].nunique()) > 1
-    region = region.mask(shared & (region != country), region + " (" + country + ")")
-    areas = country.map(country_area)
-    subregion = areas.str[0] + " (other)"
-    continent = areas.str[1] + " (other)"
-    train = (tunes[split_column] == "train").to_numpy()
-    labels = region
-    for coarser in (country, subregion, continent, pd.Series("rest of world", index=tunes.index)):
-        labels = _merge_small(labels, coarser, train, min_train)
-    return labels.rename("class_region")
+# Class regions live in :mod:`musicgeo_utils.regions`; these names stay importable from here,
+# where notebooks 03, 04 and 06 and older code look for them.
+from .regions import (  # noqa: E402,F401
+    CLASS_REGION_MIN_TRAIN,
+    HISTORICAL_AREAS,
+    classification_regions,
+    country_area,
+    country_of,
+    region_centroids,
+    region_country_shares,
+    training_origins,
+)

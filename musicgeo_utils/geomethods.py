@@ -64,7 +64,7 @@ from .geo import (
     wrap_longitude,
     xyz_to_latlon,
 )
-from .geocode import region_centroids
+from .regions import SUPPORT_KM, decoding_summary, predicted_countries, region_centroids, region_country_shares
 from .geoscores import as_targets, error_metrics, evaluate_predictions, rank_methods
 
 
@@ -326,9 +326,12 @@ class RegionClassifier(GeoMethod):
     ``"top"`` = centroid of the most probable region, ``"weighted"`` =
     probability-weighted spherical mean of all region centroids, ``"median"``
     = their probability-weighted geometric median (the least expected
-    great-circle distance; :func:`geo.decode_region_probabilities`). Centroids are
-    spherical means of each region's training points. Without ``regions``,
-    each distinct coordinate is a region (:func:`geo.coordinate_labels`).
+    great-circle distance; :func:`geo.decode_region_probabilities`). A region's
+    centre is the medoid of its training points (:func:`regions.region_centroids`:
+    an actual training place). Without ``regions``, each distinct coordinate is
+    a region (:func:`geo.coordinate_labels`). :meth:`decoder` gives a
+    :class:`RegionDecoder` with the same centres, names and decoding, whose
+    :meth:`RegionDecoder.describe` says what stands behind each decoded point.
     """
 
     def __init__(self, model: str = "logreg", Cs: Sequence[float] = (1.0, 0.01, 0.1, 10.0),
@@ -374,6 +377,16 @@ class RegionClassifier(GeoMethod):
         return decode_region_probabilities(self.classifier_.predict_proba(X), self.centroids_["lat"],
                                            self.centroids_["lon"], decoding)
 
+    def decoder(self) -> "RegionDecoder":
+        """A fitted :class:`RegionDecoder` over this classifier's regions and chosen decoding."""
+        if not hasattr(self, "best_params_"):
+            raise RuntimeError(f"{self.name}: call fit() before decoder()")
+        decoding = self._predict_params["decoding"]
+        decoder = RegionDecoder(self.centroids_["lat"], self.centroids_["lon"], decodings=(decoding,),
+                                regions=self.classes_)
+        decoder.best_params_, decoder._predict_params = {"decoding": decoding}, {"decoding": decoding}
+        return decoder
+
 
 class RegionDecoder(GeoMethod):
     """Region probabilities of any model (e.g. the CRNN's softmax) -> a place; the decoding tuned.
@@ -383,14 +396,33 @@ class RegionDecoder(GeoMethod):
     learned: :meth:`tune` picks the decoding of :data:`geo.REGION_DECODINGS`
     on validation exactly as :class:`RegionClassifier` does (by the balanced
     median km when countries are given: the mean over countries of each
-    country's median), and :meth:`predict` decodes with it.
+    country's median), and :meth:`predict` decodes with it. ``regions``
+    names the columns (default ``"0", "1", ...``) for :meth:`describe`.
     """
 
     name = "region decoder"
 
-    def __init__(self, centroid_lat, centroid_lon, decodings: Sequence[str] = REGION_DECODINGS):
+    def __init__(self, centroid_lat, centroid_lon, decodings: Sequence[str] = REGION_DECODINGS,
+                 regions=None):
         self.centroid_lat, self.centroid_lon = check_latlon(centroid_lat, centroid_lon)
         self.decodings = tuple(decodings)
+        unknown = sorted(set(self.decodings) - set(REGION_DECODINGS))
+        if unknown or not self.decodings:
+            raise ValueError(f"decodings must be among {REGION_DECODINGS}, got {self.decodings}")
+        self.regions = (np.arange(len(self.centroid_lat)) if regions is None else np.asarray(regions)).astype(str)
+        if len(self.regions) != len(self.centroid_lat):
+            raise ValueError(f"{len(self.regions)} region names for {len(self.centroid_lat)} centroids")
+
+    @classmethod
+    def from_centroids(cls, centroids: pd.DataFrame, regions, decodings: Sequence[str] = REGION_DECODINGS):
+        """A decoder over ``regions`` (the probability columns, in order), centres from a
+        :func:`regions.region_centroids` frame."""
+        regions = [str(r) for r in regions]
+        place = centroids.set_index("region")
+        missing = sorted(set(regions) - set(place.index.astype(str)))
+        if missing:
+            raise ValueError(f"centroids lack region(s) {missing[:5]}")
+        return cls(place.loc[regions, "lat"], place.loc[regions, "lon"], decodings, regions=regions)
 
     def predict_grid(self):
         """Candidates: the decodings."""
@@ -411,6 +443,22 @@ class RegionDecoder(GeoMethod):
         """
         validation = (proba_val, lat_val, lon_val) + (() if country_val is None else (country_val,))
         return self.fit(proba_val, lat_val, lon_val, validation=validation)
+
+    def describe(self, proba, radius_km: float = SUPPORT_KM, decoding: str | None = None) -> pd.DataFrame:
+        """Per row: the decoded point and what stands behind it (:func:`regions.decoding_summary`).
+
+        Columns ``lat, lon, top_region, top_probability, support`` (the
+        probability of the regions within ``radius_km`` of the point),
+        ``nearest_region, nearest_region_km``. ``decoding``: the tuned one
+        (``best_params_``) by default, else the first of ``decodings``.
+        """
+        if decoding is None:
+            decoding = getattr(self, "best_params_", {}).get("decoding", self.decodings[0])
+        centroids = pd.DataFrame({"region": self.regions, "lat": self.centroid_lat, "lon": self.centroid_lon})
+        matrix = _check_features(proba)
+        if matrix.shape[1] != len(self.regions):
+            raise ValueError(f"{matrix.shape[1]} probability columns for {len(self.regions)} region centroids")
+        return decoding_summary(matrix, centroids, decoding, radius_km, regions=self.regions)
 
 
 class OnFeatureSubsets(GeoMethod):
@@ -500,8 +548,10 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
     tune's region stands in) or ``"mean_km"``.
 
     ``y_*`` as in :func:`geoscores.as_targets` (lat/lon degrees, optional region and
-    country labels). Predicted countries are the country of the nearest
-    training-region centroid. Returns one row per method: all
+    country labels). Predicted countries: a region classifier's
+    :func:`method_countries` (the likeliest country of its region
+    probabilities), any other method's the country of the training origin
+    nearest its point (:func:`regions.country_of`). Returns one row per method: all
     :func:`geoscores.error_metrics` scores with bootstrap 95 % intervals, the chosen
     hyperparameters (``params``) and ``fit_seconds``, sorted by
     ``balanced_median_km``. More rows (e.g. CRNN heads) can be added with
@@ -509,6 +559,7 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
     """
     train, val, test = as_targets(y_train), as_targets(y_val), as_targets(y_test)
     centroids = region_centroids(train["lat"], train["lon"], train["region"], train["country"])
+    shares = region_country_shares(train["region"], train["country"])
     if criterion not in ("balanced_median_km", "mean_km"):
         raise ValueError(f"criterion must be 'balanced_median_km' or 'mean_km', not {criterion!r}")
     validation = (X_val, val["lat"], val["lon"]) + ((val["country"],) if criterion == "balanced_median_km" else ())
@@ -517,9 +568,22 @@ def compare_methods(X_train, y_train, X_val, y_val, X_test, y_test,
         start = time.perf_counter()
         method.fit(X_train, train["lat"], train["lon"], regions=train["region"], validation=validation)
         seconds = time.perf_counter() - start
-        row = evaluate_predictions(method.name, test, *method.predict(X_test), centroids, n_boot, seed)
+        row = evaluate_predictions(method.name, test, *method.predict(X_test), centroids, n_boot, seed,
+                                   pred_country=method_countries(method, X_test, shares))
         rows.append({**row, "params": repr(method.best_params_), "fit_seconds": seconds})
     return rank_methods(rows)
+
+
+def method_countries(method: GeoMethod, X, shares: pd.DataFrame) -> np.ndarray | None:
+    """A fitted region classifier's country answers; ``None`` for a method that gives only points.
+
+    The country with the largest ``sum_r P(r | x) P(country | r)``
+    (:func:`regions.predicted_countries`), ``shares`` being the training
+    tunes' :func:`regions.region_country_shares` over the classifier's regions.
+    """
+    if not hasattr(method, "predict_proba"):
+        return None
+    return predicted_countries(method.predict_proba(X), shares, regions=method.classes_)
 
 
 def _fit_fold(method: GeoMethod, X, lat, lon, regions, train_idx, seed: int, val_fraction: float):
@@ -544,8 +608,8 @@ def cross_validate(X, targets: pd.DataFrame, n_folds: int = 10, seed: int = 0,
     is refitted on all training folds with them. Scores
     (:func:`geoscores.evaluate_predictions`, with bootstrap 95 % intervals)
     are computed on the pooled out-of-fold predictions; a prediction's country
-    is that of the nearest region centroid of all rows (the label set, not a
-    fitted quantity). Extra columns: ``fold_mean_km_mean`` /
+    is that of the nearest origin of all rows (the label set, not a fitted
+    quantity). Extra columns: ``fold_mean_km_mean`` /
     ``fold_mean_km_std`` over folds and ``params`` (chosen per fold).
     """
     from sklearn.model_selection import KFold
@@ -570,15 +634,21 @@ def cross_validate(X, targets: pd.DataFrame, n_folds: int = 10, seed: int = 0,
     return rank_methods(rows)
 
 
-def method_predictions(methods: Sequence[GeoMethod], X, index) -> pd.DataFrame:
+def method_predictions(methods: Sequence[GeoMethod], X, index, shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """Predictions of fitted methods, long format: ``tune_id, method, pred_lat, pred_lon``.
 
-    ``index`` holds one id per row of ``X`` (e.g. test ``tune_id``s).
+    ``index`` holds one id per row of ``X`` (e.g. test ``tune_id``s). With
+    ``shares`` (the training tunes' :func:`regions.region_country_shares`) a
+    ``pred_country`` column holds region classifiers' :func:`method_countries`
+    (``None`` for other methods), which :func:`geoscores.methods_table` uses.
     """
     index = np.asarray(index).astype(str).ravel()
     frames = []
     for method in methods:
         lat, lon = method.predict(X)
-        frames.append(pd.DataFrame({"tune_id": index, "method": method.name,
-                                    "pred_lat": lat, "pred_lon": lon}))
+        frame = pd.DataFrame({"tune_id": index, "method": method.name, "pred_lat": lat, "pred_lon": lon})
+        if shares is not None:
+            countries = method_countries(method, X, shares)
+            frame["pred_country"] = pd.Series(countries, dtype=object) if countries is not None else None
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .geo import check_latlon, coordinate_labels, great_circle_km, nearest_distance_km, on_land, spherical_mean
-from .geocode import country_of
+from .regions import country_of
 
 #: Distances, km, for the "share within" metrics.
 WITHIN_KM = (200, 750, 2500)
@@ -68,7 +68,8 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     each country's median, not a median), ``balanced_within_*km``,
     ``balanced_country_accuracy``. ``true_country`` (labels or integer codes)
     enables the balanced scores, ``country_correct`` (booleans; predicted
-    countries from :func:`geocode.country_of`) the country accuracies; without
+    countries from :func:`regions.country_of` or :func:`regions.predicted_countries`)
+    the country accuracies; without
     them those entries are NaN. :func:`evaluate_predictions` computes the
     errors and countries from places.
     """
@@ -156,20 +157,29 @@ def as_targets(y) -> pd.DataFrame:
 
 
 def evaluate_predictions(name: str, y_test, pred_lat, pred_lon, centroids: pd.DataFrame,
-                         n_boot: int = 1000, seed: int = 0) -> dict:
+                         n_boot: int = 1000, seed: int = 0, pred_country=None) -> dict:
     """One comparison row: all :func:`error_metrics` scores and their 95 % bootstrap intervals.
 
-    ``y_test`` as in :func:`as_targets`; predicted countries come from
-    :func:`geocode.country_of` with ``centroids`` (the training regions'). Interval
-    columns are ``<metric>_ci_low`` / ``<metric>_ci_high`` (``n_boot=0``
-    skips them). Use this for any model (e.g. a CRNN head) so its row is
-    comparable with :func:`geomethods.compare_methods`'s.
+    ``y_test`` as in :func:`as_targets`. The predicted country of each tune
+    is ``pred_country`` when given (e.g. :func:`regions.predicted_countries`
+    of a region classifier's probabilities), else :func:`regions.country_of`
+    the predicted point: the country of the nearest training origin when
+    ``centroids`` is a :func:`regions.region_centroids` frame (or a
+    :func:`regions.training_origins` table), of the nearest row otherwise.
+    Interval columns are ``<metric>_ci_low`` / ``<metric>_ci_high``
+    (``n_boot=0`` skips them). Use this for any model (e.g. a CRNN head) so
+    its row is comparable with :func:`geomethods.compare_methods`'s.
     """
     y = as_targets(y_test)
     pred_lat, pred_lon = check_latlon(pred_lat, pred_lon, len(y))
     err = np.atleast_1d(great_circle_km(y["lat"].to_numpy(), y["lon"].to_numpy(), pred_lat, pred_lon))
     codes = np.unique(y["country"].to_numpy(), return_inverse=True)[1].ravel()
-    correct = country_of(pred_lat, pred_lon, centroids) == y["country"].to_numpy()
+    if pred_country is None:
+        pred_country = country_of(pred_lat, pred_lon, centroids)
+    pred_country = np.asarray(pred_country).astype(str).ravel()
+    if len(pred_country) != len(y):
+        raise ValueError(f"{len(pred_country)} predicted countries for {len(y)} tunes")
+    correct = pred_country == y["country"].to_numpy()
     row = {"method": name, **error_metrics(err, codes, correct)}
     if n_boot:
         cis = bootstrap_ci(error_metrics, err, codes, correct, n_boot=n_boot, seed=seed)
@@ -192,13 +202,21 @@ def methods_table(predictions: pd.DataFrame, centroids: pd.DataFrame, n_boot: in
 
     ``predictions``: ``tune_id, method, pred_lat, pred_lon`` and the true
     ``lat, lon, country`` (as saved by :func:`georesults.save_baseline_results`);
-    ``centroids``: the training regions' (:func:`geocode.region_centroids`), which give
-    the predicted country. One row per method with :func:`evaluate_predictions`'
-    metrics and 95 % bootstrap intervals, ranked by :func:`rank_methods`.
+    an optional ``pred_country`` column gives a method's own country answers
+    (e.g. a region classifier's :func:`regions.predicted_countries`; empty
+    or missing for a method: the country of its points).
+    ``centroids``: the training regions' (:func:`regions.region_centroids`),
+    whose training origins give the country of a predicted point (see
+    :func:`evaluate_predictions`). One row per method with its metrics and
+    95 % bootstrap intervals, ranked by :func:`rank_methods`.
     """
-    rows = [evaluate_predictions(name, group[["lat", "lon", "country"]], group["pred_lat"].to_numpy(),
-                                 group["pred_lon"].to_numpy(), centroids, n_boot=n_boot, seed=seed)
-            for name, group in predictions.groupby("method", sort=False)]
+    rows = []
+    for name, group in predictions.groupby("method", sort=False):
+        own = group["pred_country"] if "pred_country" in group else None
+        own = None if own is None or own.isna().any() or (own.astype(str) == "").any() else own.to_numpy()
+        rows.append(evaluate_predictions(name, group[["lat", "lon", "country"]], group["pred_lat"].to_numpy(),
+                                         group["pred_lon"].to_numpy(), centroids, n_boot=n_boot, seed=seed,
+                                         pred_country=own))
     return rank_methods(rows)
 
 

@@ -3,7 +3,8 @@
 It joins the stages of notebook 01 (:mod:`corpus` parsed and geocoded tunes,
 :mod:`matching` tune families, :mod:`splits` train/val/test) into one table
 cached at ``data/processed/manifest-<key>.parquet``, where the key covers the
-corpus content and the seed. Later notebooks call :func:`load_profile`, which
+corpus content, the seed and the geocoder's tables and rules
+(:func:`geocode.tables_key`). Later notebooks call :func:`load_profile`, which
 returns the tunes a profile samples together with their notes.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import corpus, matching, splits
+from . import corpus, geocode, matching, splits
 from .cache import content_key, write_parquet
 from .config import data_path, get_profile
 
@@ -38,8 +39,9 @@ def build_manifest(seed: int = 0, use_cache: bool = True, collections=None) -> M
     is every folk collection.
     """
     parsed = corpus.load_corpus(collections=collections, use_cache=use_cache)
+    # the geocoder's key too: the manifest copies the corpus's place and country columns
     key = content_key(MANIFEST_VERSION, seed, len(parsed.tunes), parsed.tunes["tune_id"].tolist(),
-                      matching.NEAR_DUPLICATE_JACCARD, matching.SHINGLE_NOTES)
+                      matching.NEAR_DUPLICATE_JACCARD, matching.SHINGLE_NOTES, geocode.tables_key())
     tunes_path = data_path("processed", f"manifest-{key}.parquet")
     pairs_path = data_path("processed", f"matches-{key}.parquet")
     if use_cache and tunes_path.exists() and pairs_path.exists():

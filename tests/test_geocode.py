@@ -44,12 +44,61 @@ def test_german_country_names_map_to_english():
         assert (g.level, g.country, g.country_code) == ("country", english, code)
 
 
-def test_historical_state_keeps_its_name_and_finer_place_gives_modern_country():
+def test_historical_state_gives_the_modern_country_of_its_capital_and_finer_place_its_own():
     state = geocode.geocode_origin("Osteuropa, UdSSR", "essenFolksong")
-    assert (state.level, state.country) == ("country", "Soviet Union")
+    assert (state.level, state.place, state.country, state.country_code) == ("country", "Soviet Union", "Russia", "RU")
     assert geocode.great_circle_km(state.lat, state.lon, 55.75, 37.62) < 5  # Moscow
+    for origin, country in [("Osteuropa, Tschechoslowakei", "Czech Republic"),  # Prague
+                            ("Suedosteuropa, Jugoslawien", "Serbia")]:  # Belgrade
+        g = geocode.geocode_origin(origin, "essenFolksong")
+        assert (g.level, g.region, g.country) == ("country", country, country) and "today in" in g.source
     gottschee = geocode.geocode_origin("Suedosteuropa, Jugoslawien, Gottschee", "essenFolksong")
     assert (gottschee.level, gottschee.country, gottschee.country_code) == ("region", "Slovenia", "SI")
+    assert geocode.modern_country_at(50.09, 14.42, ["CZ", "SK"]) == ("Czech Republic", "CZ")
+    assert geocode.modern_country_at(48.15, 17.11, ["CZ", "SK"]) == ("Slovakia", "SK")  # Bratislava
+    with pytest.raises(ValueError, match="XX"):
+        geocode.modern_country_at(0.0, 0.0, ["XX"])
+
+
+def _essen_origins(pattern: str) -> list[str]:
+    """Distinct O: lines of the Essen files that match ``pattern``."""
+    found = set()
+    for path in sorted((corpus.corpus_root() / "essenFolksong").glob("*.abc")):
+        text = corpus.decode_abc(path.read_bytes())
+        found.update(o.strip() for o in re.findall(r"^O:(.*)$", text, flags=re.M) if re.search(pattern, o))
+    return sorted(found)
+
+
+def test_countries_are_todays_on_the_real_origins_and_tables():
+    historical = set(geocode.country_names().query("kind == 'historical'")["country"])
+    assert historical == {"Soviet Union", "Yugoslavia", "Czechoslovakia"}
+    modern = set(geocode.country_names().query("kind == 'modern'")["country"])
+    region_countries = set(geocode.historical_regions()["country"])
+    assert not region_countries & historical
+    assert all(geocode.country_area(c)[0] != "unknown area" for c in region_countries)  # countryinfo knows them
+    origins = _essen_origins(r"UdSSR|Tschechoslowakei|Jugoslawien")
+    assert len(origins) > 20
+    countries = {o: geocode.geocode_origin(o, "essenFolksong").country for o in origins}
+    assert not set(countries.values()) & historical, countries
+    assert countries["Osteuropa, UdSSR, Ukraine"] == "Ukraine"
+    assert countries["Osteuropa, Tschechoslowakei, Slowakei"] == "Slovakia"
+    for german in geocode.country_names()["german"]:
+        assert geocode.geocode_origin(german, "essenFolksong").country in modern, german
+    for origin, country in [("Lothringen", "France"), ("Mitteleuropa, Deutschland / Frankreich, Elsass", "France"),
+                            ("Europa, Mitteleuropa, Deutschland, Schlesien", "Poland"),
+                            ("Europa, Mitteleuropa, Deutschland, Pommern", "Poland")]:
+        assert origin in _essen_origins(re.escape(origin) + "$")
+        assert geocode.geocode_origin(origin, "essenFolksong").country == country, origin
+
+
+def test_geocoder_version_is_in_the_tables_key():
+    key = geocode.tables_key()
+    old = geocode.GEOCODER_VERSION
+    try:
+        geocode.GEOCODER_VERSION = old - 1
+        assert geocode.tables_key() != key
+    finally:
+        geocode.GEOCODER_VERSION = old
 
 
 def test_alternatives_pick_the_finest():
