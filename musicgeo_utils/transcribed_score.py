@@ -227,13 +227,17 @@ class ScoreFeatures:
     mir_eval scores of each clip's transcription against its true notes
     (:func:`transcription_eval.score_many`, with ``family`` and ``tempo``);
     ``skips``: clips that transcription skipped (their transcribed row is
-    zeros).
+    zeros); ``heard``: the :class:`transcription.TranscriptionSet` (notes,
+    pitch tracks, beats); ``reference``: the true notes of every clip
+    (:func:`transcription_eval.reference_notes`).
     """
 
     families: dict
     estimates: pd.DataFrame
     note_scores: pd.DataFrame
     skips: pd.DataFrame
+    heard: object = None
+    reference: pd.DataFrame | None = None
 
 
 def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render_params) -> ScoreFeatures:
@@ -261,4 +265,5 @@ def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render
     kept = ~clips["clip_id"].isin(transcribed.skips["clip_id"].astype(str))
     note_scores = transcription_eval.score_many(reference[reference["clip_id"].isin(clips.loc[kept, "clip_id"])],
                                                 transcribed.notes, transcribed.tracks, clips)
-    return ScoreFeatures(families=families, estimates=estimates, note_scores=note_scores, skips=transcribed.skips)
+    return ScoreFeatures(families=families, estimates=estimates, note_scores=note_scores, skips=transcribed.skips,
+                         heard=transcribed, reference=reference)

@@ -206,6 +206,23 @@ def summarize_scores(scores: pd.DataFrame, by: str | Sequence[str] | None = None
     return pd.DataFrame({key: pooled(group) for key, group in scores.groupby(by, sort=True)}).T
 
 
+def condition_table(scores: pd.DataFrame, by: Sequence[str] = ("family", "tempo"), name: str = "in-domain") -> pd.DataFrame:
+    """Pooled note scores for all clips and for each group of every column in ``by``, one row each.
+
+    ``condition`` reads ``"in-domain"`` (``name``) for all clips, then e.g.
+    ``"family: Reed"`` or ``"tempo: 100-120 qpm"``; columns ``condition, n``
+    (clips), ``note_f1`` (onset and pitch), ``note_f1_offset``, ``precision``,
+    ``recall``, ``raw_pitch_accuracy`` (the layout of the
+    ``transcription-<profile>-<seed>.parquet`` results file).
+    """
+    parts = [summarize_scores(scores).set_axis([name])]
+    parts += [summarize_scores(scores, by=column).rename(index=lambda g, c=column: f"{c}: {g}") for column in by]
+    table = pd.concat(parts).rename_axis("condition").reset_index()
+    return (table.rename(columns={"clips": "n", "f1": "note_f1", "f1_offset": "note_f1_offset"})
+            [["condition", "n", "note_f1", "note_f1_offset", "precision", "recall", "raw_pitch_accuracy"]]
+            .astype({"n": int}))
+
+
 # --------------------------------------------------------------------------- figure
 
 
@@ -253,5 +270,5 @@ def piano_roll_figure(reference: pd.DataFrame, estimate: pd.DataFrame, track: Pi
 
 __all__ = [
     "note_intervals", "notes_to_frames", "piano_roll_figure", "reference_notes", "score_clip", "score_many",
-    "summarize_scores", "instrument_family", "tempo_band",
+    "summarize_scores", "instrument_family", "tempo_band", "condition_table",
 ]

@@ -52,3 +52,20 @@ def test_accuracy_and_macro_f1_known_answers():
     assert evaluation.macro_f1(y_true, y_pred, labels=[0, 1, 2]) == pytest.approx(22 / 45)
     assert evaluation.scores("m", y_true, y_pred) == {"model": "m", "accuracy": 0.75,
                                                       "macro_f1": pytest.approx(11 / 15), "n": 4}
+
+
+def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_problem():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(900, 2))
+    codes = ((X[:, 0] * X[:, 1]) > 0).astype(int)  # XOR-like: no line separates it
+    split = np.array(["train"] * 600 + ["val"] * 150 + ["test"] * 150)
+    pred, y_test, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0)
+    assert chosen == "gradient-boosted trees" and set(chosen.scores) >= {"logistic regression, C=1"}
+    assert chosen.scores["gradient-boosted trees"] > max(v for k, v in chosen.scores.items() if k != chosen) + 0.2
+    assert evaluation.accuracy(y_test, pred) > 0.9
+    # a linear problem with few, clean rows: the logistic regression may win; whatever wins, its score is the best
+    linear = (X[:, 0] > 0).astype(int)
+    _, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0)
+    assert chosen.scores[chosen] == max(chosen.scores.values())
+    with pytest.raises(ValueError, match="one entry per row"):
+        evaluation.classifier_on_splits(X[:-1], codes, split)

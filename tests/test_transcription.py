@@ -384,3 +384,16 @@ def test_cached_npz_refuses_pickles(data_dir, tmp_path):
     tr.transcribe_many([("a", path)], n_jobs=1)
     npz = next((data_dir / "transcription").rglob("*.npz"))
     assert set(cache.read_npz(npz)) == {"notes", "times", "f0_hz", "voiced", "tempo_bpm", "beats"}
+
+
+def test_condition_table_pools_all_clips_then_each_group():
+    scores = pd.DataFrame({"n_ref": [10, 10, 20], "n_est": [10, 5, 20], "n_match": [10, 5, 10],
+                           "n_match_offset": [8, 5, 10], "n_voiced_frames": [100, 100, 100],
+                           "n_pitch_frames": [90, 50, 100], "f1": [1.0, 2 / 3, 0.5],
+                           "family": ["Reed", "Reed", "Piano"], "tempo": ["80-100 qpm"] * 3})
+    table = te.condition_table(scores).set_index("condition")
+    assert list(table.index) == ["in-domain", "family: Piano", "family: Reed", "tempo: 80-100 qpm"]
+    assert table.loc["in-domain", "n"] == 3
+    assert table.loc["in-domain", "note_f1"] == pytest.approx(2 * 25 / (40 + 35))  # pooled counts
+    assert table.loc["family: Reed", "note_f1"] == pytest.approx(2 * 15 / (20 + 15))
+    assert table.loc["family: Piano", "raw_pitch_accuracy"] == pytest.approx(1.0)
