@@ -13,7 +13,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,3 +111,24 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a ``.npz`` written by :func:`write_npz` (pickles refused)."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def upsert_parquet(path: str | os.PathLike, rows: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
+    """Write ``rows`` into the Parquet table at ``path``, replacing rows with the same ``key`` values.
+
+    For a results file that several notebooks fill (each writes its own rows;
+    a rerun replaces them, never duplicates them). Rows of the file with
+    other keys are kept, in their order, before the new rows. Atomic like
+    :func:`write_parquet`; returns the table written.
+    """
+    key = list(key)
+    missing = set(key) - set(rows.columns)
+    if missing:
+        raise ValueError(f"rows lack key column(s) {sorted(missing)}")
+    path = Path(path)
+    if path.exists():
+        old = pd.read_parquet(path)
+        keep = ~old.set_index(key).index.isin(rows.set_index(key).index)
+        rows = pd.concat([old[keep], rows], ignore_index=True)
+    write_parquet(path, rows.reset_index(drop=True))
+    return rows.reset_index(drop=True)

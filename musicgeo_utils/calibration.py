@@ -89,7 +89,14 @@ class TemperatureScaling:
 
     def transform(self, logits) -> np.ndarray:
         """``softmax(logits / temperature)``, an (n, k) array of probabilities."""
-        return softmax(_check_scores(logits, "logits") / self.temperature, axis=1)
+        return softmax_with_temperature(logits, self.temperature)
+
+
+def softmax_with_temperature(logits, temperature: float) -> np.ndarray:
+    """``softmax(logits / temperature)``, an (n, k) array of probabilities (e.g. with a saved temperature)."""
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature}")
+    return softmax(_check_scores(logits, "logits") / float(temperature), axis=1)
 
 
 def fit_temperature(logits, labels) -> TemperatureScaling:

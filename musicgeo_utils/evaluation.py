@@ -95,8 +95,10 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
     (:data:`BOOSTED_TREES`), which copes better with noisy inputs such as
     descriptors of transcribed notes. Returns ``(test_predictions,
     test_codes, chosen)``, ``chosen`` naming the model, e.g. ``"logistic
-    regression, C=0.1"`` or ``"gradient-boosted trees"``; ``val_macro_f1`` of
-    every candidate is in ``chosen.scores``.
+    regression, C=0.1"`` or ``"gradient-boosted trees"``; the validation
+    macro-F1 of every candidate is in ``chosen.scores`` and the fitted model
+    (trained on the training rows) in ``chosen.model``, e.g. to score other
+    renders of the test tunes.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -117,14 +119,15 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
         if best is None or scores[name] > scores[best]:
             best = name
     chosen = ChosenModel(best)
-    chosen.scores = scores
+    chosen.scores, chosen.model = scores, candidates[best]
     return candidates[best].predict(X[rows["test"]]), codes[rows["test"]], chosen
 
 
 class ChosenModel(str):
-    """The name of the model that validation chose (a ``str``), with every candidate's ``scores``."""
+    """The name of the model that validation chose (a ``str``), with every candidate's ``scores`` and the ``model``."""
 
     scores: dict
+    model: object
 
 
 def confusion_axes(ax, y_true, y_pred, class_names, title: str = ""):

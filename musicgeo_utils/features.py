@@ -637,6 +637,22 @@ def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) ->
     return pd.DataFrame(z, index=summary.index, columns=summary.columns[keep]), dropped
 
 
+def standardise_like(summary: pd.DataFrame, train: np.ndarray | pd.Series, other: pd.DataFrame) -> pd.DataFrame:
+    """Z-scores of ``other``'s rows with the mean and std of ``summary``'s ``train`` rows.
+
+    The columns kept by :func:`standardise_summary` on ``summary``, in its
+    order (``other`` must hold them): new clips, e.g. other renders of the
+    test tunes, are scaled exactly as the clips the models were fitted on.
+    """
+    missing = [c for c in summary.columns if c not in other.columns]
+    if missing:
+        raise ValueError(f"other lacks {len(missing)} column(s), e.g. {missing[:5]}")
+    stacked = pd.concat([summary, other[summary.columns]], ignore_index=True)
+    mask = np.r_[np.asarray(train, dtype=bool), np.zeros(len(other), dtype=bool)]
+    z, _ = standardise_summary(stacked, mask)
+    return z.iloc[len(summary):].set_axis(other.index)
+
+
 def summary_families(params: FeatureParams = FeatureParams()) -> pd.DataFrame:
     """One row per summary entry: ``name``, ``family`` (mfcc, chroma, spectral ..., rhythm), ``statistic``.
 

@@ -498,9 +498,16 @@ class OnFeatureSubsets(GeoMethod):
     def _predict(self, X, **params):
         return self.method._predict(self._columns(X), **params)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """The wrapped region classifier's probabilities on the chosen columns."""
-        return self.method.predict_proba(self._columns(_check_features(X)))
+    @property
+    def predict_proba(self):
+        """The wrapped region classifier's probabilities on the chosen columns.
+
+        Only where the wrapped method has them: ``hasattr(wrapper, "predict_proba")``
+        is False for a wrapped regression, as for the regression itself.
+        """
+        if not hasattr(self.method, "predict_proba"):
+            raise AttributeError(f"{self.method.name} gives no class probabilities")
+        return lambda X: self.method.predict_proba(self._columns(_check_features(X)))
 
     @property
     def classes_(self):
@@ -652,3 +659,35 @@ def method_predictions(methods: Sequence[GeoMethod], X, index, shares: pd.DataFr
             frame["pred_country"] = pd.Series(countries, dtype=object) if countries is not None else None
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def compare_inputs(inputs: dict, split, targets: pd.DataFrame, tune_ids, make_method, seed: int = 0,
+                   n_boot: int = 1000, shares: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One kind of method fitted on each of several inputs: what each input tells about the place.
+
+    ``inputs``: name -> ``(source, X)`` with one row per tune (``source``:
+    ``"audio"`` or ``"true notes"``); ``split``: each row's split;
+    ``targets``: ``lat, lon, region, country`` per row; ``tune_ids``: one id
+    per row; ``make_method``: a function returning a fresh, unfitted
+    :class:`GeoMethod` (tuned on validation like in :func:`compare_methods`).
+    Returns ``(table, predictions)``: the :func:`compare_methods` rows, one per
+    input, named ``"<method> · <input>"`` with ``features`` and ``input``
+    columns, best first; and the test predictions in the long format of
+    :func:`method_predictions` with an ``input`` column.
+    """
+    split = np.asarray(split)
+    tune_ids = np.asarray(tune_ids).astype(str)
+    rows, predictions = [], []
+    for name, (source, X) in inputs.items():
+        X = np.asarray(X, dtype=float)
+        if len(X) != len(split):
+            raise ValueError(f"input {name!r} has {len(X)} rows for {len(split)} tunes")
+        parts = {s: (X[split == s], targets[split == s].reset_index(drop=True)) for s in ("train", "val", "test")}
+        method = make_method()
+        table = compare_methods(*parts["train"], *parts["val"], *parts["test"], methods=[method], seed=seed,
+                                n_boot=n_boot)
+        label = f"{method.name} · {name}"
+        rows.append(table.assign(method=label, features=name, input=source))
+        predictions.append(method_predictions([method], parts["test"][0], tune_ids[split == "test"], shares=shares)
+                           .assign(method=label, input=source))
+    return rank_methods(rows), pd.concat(predictions, ignore_index=True)

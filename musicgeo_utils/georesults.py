@@ -25,14 +25,17 @@ _PROBA_PREFIX = "proba:"
 
 
 def save_baseline_results(path, predictions: pd.DataFrame, proba: pd.DataFrame | None = None,
-                          proba_method: str | None = None) -> Path:
+                          proba_method: str | None = None, temperature: float | None = None) -> Path:
     """Write test predictions (and region probabilities) to one Parquet file, atomically.
 
     ``predictions``: long format from :func:`geomethods.method_predictions`, optionally
     with true-place columns (``lat, lon, country, ...``) repeated per method.
     ``proba``: one row per ``tune_id`` (index), one column per region class,
     from ``proba_method`` (stored in the ``proba_method`` column); its columns
-    are written as ``proba:<region>`` and joined on ``tune_id``. Read back
+    are written as ``proba:<region>`` and joined on ``tune_id``.
+    ``temperature``: the calibration temperature fitted on validation for
+    those probabilities (:func:`calibration.fit_temperature`), stored in a
+    ``temperature`` column; read it with :func:`saved_temperature`. Read back
     with :func:`load_baseline_results`.
     """
     frame = predictions.copy()
@@ -41,7 +44,15 @@ def save_baseline_results(path, predictions: pd.DataFrame, proba: pd.DataFrame |
         wide.index = wide.index.astype(str)
         frame = frame.join(wide, on="tune_id")
         frame["proba_method"] = proba_method or ""
+    if temperature is not None:
+        frame["temperature"] = float(temperature)
     return write_parquet(path, frame)
+
+
+def saved_temperature(path) -> float | None:
+    """The calibration temperature that :func:`save_baseline_results` stored in ``path`` (None if none)."""
+    frame = pd.read_parquet(path, columns=None)
+    return float(frame["temperature"].iloc[0]) if "temperature" in frame and len(frame) else None
 
 
 def load_baseline_results(path) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
@@ -53,7 +64,7 @@ def load_baseline_results(path) -> tuple[pd.DataFrame, pd.DataFrame, str | None]
     """
     frame = pd.read_parquet(path)
     proba_columns = [c for c in frame.columns if c.startswith(_PROBA_PREFIX)]
-    predictions = frame.drop(columns=proba_columns + ["proba_method"], errors="ignore")
+    predictions = frame.drop(columns=proba_columns + ["proba_method", "temperature"], errors="ignore")
     proba = (frame.drop_duplicates("tune_id").set_index("tune_id")[proba_columns]
              .rename(columns=lambda c: c[len(_PROBA_PREFIX):]))
     method = frame["proba_method"].iloc[0] if "proba_method" in frame and len(frame) else None
@@ -124,9 +135,13 @@ def baseline_ratios(table: pd.DataFrame, metric: str = RANK_BY) -> pd.DataFrame:
 
     ``table`` is a :func:`geomethods.compare_methods` table. The constant reference is
     the better (smaller ``metric``) of the two constant predictors, so the
-    ratio is not flattered by the weaker one. Returns one row per reference:
+    ratio is not flattered by the weaker one. Only methods whose ``input`` is
+    audio compete (rows of the score references, ``input == "true notes"``,
+    are left out). Returns one row per reference:
     ``reference, reference_value, best_method, best_value, ratio``.
     """
+    if "input" in table:
+        table = table[table["input"].fillna("audio") == "audio"]
     ranked = table.sort_values(metric, kind="stable").reset_index(drop=True)
     is_constant = ranked["method"].str.startswith("constant")
     is_linear = ranked["method"] == ScaledLatLonLinear.name

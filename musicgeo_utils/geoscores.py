@@ -57,6 +57,10 @@ def _balanced(codes: np.ndarray, values: np.ndarray) -> float:
     return float(np.mean(np.bincount(codes, weights=values)[present] / counts[present]))
 
 
+#: Fewest test tunes of a country that ``balanced_country_accuracy_10`` counts.
+BIG_COUNTRY_TUNES = 10
+
+
 def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     """Scores from per-item great-circle errors, km.
 
@@ -66,7 +70,10 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     computed per true country and then averaged over countries:
     ``balanced_mean_km``, ``balanced_median_km`` (the mean over countries of
     each country's median, not a median), ``balanced_within_*km``,
-    ``balanced_country_accuracy``. ``true_country`` (labels or integer codes)
+    ``balanced_country_accuracy``, and ``balanced_country_accuracy_10``: the
+    same over the countries with at least :data:`BIG_COUNTRY_TUNES` tunes here
+    (where a country's accuracy means something; in a bootstrap replicate, those
+    with that many draws). ``true_country`` (labels or integer codes)
     enables the balanced scores, ``country_correct`` (booleans; predicted
     countries from :func:`regions.country_of` or :func:`regions.predicted_countries`)
     the country accuracies; without
@@ -80,7 +87,7 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     correct = None if country_correct is None else np.asarray(country_correct, dtype=float).ravel()
     out["country_accuracy"] = float(np.mean(correct)) if correct is not None else np.nan
     balanced_keys = ["balanced_mean_km", "balanced_median_km", *(f"balanced_{k}" for k in within),
-                     "balanced_country_accuracy"]
+                     "balanced_country_accuracy", "balanced_country_accuracy_10"]
     if true_country is None:
         return {**out, "n_countries": 0, **dict.fromkeys(balanced_keys, np.nan)}
     codes = np.unique(np.asarray(true_country).ravel(), return_inverse=True)[1].ravel()
@@ -90,6 +97,9 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     out["balanced_median_km"] = float(np.nanmean(medians))
     out.update({f"balanced_{k}": _balanced(codes, v.astype(float)) for k, v in within.items()})
     out["balanced_country_accuracy"] = _balanced(codes, correct) if correct is not None else np.nan
+    big = np.bincount(codes)[codes] >= BIG_COUNTRY_TUNES
+    out["balanced_country_accuracy_10"] = (_balanced(codes[big], correct[big])
+                                           if correct is not None and big.any() else np.nan)
     return out
 
 
@@ -204,7 +214,9 @@ def methods_table(predictions: pd.DataFrame, centroids: pd.DataFrame, n_boot: in
     ``lat, lon, country`` (as saved by :func:`georesults.save_baseline_results`);
     an optional ``pred_country`` column gives a method's own country answers
     (e.g. a region classifier's :func:`regions.predicted_countries`; empty
-    or missing for a method: the country of its points).
+    or missing for a method: the country of its points); an optional
+    ``input`` column says what a method hears (``"audio"``, the default, or
+    ``"true notes"`` for the score references) and is kept in the table.
     ``centroids``: the training regions' (:func:`regions.region_centroids`),
     whose training origins give the country of a predicted point (see
     :func:`evaluate_predictions`). One row per method with its metrics and
@@ -214,9 +226,11 @@ def methods_table(predictions: pd.DataFrame, centroids: pd.DataFrame, n_boot: in
     for name, group in predictions.groupby("method", sort=False):
         own = group["pred_country"] if "pred_country" in group else None
         own = None if own is None or own.isna().any() or (own.astype(str) == "").any() else own.to_numpy()
-        rows.append(evaluate_predictions(name, group[["lat", "lon", "country"]], group["pred_lat"].to_numpy(),
-                                         group["pred_lon"].to_numpy(), centroids, n_boot=n_boot, seed=seed,
-                                         pred_country=own))
+        row = evaluate_predictions(name, group[["lat", "lon", "country"]], group["pred_lat"].to_numpy(),
+                                   group["pred_lon"].to_numpy(), centroids, n_boot=n_boot, seed=seed,
+                                   pred_country=own)
+        source = group["input"].dropna() if "input" in group else pd.Series(dtype=object)
+        rows.append({**row, "input": source.iloc[0] if len(source) else "audio"})
     return rank_methods(rows)
 
 

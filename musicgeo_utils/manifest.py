@@ -93,9 +93,13 @@ def profile_features(profile: str = "small", seed: int = 0, n_jobs: int | None =
     of ``FeatureSet.summary``'s rows; skips of both stages are in the
     ``FeatureSet.skips`` table (render skips with the prefix ``render:``).
     """
+    return _features_of(profile_audio(profile, seed, n_jobs=n_jobs), n_jobs, client)
+
+
+def _features_of(audio: pd.DataFrame, n_jobs: int | None, client=None):
+    """``(tunes, FeatureSet)`` of rendered clips (``render.render_many`` rows joined to the manifest)."""
     from . import extraction, features
 
-    audio = profile_audio(profile, seed, n_jobs=n_jobs)
     ok = audio["status"] != "skipped"
     items = audio.loc[ok, ["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
     result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
@@ -114,10 +118,35 @@ def profile_score_features(profile: str = "small", seed: int = 0, n_jobs: int | 
     (:func:`transcribed_score.score_features`). ``tunes`` as from
     :func:`profile_features`, whose row order the families follow.
     """
+    tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
+    return tunes, _score_features_of(tunes, profile, seed, n_jobs)
+
+
+def _score_features_of(tunes: pd.DataFrame, profile: str, seed: int, n_jobs: int | None):
     from . import transcribed_score, transcription
 
-    tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
     _, notes = load_profile(profile, seed)
     items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
     heard = transcription.transcribe_many(items, n_jobs=n_jobs)
-    return tunes, transcribed_score.score_features(tunes, notes, heard, render_params(profile))
+    return transcribed_score.score_features(tunes, notes, heard, render_params(profile))
+
+
+def profile_held_out_timbre(profile: str = "small", seed: int = 0, n_jobs: int | None = None):
+    """``(tunes, FeatureSet, ScoreFeatures)`` of the profile's **test** tunes played by held-out instruments.
+
+    Each test tune is rendered again at its own tempo and transposition with a
+    program of a family that training never hears
+    (:func:`render.held_out_timbre_draws`, :data:`render.HELD_OUT_FAMILIES`),
+    through the same shipped soundfont, then featurized and transcribed like
+    the in-domain clips (the same caches). Rows follow the features' order.
+    """
+    from . import render
+
+    tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
+    _, notes = load_profile(profile, seed)
+    test = tunes[tunes["split"] == "test"].reset_index(drop=True)
+    manifest_columns = test.drop(columns=["program", "qpm", "transpose", "audio_path", "status", "reason"])
+    rendered = render.render_many(manifest_columns, notes, render_params(profile), seed, n_jobs=n_jobs,
+                                  draws=render.held_out_timbre_draws(test, seed))
+    held, feats = _features_of(manifest_columns.merge(rendered, on="tune_id"), n_jobs)
+    return held, feats, _score_features_of(held, profile, seed, n_jobs)

@@ -27,7 +27,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,11 @@ PEAK_LEVEL = 10 ** (-1 / 20)
 #: dulcimer, accordion, harmonica, nylon guitar, violin, harp, oboe, clarinet,
 #: flute, recorder, pan flute, banjo, bagpipe, fiddle.
 FOLK_PROGRAMS = (0, 6, 15, 21, 22, 24, 40, 46, 68, 71, 73, 74, 75, 105, 109, 110)
+#: Instrument families kept out of training (pretty_midi's General MIDI classes): the
+#: held-out-timbre evaluation renders test tunes with them. Every program of both
+#: families except 55 (orchestra hit, a percussive stab, not a melody instrument).
+HELD_OUT_FAMILIES = ("Ensemble", "Brass")
+HELD_OUT_PROGRAMS = tuple(range(48, 55)) + tuple(range(56, 64))
 #: Shortest tune (end of its last note, seconds) that is looped to fill a clip.
 MIN_TUNE_SECONDS = 0.1
 _CHANNEL = 0
@@ -126,6 +131,27 @@ def draw_augmentation(tune_ids: Iterable[str], seed: int, params: RenderParams) 
                      round(float(rng.uniform(*params.qpm_range)), 1),
                      int(rng.integers(low, high, endpoint=True))))
     return pd.DataFrame(rows, columns=["tune_id", "program", "qpm", "transpose"])
+
+
+def held_out_timbre_draws(draws: pd.DataFrame, seed: int,
+                          programs: Sequence[int] = HELD_OUT_PROGRAMS) -> pd.DataFrame:
+    """The same tunes at the same tempo and transposition, played by an instrument never heard in training.
+
+    ``draws``: ``tune_id, program, qpm, transpose`` (e.g. the in-domain renders
+    of the test tunes); each tune gets a program from ``programs`` (default
+    :data:`HELD_OUT_PROGRAMS`) by a generator seeded with ``("held-out
+    timbre", seed, tune_id)``, so only the instrument differs from its
+    in-domain clip. Raises ``ValueError`` when a held-out program is in
+    :data:`FOLK_PROGRAMS` (the training instruments).
+    """
+    overlap = sorted(set(map(int, programs)) & set(FOLK_PROGRAMS))
+    if overlap:
+        raise ValueError(f"held-out programs {overlap} are training instruments (FOLK_PROGRAMS)")
+    out = draws[["tune_id", "program", "qpm", "transpose"]].copy()
+    out["tune_id"] = out["tune_id"].astype(str)
+    out["program"] = [int(np.random.default_rng(int(content_key("held-out timbre", seed, t), 16)).choice(programs))
+                      for t in out["tune_id"]]
+    return out.reset_index(drop=True)
 
 
 def _tune_name(notes: pd.DataFrame, tune_id: str | None) -> str:
@@ -362,8 +388,8 @@ def _notes_by_tune(notes: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
-                 seed: int, soundfont: Path) -> list[dict]:
-    """One job per manifest tune: its notes, its augmentation and its cache path."""
+                 seed: int, soundfont: Path, draws: pd.DataFrame | None = None) -> list[dict]:
+    """One job per manifest tune: its notes, its augmentation (``draws`` or drawn now) and its cache path."""
     tune_ids = manifest["tune_id"].astype(str)
     duplicated = tune_ids[tune_ids.duplicated()].unique()
     if len(duplicated):
@@ -371,7 +397,11 @@ def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderPara
     by_tune = _notes_by_tune(notes)
     empty = np.zeros((0, 3))
     jobs = []
-    for row in draw_augmentation(tune_ids, seed, params).itertuples(index=False):
+    if draws is None:
+        draws = draw_augmentation(tune_ids, seed, params)
+    elif sorted(draws["tune_id"].astype(str)) != sorted(tune_ids):
+        raise ValueError("draws must hold exactly one row per manifest tune")
+    for row in draws.itertuples(index=False):
         table = by_tune.get(row.tune_id, empty)
         key = _clip_key(params, soundfont, table, row.program, row.qpm, row.transpose)
         jobs.append(dict(row._asdict(), table=table,
@@ -395,8 +425,12 @@ def _run_parallel(jobs: list[dict], params: RenderParams, soundfont: Path,
 
 
 def render_many(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParams,
-                seed: int, n_jobs: int | None = None, use_cache: bool = True) -> pd.DataFrame:
+                seed: int, n_jobs: int | None = None, use_cache: bool = True,
+                draws: pd.DataFrame | None = None) -> pd.DataFrame:
     """Render every tune of ``manifest`` to a cached FLAC clip, in parallel.
+
+    ``draws`` (``tune_id, program, qpm, transpose``, one row per tune) replaces
+    the seeded :func:`draw_augmentation`, e.g. :func:`held_out_timbre_draws`.
 
     Returns one row per manifest tune: ``tune_id, program, qpm, transpose,
     audio_path, status, reason`` with status ``rendered`` (written now),
@@ -405,7 +439,7 @@ def render_many(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParam
     skipped tune is never fatal. ``n_jobs`` defaults to ``config.n_jobs()``.
     """
     soundfont = soundfont_path()  # fail before any work, with the fix in the message
-    jobs = _render_jobs(manifest, notes, params, seed, soundfont)
+    jobs = _render_jobs(manifest, notes, params, seed, soundfont, draws)
     todo = [job for job in jobs if not (use_cache and Path(job["audio_path"]).is_file())]
     outcome = dict(zip((id(job) for job in todo),
                        _run_parallel(todo, params, soundfont, n_jobs or config.n_jobs())))

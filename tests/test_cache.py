@@ -44,3 +44,20 @@ def test_content_key_is_stable_and_sensitive():
     assert a != cache.content_key({"sr": 12000, "n_mels": 64}, np.zeros(3), b"x")
     assert a != cache.content_key({"sr": 12000, "n_mels": 96}, np.zeros(3, dtype=np.float32), b"x")
     assert len(a) == 16 and int(a, 16) >= 0
+
+
+def test_upsert_parquet_replaces_rows_of_the_same_key_and_keeps_the_others(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "robustness.parquet"
+    first = pd.DataFrame({"model": ["geo", "geo"], "condition": ["in", "out"], "value": [1.0, 2.0]})
+    cache.upsert_parquet(path, first, key=["model", "condition"])
+    style = pd.DataFrame({"model": ["style"], "condition": ["out"], "value": [3.0]})
+    cache.upsert_parquet(path, style, key=["model", "condition"])
+    rerun = pd.DataFrame({"model": ["geo"], "condition": ["out"], "value": [5.0]})
+    table = cache.upsert_parquet(path, rerun, key=["model", "condition"])
+    assert table.equals(pd.read_parquet(path))
+    assert table.to_dict("list") == {"model": ["geo", "style", "geo"], "condition": ["in", "out", "out"],
+                                     "value": [1.0, 3.0, 5.0]}
+    with pytest.raises(ValueError, match="key column"):
+        cache.upsert_parquet(path, rerun.drop(columns="condition"), key=["model", "condition"])

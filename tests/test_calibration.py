@@ -91,3 +91,14 @@ def test_reliability_figure_has_diagonal_and_ece_in_legend():
     np.testing.assert_allclose(line.get_ydata(), filled["accuracy"])
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def test_softmax_with_a_saved_temperature_equals_the_fitted_transform():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(50, 4)) * 3
+    labels = rng.integers(0, 4, size=50)
+    scaling = calibration.fit_temperature(logits, labels)
+    np.testing.assert_allclose(calibration.softmax_with_temperature(logits, scaling.temperature),
+                               scaling.transform(logits))
+    with pytest.raises(ValueError, match="positive"):
+        calibration.softmax_with_temperature(logits, 0.0)

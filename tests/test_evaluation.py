@@ -63,6 +63,7 @@ def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_probl
     assert chosen == "gradient-boosted trees" and set(chosen.scores) >= {"logistic regression, C=1"}
     assert chosen.scores["gradient-boosted trees"] > max(v for k, v in chosen.scores.items() if k != chosen) + 0.2
     assert evaluation.accuracy(y_test, pred) > 0.9
+    np.testing.assert_array_equal(chosen.model.predict(X[split == "test"]), pred)
     # a linear problem with few, clean rows: the logistic regression may win; whatever wins, its score is the best
     linear = (X[:, 0] > 0).astype(int)
     _, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0)

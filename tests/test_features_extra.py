@@ -79,3 +79,18 @@ def test_spectrogram_axes_use_seconds_hz_and_pitch_classes():
     assert "Hz" in mel_ax.get_ylabel() and chroma_ax.get_ylabel() == "pitch class"
     assert chroma_ax.get_yticklabels()[0].get_text() == "C"
     plt.close(fig)
+
+
+def test_standardise_like_scales_new_rows_with_the_training_statistics():
+    import pandas as pd
+
+    from musicgeo_utils import features
+
+    summary = pd.DataFrame({"a": [1.0, 3.0, 100.0], "b": [2.0, 2.0, 5.0]}, index=["x", "y", "z"])
+    train = np.array([True, True, False])
+    other = pd.DataFrame({"b": [9.0], "a": [5.0]}, index=["new"])
+    z = features.standardise_like(summary, train, other)
+    assert list(z.columns) == ["a"] and list(z.index) == ["new"]  # b is constant on train: dropped
+    assert z.at["new", "a"] == pytest.approx((5.0 - 2.0) / 1.0)
+    with pytest.raises(ValueError, match="lacks"):
+        features.standardise_like(summary, train, other.drop(columns="a"))

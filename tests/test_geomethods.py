@@ -200,3 +200,39 @@ def test_bad_inputs_are_refused():
         geomethods.UnitVectorRidge().fit(np.zeros(3), [0, 1, 2], [0, 1, 2])
     with pytest.raises(RuntimeError, match="fit"):
         geomethods.KNNGeo().predict(np.zeros((1, 2)))
+
+
+def test_compare_inputs_fits_one_method_per_input_and_labels_the_rows():
+    rng = np.random.default_rng(0)
+    places = {"north": (60.0, 10.0, "Norway"), "south": (40.0, -4.0, "Spain")}
+    n = 240
+    region = np.where(np.arange(n) % 2 == 0, "north", "south")
+    targets = pd.DataFrame({"lat": [places[r][0] for r in region], "lon": [places[r][1] for r in region],
+                            "region": region, "country": [places[r][2] for r in region]})
+    informative = (region == "north")[:, None] * 2.0 + rng.normal(size=(n, 3))
+    noise = rng.normal(size=(n, 3))
+    split = np.array(["train", "train", "val", "test"] * (n // 4))
+    ids = [f"t{i}" for i in range(n)]
+    table, predictions = geomethods.compare_inputs(
+        {"heard": ("audio", informative), "noise": ("true notes", noise)}, split, targets, ids,
+        lambda: geomethods.RegionClassifier("logreg", seed=0), seed=0, n_boot=0)
+    assert list(table["features"]) == ["heard", "noise"]  # best first
+    assert table.set_index("features").at["noise", "input"] == "true notes"
+    assert table["method"].iloc[0] == "region classifier (logistic regression) · heard"
+    assert table["median_km"].iloc[0] < table["median_km"].iloc[1]
+    assert len(predictions) == 2 * (split == "test").sum() and set(predictions["input"]) == {"audio", "true notes"}
+    with pytest.raises(ValueError, match="rows for"):
+        geomethods.compare_inputs({"short": ("audio", noise[:-1])}, split, targets, ids,
+                                  lambda: geomethods.RegionClassifier("logreg"), n_boot=0)
+
+
+def test_a_wrapped_regression_gives_no_probabilities_and_a_wrapped_classifier_does():
+    subsets = {"all": np.arange(2)}
+    ridge = geomethods.OnFeatureSubsets(geomethods.UnitVectorRidge(), subsets)
+    classifier = geomethods.OnFeatureSubsets(geomethods.RegionClassifier("logreg"), subsets)
+    assert not hasattr(ridge, "predict_proba") and hasattr(classifier, "predict_proba")
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    lat, lon = np.where(X[:, 0] > 0, 50.0, 30.0), np.zeros(40)
+    classifier.fit(X, lat, lon, regions=np.where(X[:, 0] > 0, "n", "s"))
+    assert classifier.predict_proba(X).shape == (40, 2)
+    assert geomethods.method_countries(ridge.fit(X, lat, lon), X, pd.DataFrame()) is None

@@ -121,3 +121,12 @@ def test_error_by_group_known_answers_and_errors():
         geoscores.error_by_group(frame, "collection", ["nearest"])
     with pytest.raises(ValueError, match="pred_lat"):
         geoscores.placement_summary(frame.drop(columns="pred_lat"), [0.0], [0.0])
+
+
+def test_balanced_country_accuracy_10_counts_only_countries_with_ten_tunes():
+    country = np.array(["A"] * 10 + ["B"] * 12 + ["C"] * 3)
+    correct = np.r_[np.ones(5), np.zeros(5), np.ones(12), np.zeros(3)]
+    got = geoscores.error_metrics(np.ones(25), country, correct)
+    assert got["balanced_country_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert got["balanced_country_accuracy_10"] == pytest.approx((0.5 + 1.0) / 2)  # C has 3 tunes: left out
+    assert np.isnan(geoscores.error_metrics(np.ones(3), country[-3:], correct[-3:])["balanced_country_accuracy_10"])

@@ -238,3 +238,19 @@ def test_audio_html_escapes_the_title():
     payload = snippet.split(f"data:{mime};base64,")[1].split('"')[0]
     decoded, sample_rate = sf.read(io.BytesIO(base64.b64decode(payload)))
     assert sample_rate == SR and abs(len(decoded) - SR) <= 2 * 1152
+
+
+def test_held_out_timbre_keeps_tempo_and_key_and_draws_a_family_never_trained_on():
+    import pretty_midi
+
+    draws = render.draw_augmentation([f"t{i}" for i in range(40)], 0, render.RenderParams())
+    held = render.held_out_timbre_draws(draws, seed=0)
+    assert held[["tune_id", "qpm", "transpose"]].equals(draws[["tune_id", "qpm", "transpose"]])
+    families = {pretty_midi.program_to_instrument_class(p) for p in held["program"]}
+    assert families <= set(render.HELD_OUT_FAMILIES) and len(families) == 2
+    trained = {pretty_midi.program_to_instrument_class(p) for p in render.FOLK_PROGRAMS}
+    assert not trained & set(render.HELD_OUT_FAMILIES)
+    assert held.equals(render.held_out_timbre_draws(draws, seed=0))  # seeded
+    assert not held["program"].equals(render.held_out_timbre_draws(draws, seed=1)["program"])
+    with pytest.raises(ValueError, match="training instruments"):
+        render.held_out_timbre_draws(draws, 0, programs=(40, 56))
