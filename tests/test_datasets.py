@@ -1,12 +1,13 @@
 """Dataset loaders: the packaged MSD files, and UCI GOM fixtures in the true format."""
+import ast
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from musicgeo_utils import geomethods
-from musicgeo_utils import datasets as ds
+from musicgeo_utils import audio_datasets, dataset_base, datasets, geomethods, lakh_midi, msd, uci_gom
 
 # A few capitals (degrees) as in the UCI file, which gives each track its country's capital.
 CAPITALS = {"Beijing": (39.91, 116.38), "Berlin": (52.5, 13.4), "Dublin": (53.33, -6.25), "Bamako": (12.65, -8.0)}
@@ -23,10 +24,10 @@ def one_thread():
 
 
 def test_full_msd_artist_list_has_13849_artists():
-    frame = ds.load_msd_artist_locations()
+    frame = msd.load_msd_artist_locations()
     assert len(frame) == 13849 and frame["artist_id"].nunique() == 13849
     assert frame.attrs["layout"] == "full" and frame.attrs["n_skipped"] == 0
-    assert list(frame.columns) == ds.MSD_COLUMNS and frame["track_id"].isna().all()
+    assert list(frame.columns) == msd.MSD_COLUMNS and frame["track_id"].isna().all()
     assert frame["lat"].between(-90, 90).all() and frame["lon"].between(-180, 180).all()
     first = frame.iloc[0]
     assert (first["artist_id"], first["lat"], first["lon"]) == ("ARZGXZG1187B9B56B6", -16.96595, -61.14804)
@@ -35,7 +36,7 @@ def test_full_msd_artist_list_has_13849_artists():
 
 
 def test_subset_msd_artist_list_has_track_ids():
-    frame = ds.load_msd_artist_locations(ds.MSD_SUBSET_ARTIST_LOCATIONS)
+    frame = msd.load_msd_artist_locations(msd.MSD_SUBSET_ARTIST_LOCATIONS)
     assert len(frame) == 1402 and frame.attrs["layout"] == "subset"
     assert frame["track_id"].str.fullmatch(r"TR[0-9A-Z]{16}").all() and frame["location"].isna().all()
     assert tuple(frame.iloc[0][["artist_id", "track_id", "artist_name"]]) == \
@@ -44,18 +45,18 @@ def test_subset_msd_artist_list_has_track_ids():
 
 def test_packaged_files_match_their_checksums():
     for name in ("artist_location.txt", "subset_artist_location.txt", "LICENSE", "README"):
-        ds.verify_checksum(ds.MSD_DIR / name)
+        dataset_base.verify_checksum(msd.MSD_DIR / name)
 
 
 def test_checksum_mismatch_is_a_clear_error(tmp_path):
     copy = tmp_path / "artist_location.txt"
-    shutil.copy(ds.MSD_ARTIST_LOCATIONS, copy)
-    shutil.copy(ds.MSD_DIR / "SHA256SUMS", tmp_path / "SHA256SUMS")
-    assert len(ds.load_msd_artist_locations(copy)) == 13849
+    shutil.copy(msd.MSD_ARTIST_LOCATIONS, copy)
+    shutil.copy(msd.MSD_DIR / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    assert len(msd.load_msd_artist_locations(copy)) == 13849
     with open(copy, "a") as handle:
         handle.write("\nAR00000000000000000<SEP>1<SEP>2<SEP>x<SEP>y")
     with pytest.raises(ValueError, match="artist_location.txt: SHA-256 mismatch"):
-        ds.load_msd_artist_locations(copy)
+        msd.load_msd_artist_locations(copy)
 
 
 def test_malformed_msd_lines_are_skipped_counted_and_reported(tmp_path):
@@ -68,9 +69,9 @@ def test_malformed_msd_lines_are_skipped_counted_and_reported(tmp_path):
              good.replace("AR00A6H", "AR00A6J")]
     path.write_bytes(("\n".join(lines) + "\n").encode() + b"AR01W2D1187FB5912F<SEP>\xff\n")
     with pytest.warns(UserWarning, match="skipped 4 malformed line"):
-        frame = ds.load_msd_artist_locations(path)
+        frame = msd.load_msd_artist_locations(path)
     assert len(frame) == 2 and frame.attrs["n_skipped"] == 4
-    skips = ds.skips_table(frame)
+    skips = msd.skips_table(frame)
     assert skips["line"].tolist() == [2, 3, 4, 6]
     reasons = " | ".join(skips["reason"])
     for expected in ("not numbers", "4 fields instead of 5", "out of range", "UTF-8"):
@@ -92,14 +93,14 @@ def write_uci_fixture(path, n=60, n_features=68, seed=0):
 
 
 def test_load_uci_gom_reads_the_true_layout(tmp_path):
-    for n_features in ds.UCI_GOM_FEATURE_COUNTS:
+    for n_features in uci_gom.UCI_GOM_FEATURE_COUNTS:
         path = tmp_path / f"gom_{n_features}.txt"
         X_true, coords = write_uci_fixture(path, n_features=n_features)
-        X, lat, lon = ds.load_uci_gom(path)
+        X, lat, lon = uci_gom.load_uci_gom(path)
         assert X.shape == (60, n_features) and X.columns[0] == "feature_001"
         assert np.allclose(X.to_numpy(), X_true, atol=1e-6)
         assert np.allclose(np.c_[lat, lon], coords)
-    regions = ds.uci_gom_regions(lat, lon)
+    regions = uci_gom.uci_gom_regions(lat, lon)
     assert len(set(regions)) == len(CAPITALS) and regions[0] == "39.9100,116.3800"
 
 
@@ -118,14 +119,14 @@ def test_malformed_uci_file_names_file_and_line(tmp_path, edit, message):
     edit(rows)
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(ValueError, match="default_features_1059_tracks.txt, " + message):
-        ds.load_uci_gom(path)
+        uci_gom.load_uci_gom(path)
 
 
 def test_evaluate_uci_gom_cross_validates_every_method(tmp_path):
     path = tmp_path / "default_features_1059_tracks.txt"
     write_uci_fixture(path)
-    table = ds.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50,
-                                methods=geomethods.default_methods(seed=0, n_jobs=1, n_estimators=10))
+    table = uci_gom.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50,
+                                     methods=geomethods.default_methods(seed=0, n_jobs=1, n_estimators=10))
     assert len(table) == 8 and (table["n"] == 60).all() and (table["n_countries"] == 4).all()
     assert table["balanced_median_km"].is_monotonic_increasing
     by_method = table.set_index("method")
@@ -135,5 +136,17 @@ def test_evaluate_uci_gom_cross_validates_every_method(tmp_path):
     assert by_method.loc["region classifier (logistic regression)", "country_accuracy"] > 0.8
     assert table["params"].str.count(r"\{").eq(3).all()  # chosen per fold
     assert table["fold_mean_km_std"].notna().all()
-    again = ds.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50, methods=[geomethods.KNNGeo()])
+    again = uci_gom.evaluate_uci_gom(path, n_folds=3, seed=0, n_boot=50, methods=[geomethods.KNNGeo()])
     assert again.loc[0, "mean_km"] == by_method.loc["k nearest neighbours", "mean_km"]
+
+
+
+def test_datasets_re_exports_every_public_loader_name():
+    """The notebooks call ``datasets.<name>``; the loaders now live one concept a module."""
+    for module in (dataset_base, msd, lakh_midi, audio_datasets, uci_gom):
+        tree = ast.parse(Path(module.__file__).read_text())
+        defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        defined += [target.id for n in tree.body if isinstance(n, ast.Assign) for target in n.targets]
+        defined += [n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)]
+        for name in (n for n in defined if not n.startswith("_")):
+            assert getattr(datasets, name, None) is getattr(module, name), f"datasets.{name}"

@@ -18,8 +18,8 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
+from musicgeo_utils import audio_datasets, dataset_base, lakh_midi, msd, render, uci_gom
 from musicgeo_utils import datasets as ds
-from musicgeo_utils import render
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "msd"
 SUMMARY = FIXTURES / "subset_msd_summary_file.h5"
@@ -29,9 +29,9 @@ SUMMARY = FIXTURES / "subset_msd_summary_file.h5"
 
 
 def test_real_subset_summary_file():
-    ds.verify_checksum(SUMMARY)
-    songs = ds.load_msd_summary(SUMMARY)
-    assert list(songs.columns) == ds.MSD_SONG_COLUMNS
+    dataset_base.verify_checksum(SUMMARY)
+    songs = msd.load_msd_summary(SUMMARY)
+    assert list(songs.columns) == msd.MSD_SONG_COLUMNS
     assert len(songs) == 10000 and songs["track_id"].is_unique
     assert songs["track_id"].str.fullmatch(r"TR[0-9A-Z]{16}").all()
     located = songs[songs["lat"].notna()]
@@ -47,11 +47,11 @@ def test_summary_file_that_is_not_msd_is_a_clear_error(tmp_path):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("metadata/songs", data=np.zeros(2, dtype=[("title", "S8")]))
-    with pytest.raises(ds.MSDFormatError, match=r"other.h5: metadata/songs has no field\(s\) artist_id"):
-        ds.load_msd_summary(path)
+    with pytest.raises(msd.MSDFormatError, match=r"other.h5: metadata/songs has no field\(s\) artist_id"):
+        msd.load_msd_summary(path)
     (tmp_path / "text.h5").write_text("not hdf5")
-    with pytest.raises(ds.MSDFormatError, match="text.h5: not a readable HDF5 file"):
-        ds.load_msd_summary(tmp_path / "text.h5")
+    with pytest.raises(msd.MSDFormatError, match="text.h5: not a readable HDF5 file"):
+        msd.load_msd_summary(tmp_path / "text.h5")
 
 
 # --------------------------------------------------------------------------- Lakh MIDI + MSD
@@ -109,16 +109,16 @@ def lmd_root(tmp_path):
     scores = {GOOD: {worse: 0.61, best: 0.83}, SECOND: {"c" * 32: 0.7}, NO_LOCATION: {"d" * 32: 0.9},
               NO_FIELDS: {"e" * 32: 0.9}, NO_MIDI: {"f" * 32: 0.9}, BAD_H5: {"0" * 32: 0.9}}
     (tmp_path / "match_scores.json").write_text(json.dumps(scores))
-    write_midi(ds.lmd_midi_path(tmp_path, GOOD, best),
+    write_midi(lakh_midi.lmd_midi_path(tmp_path, GOOD, best),
                {(40, False): MELODY, (32, False): BASS, (0, True): DRUMS})
-    write_midi(ds.lmd_midi_path(tmp_path, GOOD, worse), {(0, False): BASS})
-    write_midi(ds.lmd_midi_path(tmp_path, SECOND, "c" * 32), {(0, True): DRUMS})  # drums only: no notes
+    write_midi(lakh_midi.lmd_midi_path(tmp_path, GOOD, worse), {(0, False): BASS})
+    write_midi(lakh_midi.lmd_midi_path(tmp_path, SECOND, "c" * 32), {(0, True): DRUMS})  # drums only: no notes
     for track_id, md5 in ((NO_LOCATION, "d"), (NO_FIELDS, "e"), (BAD_H5, "0")):
-        write_midi(ds.lmd_midi_path(tmp_path, track_id, md5 * 32), {(0, False): BASS})
+        write_midi(lakh_midi.lmd_midi_path(tmp_path, track_id, md5 * 32), {(0, False): BASS})
     for i, track_id in enumerate(ids):
-        write_track_h5(ds.lmd_h5_path(tmp_path, track_id), rows, i,
+        write_track_h5(lakh_midi.lmd_h5_path(tmp_path, track_id), rows, i,
                        drop=("artist_latitude", "artist_longitude") if track_id == NO_FIELDS else ())
-    bad = ds.lmd_h5_path(tmp_path, BAD_H5)
+    bad = lakh_midi.lmd_h5_path(tmp_path, BAD_H5)
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))  # an HDF5 signature, then nothing
     return tmp_path
@@ -126,12 +126,12 @@ def lmd_root(tmp_path):
 
 def test_lmd_paths_follow_the_track_id():
     # The 3rd, 4th and 5th characters (msd_id[2], [3], [4] in the LMD tutorial's msd_id_to_dirs).
-    assert ds.msd_id_dirs("TRABCDE128F425B14B") == Path("A/B/C")
-    assert ds.lmd_midi_path("/r", "TRAAAGR128F425B14B", "1d9d") == \
+    assert lakh_midi.msd_id_dirs("TRABCDE128F425B14B") == Path("A/B/C")
+    assert lakh_midi.lmd_midi_path("/r", "TRAAAGR128F425B14B", "1d9d") == \
         Path("/r/lmd_matched/A/A/A/TRAAAGR128F425B14B/1d9d.mid")
-    assert ds.lmd_h5_path("/r", "TRAAAGR128F425B14B") == Path("/r/lmd_matched_h5/A/A/A/TRAAAGR128F425B14B.h5")
+    assert lakh_midi.lmd_h5_path("/r", "TRAAAGR128F425B14B") == Path("/r/lmd_matched_h5/A/A/A/TRAAAGR128F425B14B.h5")
     with pytest.raises(ValueError, match="not an MSD track id"):
-        ds.msd_id_dirs("TRAAAG")
+        lakh_midi.msd_id_dirs("TRAAAG")
 
 
 def test_lmd_msd_keeps_best_match_with_location_and_counts_the_rest(lmd_root):
@@ -156,7 +156,7 @@ def test_lmd_notes_take_the_melody_in_quarter_notes_and_render(lmd_root):
     bad_midi = lmd_root / "broken.mid"
     bad_midi.write_bytes(b"MThd not really")
     tracks = pd.concat([data.tracks, pd.DataFrame({"tune_id": ["broken"], "midi_path": [str(bad_midi)]})])
-    notes, skips = ds.lmd_notes(tracks)
+    notes, skips = lakh_midi.lmd_notes(tracks)
     assert list(notes.columns) == ["tune_id", "pitch", "onset", "duration"]
     melody = notes[notes["tune_id"] == GOOD]
     # The violin (highest median pitch), not the bass or drums; 0.6 s = one quarter at 100 qpm;
@@ -168,7 +168,7 @@ def test_lmd_notes_take_the_melody_in_quarter_notes_and_render(lmd_root):
     reasons = " | ".join(skips["reason"])
     assert "no notes" in reasons and "unreadable MIDI" in reasons
     # "all" keeps every non-drum note, top note of each chord: the bass's chord note (43) loses to 72+.
-    everything, _ = ds.lmd_notes(data.tracks, melody="all")
+    everything, _ = lakh_midi.lmd_notes(data.tracks, melody="all")
     assert len(everything[everything["tune_id"] == GOOD]) == 21
     rendered = render.render_many(data.tracks, notes, render.RenderParams(clip_seconds=2.0), seed=0, n_jobs=1)
     assert rendered.set_index("tune_id").loc[GOOD, "status"] == "rendered"
@@ -176,10 +176,10 @@ def test_lmd_notes_take_the_melody_in_quarter_notes_and_render(lmd_root):
 
 def test_match_scores_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="match_scores.json: no such file"):
-        ds.read_match_scores(tmp_path / "match_scores.json")
+        lakh_midi.read_match_scores(tmp_path / "match_scores.json")
     (tmp_path / "match_scores.json").write_text("{not json")
     with pytest.raises(ValueError, match="match_scores.json: not valid JSON"):
-        ds.read_match_scores(tmp_path / "match_scores.json")
+        lakh_midi.read_match_scores(tmp_path / "match_scores.json")
 
 
 # --------------------------------------------------------------------------- GTZAN
@@ -215,8 +215,8 @@ def test_gtzan_reads_headers_and_counts_faults(gtzan_root):
     assert counts.loc["blues"].to_dict() == {"test": 2, "train": 6, "val": 2}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = ds.load_gtzan(gtzan_root, seed=3)
-        other = ds.load_gtzan(gtzan_root, seed=4)
+        again = audio_datasets.load_gtzan(gtzan_root, seed=3)
+        other = audio_datasets.load_gtzan(gtzan_root, seed=4)
     assert again.tracks["split"].tolist() == data.tracks["split"].tolist()
     assert other.tracks["split"].tolist() != data.tracks["split"].tolist()
 
@@ -224,12 +224,12 @@ def test_gtzan_reads_headers_and_counts_faults(gtzan_root):
 def test_gtzan_split_file(gtzan_root, tmp_path):
     split = tmp_path / "filtered.csv"
     pd.DataFrame({"track_id": ["blues.00000", "jazz.00001"], "split": ["test", "train"]}).to_csv(split, index=False)
-    data = ds.load_gtzan(gtzan_root, split_file=split)
+    data = audio_datasets.load_gtzan(gtzan_root, split_file=split)
     by_id = data.tracks.set_index("track_id")["split"]
     assert by_id["blues.00000"] == "test" and by_id["jazz.00001"] == "train" and by_id.isna().sum() == 18
     pd.DataFrame({"track_id": ["blues.00000"]}).to_csv(split, index=False)
     with pytest.raises(ValueError, match=r"filtered.csv: missing column\(s\) \['split'\]"):
-        ds.load_gtzan(gtzan_root, split_file=split)
+        audio_datasets.load_gtzan(gtzan_root, split_file=split)
 
 
 # --------------------------------------------------------------------------- FMA
@@ -264,17 +264,17 @@ def fma_root(tmp_path):
     audio = tmp_path / "fma_small"
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(22050) / 44100)).astype(np.float32)
     for track_id in (2, 141):
-        path = ds.fma_audio_path(audio, track_id)
+        path = audio_datasets.fma_audio_path(audio, track_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, tone, 44100, format="MP3")
-    ds.fma_audio_path(audio, 10).parent.mkdir(parents=True, exist_ok=True)
-    ds.fma_audio_path(audio, 10).write_bytes(b"")
-    ds.fma_audio_path(audio, 140).write_bytes(bytes(range(256)) * 8)  # not an MP3 stream
+    audio_datasets.fma_audio_path(audio, 10).parent.mkdir(parents=True, exist_ok=True)
+    audio_datasets.fma_audio_path(audio, 10).write_bytes(b"")
+    audio_datasets.fma_audio_path(audio, 140).write_bytes(bytes(range(256)) * 8)  # not an MP3 stream
     return tmp_path
 
 
 def test_fma_small_with_official_split_and_counted_skips(fma_root):
-    assert ds.fma_audio_path("/a", 2) == Path("/a/000/000002.mp3")
+    assert audio_datasets.fma_audio_path("/a", 2) == Path("/a/000/000002.mp3")
     data = ds.load_dataset("fma", fma_root, subset="small")
     assert data.tracks[["track_id", "title", "artist", "genre", "split"]].values.tolist() == \
         [["000002", "Food", "AWOL", "Hip-Hop", "train"]]
@@ -285,14 +285,14 @@ def test_fma_small_with_official_split_and_counted_skips(fma_root):
     assert reasons["000140"].startswith("unreadable audio")
     assert reasons["000141"] == "no genre_top for track 000141"
     assert reasons["099134"].startswith("known fault in fma_small: no audio")
-    medium = ds.load_fma(fma_root, subset="medium", check_audio=False)
+    medium = audio_datasets.load_fma(fma_root, subset="medium", check_audio=False)
     assert "000003" in set(medium.skips["item"])  # medium includes small, its audio is elsewhere
 
 
 def test_fma_csv_missing_column_names_file_and_column(tmp_path):
     write_tracks_csv(tmp_path / "fma_metadata" / "tracks.csv", FMA_ROWS, drop=("track", "genre_top"))
     with pytest.raises(ValueError, match=r"tracks.csv: missing column\(s\) track/genre_top"):
-        ds.load_fma(tmp_path)
+        audio_datasets.load_fma(tmp_path)
 
 
 # --------------------------------------------------------------------------- UCI, interface, downloads
@@ -302,7 +302,7 @@ def test_uci_gom_through_the_interface(tmp_path):
     rng = np.random.default_rng(1)
     lines = [",".join(f"{v:.4f}" for v in [*rng.normal(size=68), lat, lon])
              for lat, lon in [(52.5, 13.4), (39.91, 116.38), (52.5, 13.4)]]
-    (tmp_path / ds.UCI_GOM_FILES[False]).write_text("\n".join(lines) + "\n")
+    (tmp_path / uci_gom.UCI_GOM_FILES[False]).write_text("\n".join(lines) + "\n")
     data = ds.load_dataset("uci_gom", tmp_path)
     assert data.features.shape == (3, 68) and list(data.tracks["track_id"]) == ["uci-0001", "uci-0002", "uci-0003"]
     assert data.tracks["lat"].tolist() == [52.5, 39.91, 52.5] and data.tracks["region"].nunique() == 2
@@ -330,4 +330,4 @@ def test_folk_wraps_the_manifest():
     """One small real collection (185 tunes), so the cold parse takes seconds."""
     data = ds.load_dataset("folk", collections=["miscFolk"])
     assert data.tracks["track_id"].equals(data.tracks["tune_id"]) and len(data.tracks) == 185
-    assert {"lat", "lon", "split"} <= set(data.tracks.columns) and list(data.skips.columns) == ds.SKIP_COLUMNS
+    assert {"lat", "lon", "split"} <= set(data.tracks.columns) and list(data.skips.columns) == dataset_base.SKIP_COLUMNS
