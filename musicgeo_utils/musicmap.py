@@ -51,7 +51,7 @@ import soundfile as sf
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from . import config, maps, render, report
+from . import config, map_html, maps, render, report
 from .cache import content_key, write_bytes
 from .colors import category_colors
 
@@ -322,7 +322,7 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
       ``audio='none'`` shows ``listen_note`` instead (see module docstring);
     - ``max_points``: draw a style-stratified sample of that many, chosen with ``seed``.
 
-    Save with :func:`save_music_map`; in a notebook show with ``maps.notebook_map``.
+    Save with :func:`save_music_map`; in a notebook show with ``map_html.notebook_map``.
     """
     if audio not in ("relative", "none"):
         raise ValueError(f"audio must be 'relative' or 'none', not {audio!r}")
@@ -350,7 +350,7 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
 
 def save_music_map(m: folium.Map, path: str | os.PathLike) -> Path:
     """Write the standalone page (Leaflet and jQuery inline, no external URL), atomically."""
-    return maps.save_offline(m, path)
+    return map_html.save_offline(m, path)
 
 
 # --------------------------------------------------------------------------- headless check

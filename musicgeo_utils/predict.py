@@ -441,7 +441,7 @@ def prediction_map(pred: Prediction, out_path: str | Path) -> Path:
     Circle radius grows with the square root of the probability (area ~
     probability); every label is escaped; the page needs no network.
     """
-    from . import maps
+    from . import map_html, maps
 
     m = maps.base_map(location=(pred.lat, pred.lon), zoom_start=3)
     top = pred.regions.head(pred.top).copy()
@@ -456,7 +456,7 @@ def prediction_map(pred: Prediction, out_path: str | Path) -> Path:
     m.fit_bounds([[min(lats) - 5, min(lons) - 5], [max(lats) + 5, max(lons) + 5]])  # every circle in view
     maps.add_legend(m, {f"top {len(top)} regions (area ~ probability)": "#2b8cbe",
                         "decoded point": "#d7301f"}, title=f"Where is {pred.path.name} from?")
-    return maps.save_offline(m, out_path)
+    return map_html.save_offline(m, out_path)
 
 
 # --------------------------------------------------------------------------- command line

@@ -8,10 +8,10 @@ writes ONE self-contained HTML file:
 - the JupyterLab CSS is kept once; nbconvert's require.js, MathJax and
   mermaid loaders (CDN scripts) are left out, so LaTeX shows as its source;
 - folium maps in outputs (``<iframe srcdoc>``) get Leaflet and jQuery inline
-  (:func:`musicgeo_utils.maps.inline_srcdoc_maps`);
+  (:func:`musicgeo_utils.map_html.inline_srcdoc_maps`);
 - heading anchors are prefixed per notebook (``nb2-Setup``) so that equal
   headings in two notebooks do not clash;
-- the result is audited with :func:`musicgeo_utils.maps.external_urls`: any
+- the result is audited with :func:`musicgeo_utils.map_html.external_urls`: any
   URL a browser would fetch is an error, listed in the message.
 
 :func:`screenshot` and :func:`dom_dump` drive headless Chromium (Debian
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import maps
+from . import map_html
 from .cache import atomic_path, write_bytes
 
 _STYLE = re.compile(r"<style[^>]*>.*?</style>", flags=re.S | re.I)
@@ -131,7 +131,7 @@ def _notebook_section(index: int, path: Path) -> tuple[str, str, str]:
     styles, body = _export(path)
     anchor = f"nb{index}"
     body, headings = _prefix_anchors(body, anchor)
-    body = maps.inline_srcdoc_maps(_CDN_SCRIPT.sub("", body), renumber=True)
+    body = map_html.inline_srcdoc_maps(_CDN_SCRIPT.sub("", body), renumber=True)
     titles = [text for level, _, text in headings if level == 1] or [t for _, _, t in headings]
     title = titles[0] if titles and titles[0] else path.stem
     section = (f'<section class="report-notebook" id="{anchor}">'
@@ -169,7 +169,7 @@ def build_report(executed_dir: str | os.PathLike, out_path: str | os.PathLike,
         raise FileNotFoundError(f"{folder}: no *.ipynb to put in the report")
     parts = [_notebook_section(i, path) for i, path in enumerate(notebooks, start=1)]
     page = _page(title, parts[0][0], [p[2] for p in parts], [p[1] for p in parts])
-    leftover = maps.external_urls(page)
+    leftover = map_html.external_urls(page)
     if leftover:
         raise ValueError(f"{out_path}: report would fetch {len(leftover)} external URL(s): "
                          f"{leftover[:10]}")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from branca.element import Element
 
-from musicgeo_utils import geo, maps, report
+from musicgeo_utils import geo, map_html, maps, report
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS_TITLE = "<script>alert(1)</script>"
@@ -54,9 +54,9 @@ def test_escape_is_html_and_template_literal_safe():
 
 
 def test_standalone_map_escapes_titles_and_needs_no_network():
-    page = maps.offline_html(demo_map())
+    page = map_html.offline_html(demo_map())
     assert "<script>alert(1)" not in page
-    assert maps.external_urls(page) == []
+    assert map_html.external_urls(page) == []
     assert "<script src=" not in page and "<link rel=\"stylesheet\"" not in page
     assert "Leaflet 1.9.3" in page and "jQuery v3.7.1" in page  # inlined, not linked
     assert "bootstrap" not in page.lower() and "font-awesome" not in page
@@ -111,7 +111,7 @@ def test_external_urls_counts_only_what_a_browser_fetches():
       <a href="https://www.example/not-fetched">link</a> text https://plain.example
       <iframe srcdoc="{html.escape(inner, quote=True)}"></iframe>
     </body></html>"""
-    assert maps.external_urls(page) == [
+    assert map_html.external_urls(page) == [
         "//cdn.example/b.css", "https://img.example/c.png", "https://esm.example/d.mjs",
         "http://img.example/e.png", "https://img.example/f.png", "https://img.example/g.svg",
         "https://cdn.example/a.js",
@@ -121,22 +121,22 @@ def test_external_urls_counts_only_what_a_browser_fetches():
 def test_inline_assets_on_folium_page_and_notebook_iframe():
     m = demo_map()
     raw = m.get_root().render()
-    assert len(maps.external_urls(raw)) == 10  # folium 0.20's CDN scripts and styles
-    assert maps.external_urls(maps.inline_assets(raw)) == []
-    cell = maps.notebook_map(m, height=300)._repr_html_()
+    assert len(map_html.external_urls(raw)) == 10  # folium 0.20's CDN scripts and styles
+    assert map_html.external_urls(map_html.inline_assets(raw)) == []
+    cell = map_html.notebook_map(m, height=300)._repr_html_()
     assert len(cell) < 250_000 and 'height:300px' in cell
-    assert len(maps.external_urls(cell)) == 10  # notebooks keep the small CDN form
-    inlined = maps.inline_srcdoc_maps(cell)
-    assert maps.external_urls(inlined) == []
+    assert len(map_html.external_urls(cell)) == 10  # notebooks keep the small CDN form
+    inlined = map_html.inline_srcdoc_maps(cell)
+    assert map_html.external_urls(inlined) == []
     srcdoc = re.search(r'srcdoc="([^"]*)"', inlined).group(1)
     assert "L.map(" in html.unescape(srcdoc) and "Leaflet 1.9.3" in html.unescape(srcdoc)
 
 
 def test_stable_ids_make_reruns_identical(tmp_path):
-    first, second = maps.offline_html(demo_map()), maps.offline_html(demo_map())
+    first, second = map_html.offline_html(demo_map()), map_html.offline_html(demo_map())
     assert first == second
     assert not re.search(r"_[0-9a-f]{32}", first) and "map_1" in first
-    path = maps.save_offline(demo_map(), tmp_path / "maps" / "demo.html")
+    path = map_html.save_offline(demo_map(), tmp_path / "maps" / "demo.html")
     assert path.read_text(encoding="utf-8") == first
     assert [p.name for p in path.parent.iterdir()] == ["demo.html"]  # no temp file left
 
@@ -179,7 +179,7 @@ def test_standalone_map_renders_in_headless_chromium(tmp_path):
 
     m = demo_map()
     _open_all_popups_and_tooltips(m)
-    path = maps.save_offline(m, tmp_path / "map.html")
+    path = map_html.save_offline(m, tmp_path / "map.html")
     dom = report.dom_dump(path)
     assert dom.count('class="leaflet-pane') >= 6  # map, tile, overlay, shadow, ... panes
     # 4 points + 4 lines are interactive SVG paths; the basemap's countries are not.
@@ -189,3 +189,10 @@ def test_standalone_map_renders_in_headless_chromium(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in "".join(tooltips)
     assert not re.search(r"<body[^>]*data-pwned", dom)  # the <img onerror> never ran
     assert "leaflet-popup-content" in dom  # jQuery-free popups opened fine
+
+
+def test_maps_re_exports_the_html_side():
+    """The notebooks call ``maps.notebook_map``, ``maps.save_offline`` ...; they live in map_html."""
+    for name in ("NotebookMap", "external_urls", "inline_assets", "inline_srcdoc_maps", "notebook_map",
+                 "offline_html", "save_offline", "stable_ids"):
+        assert getattr(maps, name) is getattr(map_html, name), f"maps.{name}"

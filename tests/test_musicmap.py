@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musicgeo_utils import maps, musicmap, report
+from musicgeo_utils import map_html, maps, musicmap, report
 
 XSS_TITLE = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
@@ -62,7 +62,7 @@ def point_table(page: str) -> dict:
 
 def test_page_is_offline_escapes_titles_and_has_a_layer_per_layout(corpus):
     page = build(corpus).read_text(encoding="utf-8")
-    assert maps.external_urls(page) == []
+    assert map_html.external_urls(page) == []
     assert XSS_TITLE not in page and "<img src=x" not in page
     assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
     table = point_table(page)
@@ -83,7 +83,7 @@ def test_layer_names_and_labels_are_escaped(corpus):
     hostile = {XSS_IMG: layouts["PCA"]}
     points = points.assign(style=[XSS_IMG, "jig", "reel"] * 4, country=XSS_TITLE)
     m = musicmap.music_map(points, hostile, None, None, title="t")
-    page = maps.offline_html(m)
+    page = map_html.offline_html(m)
     assert "<img src=x" not in page and XSS_TITLE not in page
     table = point_table(page)
     assert maps.escape(XSS_IMG) in table["styles"] and set(table["origin"]) == {maps.escape(XSS_TITLE)}
@@ -109,7 +109,7 @@ def test_audio_excerpts_are_relative_small_and_decode(corpus):
     broken.iloc[3] = str(out / "missing.flac")
     with pytest.warns(UserWarning, match="no audio for 1 of 12 tunes"):
         m = musicmap.music_map(corpus[0], corpus[1], broken, out)
-    assert point_table(maps.offline_html(m))["audio"][3] == ""
+    assert point_table(map_html.offline_html(m))["audio"][3] == ""
     skipped = musicmap.write_audio_excerpts(broken, out)
     assert skipped.loc[3, "status"] == "skipped" and "missing.flac" in skipped.loc[3, "reason"]
 
@@ -117,9 +117,9 @@ def test_audio_excerpts_are_relative_small_and_decode(corpus):
 def test_report_version_points_at_the_same_files_or_at_none(corpus):
     points, layouts, paths, out = corpus
     m = musicmap.music_map(points, layouts, paths, out, audio_prefix="maps/audio/")
-    table = point_table(maps.offline_html(m))
+    table = point_table(map_html.offline_html(m))
     assert table["prefix"] == "maps/audio/" and (out / "audio" / table["audio"][0]).is_file()
-    silent = point_table(maps.offline_html(musicmap.music_map(points, layouts, paths, out, audio="none")))
+    silent = point_table(map_html.offline_html(musicmap.music_map(points, layouts, paths, out, audio="none")))
     assert silent["audio"] == [""] * 12 and silent["note"] == maps.escape(musicmap.DEFAULT_NOTE)
     for prefix in ("https://cdn.example/audio/", "//host/audio/", "/abs/audio/", "javascript:x/"):
         with pytest.raises(ValueError, match="relative path"):
@@ -134,7 +134,7 @@ def test_thousand_points_page_stays_small():
                            "country": "Ireland", "style": rng.choice(["Irish dance", "German folk"], n)})
     layouts = {name: rng.normal(size=(n, 2)) for name in LAYOUT_NAMES}
     m = musicmap.music_map(points, layouts, None, None)
-    size = len(maps.offline_html(m).encode())
+    size = len(map_html.offline_html(m).encode())
     assert size < 600_000  # ~250 KB of Leaflet + jQuery, ~0.3 KB a clip
 
 

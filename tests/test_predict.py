@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from musicgeo_utils import maps, predict, render, training
+from musicgeo_utils import map_html, predict, render, training
 from musicgeo_utils.features import FeatureParams
 from musicgeo_utils.models import CRNN
 
@@ -164,7 +164,7 @@ def test_map_is_offline_and_escapes_labels(bundle, clips, tmp_path):
     pred = predict.predict_file(clips / "stereo44k.wav", bundle)
     out = predict.prediction_map(pred, tmp_path / "answer.html")
     page = out.read_text()
-    assert maps.external_urls(page) == []
+    assert map_html.external_urls(page) == []
     assert "Shaanxi &lt;b&gt;&amp;&lt;/b&gt;" in page and "Shaanxi <b>" not in page
     assert "Where is stereo44k.wav from?" in page
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from musicgeo_utils import maps, report
+from musicgeo_utils import map_html, maps, report
 
 
 
@@ -37,11 +37,11 @@ def figure_png() -> str:
 
 
 def map_output() -> str:
-    """The text/html a notebook cell stores for ``maps.notebook_map``."""
+    """The text/html a notebook cell stores for ``map_html.notebook_map``."""
     m = maps.base_map()
     frame = pd.DataFrame({"lat": [53.35], "lon": [-6.26], "title": ["<b>Kerry reel</b>"]})
     maps.add_points(m, frame, tooltip="title")
-    return maps.notebook_map(m, height=360)._repr_html_()
+    return map_html.notebook_map(m, height=360)._repr_html_()
 
 
 def write_notebooks(folder, png: str, extra_html: str | None = None) -> None:
@@ -51,7 +51,7 @@ def write_notebooks(folder, png: str, extra_html: str | None = None) -> None:
         new_code_cell("plot_errors()", execution_count=1, outputs=[new_output(
             "display_data", data={"image/png": png, "text/plain": "<Figure>"})]),
         new_markdown_cell("## Map of origins"),
-        new_code_cell("maps.notebook_map(m)", execution_count=2, outputs=[new_output(
+        new_code_cell("map_html.notebook_map(m)", execution_count=2, outputs=[new_output(
             "execute_result", execution_count=2,
             data={"text/html": extra_html or map_output(), "text/plain": "<NotebookMap>"})]),
     ])
@@ -78,7 +78,7 @@ def built(tmp_path_factory):
 def test_report_is_one_offline_file_with_figures_and_maps(built):
     path, page, png = built
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # atomic: no temp left
-    assert maps.external_urls(page) == []
+    assert map_html.external_urls(page) == []
     assert "require.js" not in page and "mathjax" not in page.lower()
     assert f"data:image/png;base64,{png}" in page
     assert "<title>musicgeo &lt;report&gt;</title>" in page
