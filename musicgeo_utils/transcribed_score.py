@@ -5,7 +5,8 @@ notes and in pitch classes above the tonic. A transcription
 (:mod:`musicgeo_utils.transcription`) gives notes in seconds and MIDI pitches,
 so the two things a score gives for free are estimated from the clip:
 
-- **Beats.** ``librosa.beat.beat_track`` on the clip's audio gives beat times;
+- **Beats.** ``librosa.beat.beat_track`` on the clip's audio (:func:`transcription.beat_times`,
+  cached with the notes) gives beat times;
   each note's onset and end are mapped to beat positions by linear
   interpolation between the tracked beats (extrapolated at the median beat
   period before the first and after the last), so one beat counts as one
