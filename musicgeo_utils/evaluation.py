@@ -62,6 +62,17 @@ def logistic_baseline(X_train, y_train, X_val, y_val, X_test, Cs=(0.01, 0.1, 1.0
     return model.predict(X_test), model.predict_proba(X_test), C
 
 
+def _split_rows(X, codes, split) -> dict[str, np.ndarray]:
+    """Row indices of the labelled (``codes >= 0``) rows of each split; ValueError if misaligned or empty."""
+    if not len(X) == len(codes) == len(split):
+        raise ValueError(f"X, codes and split need one entry per row: {len(X)}, {len(codes)}, {len(split)}")
+    rows = {name: np.flatnonzero((split == name) & (codes >= 0)) for name in ("train", "val", "test")}
+    empty = [name for name, r in rows.items() if not len(r)]
+    if empty:
+        raise ValueError(f"no labelled rows in split(s) {empty}")
+    return rows
+
+
 def logistic_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0):
     """:func:`logistic_baseline` on the rows of ``X`` that each split holds.
 
@@ -71,12 +82,7 @@ def logistic_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0
     ``(test_predictions, test_codes, chosen_C)``, test rows in their order in ``X``.
     """
     X, codes, split = np.asarray(X), np.asarray(codes), np.asarray(split)
-    if not len(X) == len(codes) == len(split):
-        raise ValueError(f"X, codes and split need one entry per row: {len(X)}, {len(codes)}, {len(split)}")
-    rows = {name: np.flatnonzero((split == name) & (codes >= 0)) for name in ("train", "val", "test")}
-    empty = [name for name, r in rows.items() if not len(r)]
-    if empty:
-        raise ValueError(f"no labelled rows in split(s) {empty}")
+    rows = _split_rows(X, codes, split)
     pred, _, C = logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["val"]], codes[rows["val"]],
                                    X[rows["test"]], Cs=Cs, seed=seed)
     return pred, codes[rows["test"]], C
@@ -103,12 +109,7 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     X, codes, split = np.asarray(X, dtype=float), np.asarray(codes), np.asarray(split)
-    if not len(X) == len(codes) == len(split):
-        raise ValueError(f"X, codes and split need one entry per row: {len(X)}, {len(codes)}, {len(split)}")
-    rows = {name: np.flatnonzero((split == name) & (codes >= 0)) for name in ("train", "val", "test")}
-    empty = [name for name, r in rows.items() if not len(r)]
-    if empty:
-        raise ValueError(f"no labelled rows in split(s) {empty}")
+    rows = _split_rows(X, codes, split)
     candidates = {f"logistic regression, C={C:g}": make_pipeline(StandardScaler(), LogisticRegression(
         C=C, max_iter=3000, random_state=seed)) for C in Cs}
     candidates["gradient-boosted trees"] = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
