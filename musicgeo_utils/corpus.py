@@ -13,9 +13,16 @@ Notes: ``pitch`` is the MIDI number, ``onset`` and ``duration`` are in
 quarter notes (music21 ``quarterLength``), repeats as written (not unfolded).
 A chord gives its top note, tied notes are merged, grace notes are dropped,
 and in a multi-voice tune only the first (top) voice is kept.
+
+Speed: music21's ABC translator draws beams (``Stream.makeBeams``) on every
+part it builds, two thirds of its parse time; beams are notation only and
+change no pitch, offset or duration. :func:`without_beams` switches that step
+off while a file is parsed (the notes, tunes and skips of all 1,137 files were
+checked identical with and without it; a test compares a sample).
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass
@@ -155,6 +162,19 @@ def score_notes(score) -> pd.DataFrame:
     return frame.astype(_NOTE_COLUMNS)
 
 
+@contextlib.contextmanager
+def without_beams():
+    """music21's ``Stream.makeBeams`` as a no-op inside the block (restored after it)."""
+    from music21 import stream
+
+    original = stream.Stream.__dict__["makeBeams"]
+    stream.Stream.makeBeams = lambda self, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        stream.Stream.makeBeams = original
+
+
 def parse_tune(text: str, *, collection: str, file: str, x: int) -> tuple[dict, pd.DataFrame]:
     """One tune's ABC text -> (header dict, notes with pitch/onset/duration).
 
@@ -198,7 +218,8 @@ def parse_abc_file(path: Path, collection: str) -> Corpus:
     headers, notes, skips = [], [], []
     for tune_id, (x, text) in zip(ids, tunes):
         try:
-            header, tune_notes = parse_tune(text, collection=collection, file=relative, x=x)
+            with without_beams():
+                header, tune_notes = parse_tune(text, collection=collection, file=relative, x=x)
         except TuneParseError as error:
             skips.append([collection, relative, x, error.title, error.reason, str(error)])
             continue

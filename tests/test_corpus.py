@@ -144,3 +144,20 @@ def test_genre_labels_fold_spelling_variants_under_the_most_frequent():
     assert pd.isna(folded["g"]) and folded["h"] == "reel" and folded["i"] == "kinder-lied"
     assert list(folded.index) == list(labels.index)
     assert genre_key("Kinder - Lieder") == "kinderlied" and genre_key("jig") == "jig"
+
+
+def test_parsing_without_beams_gives_the_same_notes_and_restores_music21():
+    from music21 import stream
+
+    original = stream.Stream.__dict__["makeBeams"]
+    for file in (ESSEN_SMALL, "oneills1850/0001-0050.abc", "airdsAirs/book1.abc"):
+        path = corpus.corpus_root() / file
+        for x, text in _real_tunes(file)[:6]:
+            collection = path.parent.name
+            with_beams = corpus.parse_tune(text, collection=collection, file=file, x=x)
+            with corpus.without_beams():
+                assert stream.Stream.makeBeams is not original
+                plain = corpus.parse_tune(text, collection=collection, file=file, x=x)
+            assert with_beams[0] == plain[0]
+            pd.testing.assert_frame_equal(with_beams[1], plain[1])
+    assert stream.Stream.__dict__["makeBeams"] is original
