@@ -195,6 +195,11 @@ def decode_audio(data: bytes, params: FeatureParams, clip_id: str = "<bytes>") -
         samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError) as error:  # LibsndfileError is a RuntimeError
         raise FeatureError(clip_id, f"cannot decode audio: {error}") from None
+    return mono_at_rate(samples, rate, params)
+
+
+def mono_at_rate(samples: np.ndarray, rate: int, params: FeatureParams) -> np.ndarray:
+    """``(frames, channels)`` float32 samples at ``rate`` -> mono float32 at ``params.sample_rate``."""
     y = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     if rate != params.sample_rate:
         import librosa
@@ -632,9 +637,25 @@ def standardise_summary(summary: pd.DataFrame, train: np.ndarray | pd.Series) ->
                          f"{list(summary.index[bad][:5])}; drop or re-extract them first")
     mean, std = values[train].mean(axis=0), values[train].std(axis=0)
     keep = std > 1e-12 * np.maximum(1.0, np.abs(mean))
-    z = (values[:, keep] - mean[keep]) / std[keep]
+    z = apply_standardisation(values[:, keep], mean[keep], std[keep])
     dropped = [name for name, k in zip(summary.columns, keep) if not k]
     return pd.DataFrame(z, index=summary.index, columns=summary.columns[keep]), dropped
+
+
+def apply_standardisation(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(values - mean) / std`` in float64: the one formula behind every z-score here (and ``predict``'s)."""
+    return (np.asarray(values, dtype=float) - mean) / std
+
+
+def standardisation(summary: pd.DataFrame, train: np.ndarray | pd.Series) -> pd.DataFrame:
+    """The ``mean`` and ``std`` (float64, train rows) of each column that :func:`standardise_summary` keeps.
+
+    Index: the kept column names, in order; what a saved model needs to scale
+    a new clip exactly as its training clips were scaled.
+    """
+    z, _ = standardise_summary(summary, train)
+    values = summary[z.columns].to_numpy(dtype=float)[np.asarray(train, dtype=bool)]
+    return pd.DataFrame({"mean": values.mean(axis=0), "std": values.std(axis=0)}, index=z.columns)
 
 
 def standardise_like(summary: pd.DataFrame, train: np.ndarray | pd.Series, other: pd.DataFrame) -> pd.DataFrame:

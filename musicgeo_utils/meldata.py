@@ -4,7 +4,8 @@
   and says why a file is skipped;
 - :class:`MelDataset` serves them (``(n_mels, frames)``, float32) with random
   crops for training and a deterministic centre crop (or several evenly spaced
-  crops, averaged) for evaluation; crops are seeded per ``(seed, epoch, clip)``
+  crops, or every window of the clip: :data:`CLIP_WINDOWS`, averaged) for
+  evaluation; crops are seeded per ``(seed, epoch, clip)``
   so they do not depend on which worker loads a clip;
 - :func:`split_datasets` makes one dataset per split of a tunes table;
 - :func:`mel_normalization_stats` and :func:`pad_collate` serve the training
@@ -20,6 +21,20 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
+
+
+#: ``eval_crops`` value: every window of the clip (:func:`window_starts`), as ``predict`` scores a file.
+CLIP_WINDOWS = "clip"
+
+
+def window_starts(frames: int, crop_frames: int) -> list[int]:
+    """First frames of the windows that score a whole clip: 0, hop, 2 hop, ... with hop = half a window.
+
+    Windows are taken while a whole one fits (a tail shorter than a hop is left
+    out); a clip shorter than one window gives the single start 0 (padded).
+    """
+    hop = max(1, crop_frames // 2)
+    return list(range(0, max(frames - crop_frames, 0) + 1, hop))
 
 
 # --------------------------------------------------------------------------- files
@@ -90,21 +105,31 @@ class MelDataset(Dataset):
         train: random crops (augmentation) if ``True``; otherwise the centre
             crop, or ``eval_crops`` evenly spaced crops stacked as
             ``(eval_crops, 1, n_mels, crop_frames)`` for :func:`predict` to
-            average.
+            average; ``eval_crops=CLIP_WINDOWS`` serves every window of
+            :func:`window_starts` (their number depends on the clip's length).
         seed: random crops depend only on ``(seed, epoch, index)``; call
             :meth:`set_epoch` every epoch (:func:`fit` does).
+        shift_bins: training only: each crop is also shifted along the first
+            (frequency) axis by a random whole number of bins in
+            ``[-shift_bins, shift_bins]``, the vacated bins filled with the
+            clip's minimum: transposition, for inputs with one bin per
+            semitone (:mod:`musicgeo_utils.pitchroll`); 0 (default) = off.
     """
 
     def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
                  crop_frames: int | None = None, train: bool = True, seed: int = 0,
-                 eval_crops: int = 1) -> None:
+                 eval_crops: int | str = 1, shift_bins: int = 0) -> None:
         self.sources = list(sources)
         self.targets = np.asarray(targets)
         if len(self.targets) != len(self.sources):
             raise ValueError(f"{len(self.sources)} clips but {len(self.targets)} targets")
-        if (crop_frames is not None and crop_frames < 1) or eval_crops < 1:
-            raise ValueError("crop_frames and eval_crops must be positive")
-        self.crop_frames, self.train, self.seed = crop_frames, train, seed
+        if crop_frames is not None and crop_frames < 1:
+            raise ValueError("crop_frames must be positive")
+        if eval_crops != CLIP_WINDOWS and (not isinstance(eval_crops, int) or eval_crops < 1):
+            raise ValueError(f"eval_crops must be a positive integer or {CLIP_WINDOWS!r}, got {eval_crops!r}")
+        if shift_bins < 0:
+            raise ValueError(f"shift_bins must be non-negative, got {shift_bins}")
+        self.crop_frames, self.train, self.seed, self.shift_bins = crop_frames, train, seed, int(shift_bins)
         self.eval_crops, self.epoch = eval_crops, 0
 
     def __len__(self) -> int:
@@ -114,7 +139,7 @@ class MelDataset(Dataset):
         """Select the random crops of ``epoch`` (training only)."""
         self.epoch = int(epoch)
 
-    def as_eval(self, eval_crops: int | None = None) -> "MelDataset":
+    def as_eval(self, eval_crops: int | str | None = None) -> "MelDataset":
         """A copy that serves deterministic evaluation crops."""
         evaluation = copy.copy(self)
         evaluation.train = False
@@ -127,6 +152,8 @@ class MelDataset(Dataset):
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             return [int(rng.integers(0, span + 1))]
+        if self.eval_crops == CLIP_WINDOWS:
+            return window_starts(frames, self.crop_frames)
         if self.eval_crops == 1:
             return [span // 2]
         return [int(s) for s in np.linspace(0, span, self.eval_crops).round()]
@@ -138,6 +165,19 @@ class MelDataset(Dataset):
             piece = np.pad(piece, ((0, 0), (0, missing)), constant_values=piece.min())
         return piece
 
+    def _shift(self, crop: np.ndarray, index: int) -> np.ndarray:
+        """The crop moved by a seeded number of bins along its first axis (``shift_bins``)."""
+        rng = np.random.default_rng((self.seed, self.epoch, index, 1))  # its own stream: crops stay as they were
+        shift = int(rng.integers(-self.shift_bins, self.shift_bins + 1))
+        if shift == 0:
+            return crop
+        moved = np.full_like(crop, crop.min())
+        if shift > 0:
+            moved[shift:] = crop[:-shift]
+        else:
+            moved[:shift] = crop[-shift:]
+        return moved
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         source = self.sources[index]
         mel = _load_mel(source)
@@ -145,6 +185,8 @@ class MelDataset(Dataset):
             x = torch.from_numpy(_finite(mel, source))[None]
         else:
             crops = [self._crop(mel, s, source) for s in self._crop_starts(index, mel.shape[1])]
+            if self.train and self.shift_bins:
+                crops = [self._shift(c, index) for c in crops]
             x = torch.from_numpy(np.stack(crops))[:, None]
             x = x[0] if len(crops) == 1 else x
         return x, self._target(index)
@@ -187,13 +229,16 @@ def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray
 
 
 def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
-                   seed: int, splits: Sequence[str] = ("train", "val", "test")) -> dict[str, MelDataset]:
+                   seed: int, splits: Sequence[str] = ("train", "val", "test"),
+                   shift_bins: int = 0) -> dict[str, MelDataset]:
     """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
 
     ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
     with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
     a negative class code (an excluded class) are left out. Training sets crop
-    randomly, the others use deterministic centre crops.
+    randomly (and, with ``shift_bins``, transpose: see :class:`MelDataset`), the
+    others use deterministic centre crops. ``mel_paths`` may hold in-memory
+    arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`).
     """
     targets = np.asarray(targets)
     keep = np.ones(len(targets), dtype=bool)
@@ -204,5 +249,5 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
         rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
         paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
         result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
-                                  train=(name == "train"), seed=seed)
+                                  train=(name == "train"), seed=seed, shift_bins=shift_bins)
     return result

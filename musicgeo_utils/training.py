@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader, Dataset
 from . import config as mg_config
 from .cache import atomic_path, content_key
 from .evaluation import accuracy, macro_f1
-from .meldata import MelDataset, mel_normalization_stats, pad_collate
+from .meldata import CLIP_WINDOWS, MelDataset, mel_normalization_stats, pad_collate
 from .models import MODELS, build_model
 
 __all__ = [
@@ -559,27 +559,48 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
 
 @torch.no_grad()
 def predict(model: nn.Module, ds: Dataset, device: str | torch.device | None = None,
-            batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+            batch_size: int = 64, exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(outputs, embeddings) for every item of ``ds``, in order, as NumPy arrays.
 
     Outputs are logits for classifiers (apply a softmax for probabilities) and
     scaled coordinates for :class:`~musicgeo_utils.models.CifarNet`; embeddings
     are the penultimate features (``model.embed``). A training-mode
     :class:`MelDataset` is switched to its deterministic evaluation crops; with
-    several evaluation crops per clip, outputs and embeddings are averaged.
+    several evaluation crops per clip, outputs (logits) and embeddings are
+    averaged. With every window of each clip (``eval_crops=CLIP_WINDOWS``, as
+    ``predict`` scores a file) clips go one at a time, so that a clip's answer
+    is bit for bit the one ``predict`` gives (a batched convolution rounds the
+    last bits differently); ``exact=False`` batches clips with the same number
+    of windows instead (faster: for embeddings where the last bits do not matter).
     """
     _ensure_torch_threads()
     device = pick_device(None if device is None else str(device))
     if isinstance(ds, MelDataset) and ds.train:
         ds = ds.as_eval()
     model.to(device).eval()
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
-    outs, embs = [], []
-    for x, _ in loader:
+    if isinstance(ds, MelDataset) and ds.eval_crops == CLIP_WINDOWS:
+        groups = _same_window_groups(ds, 1 if exact else batch_size)
+    else:
+        groups = [list(range(start, min(start + batch_size, len(ds)))) for start in range(0, len(ds), batch_size)]
+    outs, embs = [None] * len(ds), [None] * len(ds)
+    for rows in groups:
+        x, _ = pad_collate([ds[i] for i in rows])
         out, emb = _forward(model, x.to(device))
-        outs.append(out.float().cpu().numpy())
-        embs.append(emb.float().cpu().numpy())
-    return np.concatenate(outs), np.concatenate(embs)
+        for i, o, e in zip(rows, out.float().cpu().numpy(), emb.float().cpu().numpy()):
+            outs[i], embs[i] = o, e
+    if not len(ds):
+        raise ValueError("predict needs at least one clip")
+    return np.stack(outs), np.stack(embs)
+
+
+def _same_window_groups(ds: MelDataset, batch_size: int) -> list[list[int]]:
+    """Indices of ``ds`` in batches of at most ``batch_size`` clips that have the same number of windows."""
+    from .meldata import _load_mel, window_starts
+
+    by_count: dict[int, list[int]] = {}
+    for i, source in enumerate(ds.sources):
+        by_count.setdefault(len(window_starts(_load_mel(source).shape[1], ds.crop_frames)), []).append(i)
+    return [rows[start:start + batch_size] for rows in by_count.values() for start in range(0, len(rows), batch_size)]
 
 
 def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None) -> str:
@@ -591,7 +612,8 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
         # survives moving the checkout or the data folder.
         sources = [Path(s).name if isinstance(s, (str, os.PathLike)) else content_key(np.asarray(s))
                    for s in ds.sources]
-        return [sources, np.asarray(ds.targets).tolist()]
+        part = [sources, np.asarray(ds.targets).tolist()]
+        return part + [{"shift_bins": ds.shift_bins}] if getattr(ds, "shift_bins", 0) else part
 
     return content_key(CHECKPOINT_FORMAT, config.to_dict(), type(model).registry_name,
                        _to_plain(model.hparams), data_part(train_ds), data_part(val_ds))

@@ -428,6 +428,26 @@ def _from_cache(clip_id: str, result_path: Path, skip_path: Path) -> _ClipResult
     return None
 
 
+def transcribe_bytes(data: bytes, clip_id: str, params: TranscriptionParams = TranscriptionParams()) -> _ClipResult:
+    """One audio file's bytes -> its notes table, pitch track and beats, uncached.
+
+    What :func:`transcribe_many` computes for each clip (and caches), so that
+    ``predict`` hears a file exactly as the notebooks did. Raises
+    :class:`TranscriptionError` for undecodable or unusable audio.
+    """
+    audio, rate = _decode(data, clip_id)
+    return transcribe_samples(audio, rate, clip_id, params)
+
+
+def transcribe_samples(audio: np.ndarray, rate: int, clip_id: str,
+                       params: TranscriptionParams = TranscriptionParams()) -> _ClipResult:
+    """:func:`transcribe_bytes` for mono samples at their own ``rate`` (as decoded from a file)."""
+    notes, track = transcribe_with_track(audio, rate, params, clip_id=clip_id)
+    tempo, beats = beat_times(audio, rate)
+    table = notes[list(NOTE_COLUMNS)].to_numpy(dtype=np.float64).reshape(-1, 3)
+    return _ClipResult(clip_id, table, track, None, computed=True, beats=(tempo, beats))
+
+
 def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path,
                     use_cache: bool) -> _ClipResult:
     """One clip: from cache when possible, else computed and cached; errors become skips."""
@@ -439,15 +459,13 @@ def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, 
     if use_cache and (hit := _from_cache(clip_id, result_path, skip_path)) is not None:
         return hit
     try:
-        audio, rate = _decode(data, clip_id)
-        notes, track = transcribe_with_track(audio, rate, params, clip_id=clip_id)
-        tempo, beats = beat_times(audio, rate)
+        result = transcribe_bytes(data, clip_id, params)
     except TranscriptionError as error:
         cache.write_json(skip_path, {"clip_id": clip_id, "reason": error.reason})
         return _ClipResult(clip_id, None, None, error.reason)
     except Exception as error:  # never fatal to a long run; not cached, so a rerun retries
         return _ClipResult(clip_id, None, None, f"unexpected {type(error).__name__}: {error}")
-    table = notes[list(NOTE_COLUMNS)].to_numpy(dtype=np.float64).reshape(-1, 3)
+    table, track, (tempo, beats) = result.notes, result.track, result.beats
     try:  # atomic: an interrupted write leaves no entry
         cache.write_npz(result_path, notes=table, times=track.times, f0_hz=track.f0_hz.astype(np.float32),
                         voiced=track.voiced, tempo_bpm=np.float64(tempo), beats=beats)
@@ -500,12 +518,17 @@ def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
         done = joblib.Parallel(n_jobs=n_jobs, backend="loky")(
             joblib.delayed(_transcribe_chunk)(chunk, params, root, use_cache) for chunk in chunks)
         results = [result for chunk in done for result in chunk]
+    return transcription_set(results, duplicates)
+
+
+def transcription_set(results: list[_ClipResult], duplicates: list[tuple[str, str]] = ()) -> TranscriptionSet:
+    """Per-clip results (of :func:`transcribe_bytes` or the cache) as one :class:`TranscriptionSet`."""
     kept = [r for r in results if r.reason is None]
     frames = [pd.DataFrame(r.notes, columns=list(NOTE_COLUMNS)).assign(clip_id=r.clip_id) for r in kept]
     notes = (pd.concat(frames, ignore_index=True) if frames
              else empty_notes().assign(clip_id=pd.Series(dtype=object)))
     notes = notes[["clip_id", *NOTE_COLUMNS]].astype({"pitch_midi": "int64"})
-    skips = [(r.clip_id, r.reason) for r in results if r.reason is not None] + duplicates
+    skips = [(r.clip_id, r.reason) for r in results if r.reason is not None] + list(duplicates)
     counts = {"clips": len(results) + len(duplicates), "computed": sum(r.computed for r in results),
               "from_cache": sum(r.reason is None and not r.computed for r in results),
               "skipped": len(skips), "skips_from_cache": sum(r.cached_skip for r in results)}
@@ -516,6 +539,6 @@ def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
 
 __all__ = [
     "NOTE_COLUMNS", "TRACKERS", "PitchTrack", "TranscriptionError", "TranscriptionParams",
-    "TranscriptionSet", "beat_times", "empty_notes", "frames_to_notes", "pitch_track", "transcribe", "transcribe_many",
-    "transcribe_with_track",
+    "TranscriptionSet", "beat_times", "empty_notes", "frames_to_notes", "pitch_track", "transcribe", "transcribe_bytes",
+    "transcribe_many", "transcribe_samples", "transcribe_with_track", "transcription_set",
 ]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from musicgeo_utils.cache import write_npy
-from musicgeo_utils.meldata import MelDataset, mel_normalization_stats, screen_mel_files
+from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset, mel_normalization_stats, screen_mel_files, window_starts
 
 N_MELS = 16
 
@@ -122,3 +122,17 @@ def test_normalization_stats_are_per_band_over_all_frames():
     frames = np.concatenate(clips, axis=1).astype(np.float64)
     np.testing.assert_allclose(mean, frames.mean(axis=1), rtol=1e-5)
     np.testing.assert_allclose(std, frames.std(axis=1), rtol=1e-4)
+
+
+def test_clip_windows_cover_the_clip_with_a_hop_of_half_a_window():
+    assert window_starts(100, 40) == [0, 20, 40, 60]  # 60 + 40 = 100: the last window ends at the clip's end
+    assert window_starts(99, 40) == [0, 20, 40]  # a tail shorter than a hop is left out
+    assert window_starts(10, 40) == [0]  # shorter than a window: one, padded
+    mel = np.arange(4 * 100, dtype=np.float32).reshape(4, 100)
+    ds = MelDataset([mel], [0], crop_frames=40, train=False, eval_crops=CLIP_WINDOWS)
+    x, _ = ds[0]
+    assert x.shape == (4, 1, 4, 40)
+    np.testing.assert_array_equal(x[3, 0].numpy(), mel[:, 60:100])
+    assert MelDataset([mel], [0], crop_frames=40).as_eval(CLIP_WINDOWS).eval_crops == CLIP_WINDOWS
+    with pytest.raises(ValueError, match="eval_crops must be a positive integer or 'clip'"):
+        MelDataset([mel], [0], crop_frames=40, eval_crops="all")

@@ -1,4 +1,5 @@
-"""predict: a tiny real bundle (random-weight CRNNs), clips rendered by the test, the CLI's exits."""
+"""predict: tiny real bundles (random-weight CRNNs, scikit-learn models saved with skops), clips
+rendered by the test, the Predictor, batch mode and the CLI's exits."""
 import json
 import subprocess
 import sys
@@ -9,17 +10,20 @@ import pytest
 import soundfile as sf
 import torch
 
-from musicgeo_utils import map_html, predict, render, training
+from musicgeo_utils import features, map_html, predict, regions, render, saved_models, training
 from musicgeo_utils.features import FeatureParams
+from musicgeo_utils.geo import decode_region_probabilities
 from musicgeo_utils.models import CRNN
+from musicgeo_utils.transcription import TranscriptionParams
 
 CROP = 64  # frames: 64 * 256 / 12,000 Hz = 1.37 s per window
 HOP = 256
 RATE = 12000
 STYLES = ["Irish dance", "German song", "Chinese folk song"]
-REGIONS = [{"region": "Munster", "country": "Ireland", "lat": 52.0, "lon": -8.5},
-           {"region": "Westfalen", "country": "Germany", "lat": 51.9, "lon": 7.6},
-           {"region": "Shaanxi <b>&</b>", "country": "China", "lat": 35.2, "lon": 108.9}]
+REGIONS = pd.DataFrame([{"region": "Munster", "country": "Ireland", "lat": 52.0, "lon": -8.5},
+                        {"region": "Westfalen", "country": "Germany", "lat": 51.9, "lon": 7.6},
+                        {"region": "Shaanxi <b>&</b>", "country": "China", "lat": 35.2, "lon": 108.9}])
+SHARES = pd.DataFrame(np.eye(3), index=REGIONS["region"], columns=REGIONS["country"])
 #: The geo head's bias: with zero weights its softmax is softmax(GEO_BIAS) for any input.
 GEO_BIAS = torch.tensor([0.5, 3.0, -1.0])
 
@@ -40,30 +44,41 @@ def tiny_crnn(n_classes: int, seed: int) -> CRNN:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """A bundle folder: two checkpoints, a reference npz and the JSON, written as notebook 04 will."""
-    folder = tmp_path_factory.mktemp("bundle")
+def crnn_cards(folder, decoding="top", temperature=1.0):
+    """Region and style cards of two tiny CRNNs (the geo head answers softmax(GEO_BIAS / T))."""
     training.save_checkpoint(folder / "style.pt", tiny_crnn(len(STYLES), 1))
     geo = tiny_crnn(len(REGIONS), 2)
     with torch.no_grad():
         geo.head[1].weight.zero_()
         geo.head[1].bias.copy_(GEO_BIAS)
     training.save_checkpoint(folder / "geo.pt", geo)
-    rng = np.random.default_rng(0)
-    np.savez(folder / "reference.npz", tune_id=np.array([f"tune-{i}" for i in range(6)]),
-             style=np.array(STYLES * 2), embedding=rng.normal(size=(6, 8)).astype(np.float32))
-    path = predict.write_bundle(folder / predict.BUNDLE_NAME, profile="small", seed=0,
-                                sample_rate=RATE, crop_frames=CROP, feature_params=FeatureParams(),
-                                style={"checkpoint": "style.pt", "classes": STYLES},
-                                geo={"checkpoint": "geo.pt", "decoding": "top", "regions": REGIONS},
-                                reference="reference.npz")
-    return path
+    region = saved_models.ModelCard("crnn", "geographic CRNN (mel)", "mel spectrogram", folder / "geo.pt",
+                                    tuple(REGIONS["region"]), validation={"balanced_median_km": 900.0},
+                                    extra=predict.region_extra(REGIONS, SHARES, decoding, temperature, True))
+    style = saved_models.ModelCard("crnn", "style CRNN (mel)", "mel spectrogram", folder / "style.pt", tuple(STYLES))
+    return region, style
+
+
+def write_bundle(folder, region, style, reference=True):
+    if reference and not (folder / "reference.npz").exists():
+        rng = np.random.default_rng(0)
+        np.savez(folder / "reference.npz", tune_id=np.array([f"tune-{i}" for i in range(6)]),
+                 style=np.array(STYLES * 2), embedding=rng.normal(size=(6, 8)).astype(np.float32))
+    return predict.write_bundle(folder / predict.BUNDLE_NAME, profile="small", seed=0, crop_frames=CROP,
+                                feature_params=FeatureParams(), transcription_params=TranscriptionParams(),
+                                region=region, style=style,
+                                embedding={"checkpoint": "style.pt", "reference": "reference.npz" if reference else None})
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bundle")
+    return write_bundle(folder, *crnn_cards(folder))
 
 
 @pytest.fixture(scope="module")
 def melody():
-    """A rendered melody (General MIDI piano through the real soundfont), 4 s at 44.1 kHz."""
+    """A rendered melody (General MIDI violin through the real soundfont), 4 s at 44.1 kHz."""
     notes = pd.DataFrame({"tune_id": "t", "pitch": [62, 66, 69, 74, 69, 66, 64, 62],
                           "onset": np.arange(8.0), "duration": np.ones(8)})
     return render.render_tune(notes, program=40, qpm=150, transpose=0,
@@ -83,13 +98,18 @@ def clips(tmp_path_factory, melody):
     return folder
 
 
+@pytest.fixture(scope="module")
+def predictor(bundle):
+    return predict.Predictor(bundle)
+
+
 def softmax(x):
     e = np.exp(x - x.max())
     return e / e.sum()
 
 
-def test_prediction_on_a_stereo_44k_clip(bundle, clips):
-    pred = predict.predict_file(clips / "stereo44k.wav", bundle)
+def test_prediction_on_a_stereo_44k_clip(predictor, clips):
+    pred = predictor(clips / "stereo44k.wav")
     # Resampled to 12 kHz: 48,000 samples -> 1 + 48,000 // 256 = 188 frames -> windows at 0, 32, ..., 96.
     assert pred.n_windows == (1 + 4 * RATE // HOP - CROP) // (CROP // 2) + 1 == 4
     assert pred.duration_s == pytest.approx(4.0, abs=1e-3)
@@ -98,48 +118,126 @@ def test_prediction_on_a_stereo_44k_clip(bundle, clips):
     assert pred.styles["probability"].is_monotonic_decreasing
     # Zero head weights: the geo probabilities are exactly softmax(bias), whatever the audio.
     by_region = pred.regions.set_index("region")["probability"]
-    np.testing.assert_allclose(by_region[[r["region"] for r in REGIONS]], softmax(GEO_BIAS.numpy()), rtol=1e-5)
-    # Top decoding: the most probable region's centroid, in Germany.
+    np.testing.assert_allclose(by_region[REGIONS["region"]], softmax(GEO_BIAS.numpy()), rtol=1e-5)
+    # Top decoding: the most probable region's centroid, in Germany; 91 % of the mass there: not uncertain.
     assert (pred.lat, pred.lon) == pytest.approx((51.9, 7.6), abs=1e-6)
-    assert (pred.country, pred.nearest_region, pred.nearest_km) == ("Germany", "Westfalen", pytest.approx(0, abs=1e-6))
+    assert pred.country == "Germany" and pred.top_region["region"] == "Westfalen"
+    # Munster lies about 1,100 km from Westfalen, beyond the 1,000 km of the support
+    assert pred.support == pytest.approx(by_region["Westfalen"]) and not pred.uncertain
+    assert pred.region_model == "geographic CRNN (mel) (mel spectrogram)"
 
 
-def test_long_file_is_scored_over_many_windows(bundle, clips):
-    pred = predict.predict_file(clips / "long.flac", bundle)
+def test_a_waveform_gets_the_answer_of_its_file(predictor, clips):
+    samples, rate = sf.read(clips / "stereo44k.wav", dtype="float32", always_2d=True)
+    from_file, from_samples = predictor(clips / "stereo44k.wav"), predictor(samples, sample_rate=rate)
+    assert (from_file.lat, from_file.lon) == (from_samples.lat, from_samples.lon)
+    pd.testing.assert_frame_equal(from_file.styles, from_samples.styles)
+    np.testing.assert_array_equal(from_file.embedding, from_samples.embedding)
+    with pytest.raises(predict.PredictError, match="needs its sample_rate"):
+        predictor(samples)
+
+
+def test_long_file_is_scored_over_many_windows(predictor, clips):
+    pred = predictor(clips / "long.flac")
     frames = 1 + 12 * RATE // HOP
     assert pred.n_windows == (frames - CROP) // (CROP // 2) + 1 == 16
 
 
-def _bundle_with_decoding(bundle, tmp_path, decoding):
-    raw = json.loads(bundle.read_text())
-    raw["geo"]["decoding"] = decoding
-    for name in ("style.pt", "geo.pt", "reference.npz"):
-        (tmp_path / name).write_bytes((bundle.parent / name).read_bytes())
-    path = predict.write_bundle(tmp_path / f"{decoding}.json", **{k: v for k, v in raw.items() if k != "format"})
-    y = np.sin(2 * np.pi * 440 * np.arange(3 * RATE) / RATE).astype(np.float32)
-    sf.write(tmp_path / "a.wav", y, RATE)
-    return path, tmp_path / "a.wav"
+def test_crnn_answer_is_the_notebooks_clip_window_evaluation(predictor, clips):
+    """The style probabilities are the softmax of the logits training.predict averages over every window."""
+    from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
+
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), predictor.bundle, "long.flac")
+    ds = MelDataset([heard.mel], [0], crop_frames=CROP, train=False, eval_crops=CLIP_WINDOWS)
+    logits, _ = training.predict(predictor.style_model, ds)
+    pred = predictor.predict_heard(heard)
+    by_style = pred.styles.set_index("style")["probability"]
+    np.testing.assert_allclose(by_style[STYLES], training.softmax(logits)[0], rtol=1e-6)
 
 
-def test_weighted_decoding_lies_between_the_regions(bundle, tmp_path):
-    path, wav = _bundle_with_decoding(bundle, tmp_path, "weighted")
-    pred = predict.predict_file(wav, path)
-    assert -90 <= pred.lat <= 90 and -180 <= pred.lon <= 180
-    assert pred.country == "Germany" and 0 < pred.nearest_km < 3000  # pulled east of Westfalen
-    text = predict.format_prediction(pred)
-    best = pred.regions.iloc[0]
-    assert f"the most probable region's centroid is {best['region']}" in text
-    assert "most probable region's centroid" not in predict.format_prediction(
-        predict.predict_file(wav, bundle))  # top decoding: the point is that centroid
+def test_uncertain_when_the_mass_is_spread(tmp_path, clips):
+    # T = 20 flattens softmax(GEO_BIAS / T) to about a third each: the weighted point has little support.
+    path = write_bundle(tmp_path, *crnn_cards(tmp_path, decoding="weighted", temperature=20.0))
+    pred = predict.Predictor(path)(clips / "stereo44k.wav")
+    assert pred.uncertain and pred.support < predict.UNCERTAIN_BELOW
+    assert pred.regions["probability"].max() < 0.4
+    assert "uncertain" in predict.format_prediction(pred)
 
 
-def test_median_decoding_keeps_a_majority_region(bundle, tmp_path):
-    path, wav = _bundle_with_decoding(bundle, tmp_path, "median")
-    pred = predict.predict_file(wav, path)
-    assert pred.regions.iloc[0]["probability"] > 0.5  # softmax(GEO_BIAS): Westfalen 91 %
-    assert (pred.country, pred.nearest_region) == ("Germany", "Westfalen")
-    assert pred.nearest_km == pytest.approx(0, abs=1e-3)
-    assert "least expected distance" in predict.format_prediction(pred)
+def sklearn_bundle(folder, seed=0):
+    """Region: logistic regression on 4 standardised summary + heard columns; style: gradient-boosted trees."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    names = features.summary_names(FeatureParams())[:2] + ["heard:pc_from_final_00", "heard:pc_from_final_07"]
+    table = pd.DataFrame(rng.normal(size=(60, 4)) * 3 + 1, columns=names)
+    spec = saved_models.InputSpec.standardised(table, np.ones(60, dtype=bool))
+    region_model = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        features.standardise_summary(table, np.ones(60, dtype=bool))[0].to_numpy(), np.array(REGIONS["region"])[np.arange(60) % 3])
+    region = saved_models.read_card(saved_models.save_sklearn_card(
+        folder, "region", region_model, name="region classifier (logistic regression)", features="summary",
+        classes=region_model.classes_, inputs=spec, validation={"balanced_median_km": 1000.0},
+        extra=predict.region_extra(REGIONS.set_index("region").loc[region_model.classes_].reset_index(),
+                                   SHARES.loc[region_model.classes_], "median", 1.5, False)))
+    style_model = HistGradientBoostingClassifier(max_iter=20, random_state=seed).fit(table.to_numpy(), np.arange(60) % 3)
+    style = saved_models.read_card(saved_models.save_sklearn_card(
+        folder, "style", style_model, name="gradient-boosted trees", features="summary + heard", classes=STYLES,
+        inputs=saved_models.InputSpec(tuple(names)), validation={"macro_f1": 0.5}))
+    training.save_checkpoint(folder / "style.pt", tiny_crnn(len(STYLES), 1))
+    return write_bundle(folder, region, style), region_model, style_model, spec
+
+
+def test_sklearn_models_answer_from_the_features_the_notebooks_compute(tmp_path, clips):
+    path, region_model, style_model, spec = sklearn_bundle(tmp_path)
+    predictor = predict.Predictor(path)
+    heard = predict.hear(*predict.read_samples(clips / "stereo44k.wav"), predictor.bundle, "x")
+    assert heard.inputs.index.str.startswith("heard:").sum() > 10  # the transcribed score's descriptors
+    x = spec.vector(heard.inputs)
+    np.testing.assert_array_equal(x, (heard.inputs[list(spec.columns)].to_numpy(float)[None] - spec.mean) / spec.std)
+    pred = predictor.predict_heard(heard)
+    proba = region_model.predict_proba(x)  # the notebook decodes the uncalibrated probabilities
+    lat, lon = decode_region_probabilities(proba, REGIONS.set_index("region").loc[region_model.classes_, "lat"],
+                                           REGIONS.set_index("region").loc[region_model.classes_, "lon"], "median")
+    assert (pred.lat, pred.lon) == (lat[0], lon[0])
+    assert pred.country == regions.predicted_countries(proba, SHARES, regions=region_model.classes_)[0]
+    style_proba = style_model.predict_proba(heard.inputs[list(spec.columns)].to_numpy(float)[None])[0]
+    assert pred.styles.iloc[0]["style"] == STYLES[int(np.argmax(style_proba))]
+    assert pred.styles.set_index("style").loc[STYLES, "probability"].tolist() == style_proba.tolist()
+    # reported probabilities are calibrated with the card's temperature (1.5): flatter than the raw ones
+    assert pred.regions["probability"].max() < proba.max()
+
+
+def test_skops_refuses_types_it_does_not_trust(tmp_path):
+    import os
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    saved_models.save_sklearn(tmp_path / "evil.skops", FunctionTransformer(func=os.system))
+    with pytest.raises(saved_models.ModelError, match="does not trust"):
+        saved_models.load_sklearn(tmp_path / "evil.skops")
+    (tmp_path / "broken.skops").write_bytes(b"PK not a zip")
+    with pytest.raises(saved_models.ModelError, match="not a readable skops file"):
+        saved_models.load_sklearn(tmp_path / "broken.skops")
+
+
+def test_batch_mode_writes_one_row_per_file_and_goes_on_after_a_bad_one(bundle, clips, tmp_path, capsys):
+    out = tmp_path / "answers.csv"
+    files = [clips / "stereo44k.wav", clips / "notes.wav", clips / "long.flac"]
+    status = predict.main([*map(str, files), "--bundle", str(bundle), "--csv", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    assert status == 1  # one file failed
+    answers = pd.read_csv(out, keep_default_na=False)
+    assert list(answers.columns) == predict.CSV_COLUMNS
+    assert answers["file"].tolist() == list(map(str, files))
+    assert answers["status"].tolist() == ["ok", "error", "ok"]
+    assert "unreadable audio" in answers.at[1, "error"] and "notes.wav" in captured.err
+    assert answers.at[0, "top_region"] == "Westfalen" and answers.at[0, "country"] == "Germany"
+    assert "2 of 3 files answered; 1 failed" in captured.out
+    assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(bundle), "--csv", str(out),
+                         "--no-progress"]) == 0
 
 
 def test_neighbours_are_ranked_by_cosine_similarity(bundle, clips, tmp_path):
@@ -147,21 +245,18 @@ def test_neighbours_are_ranked_by_cosine_similarity(bundle, clips, tmp_path):
     assert len(pred.neighbours) == 4 and pred.neighbours["similarity"].is_monotonic_decreasing
     assert pred.neighbours["similarity"].between(-1, 1).all()
     # Add the clip's own embedding (scaled: cosine ignores length) to the reference: it comes first.
-    for name in ("style.pt", "geo.pt"):
-        (tmp_path / name).write_bytes((bundle.parent / name).read_bytes())
+    region, style = crnn_cards(tmp_path)
     with np.load(bundle.parent / "reference.npz") as ref:
         np.savez(tmp_path / "reference.npz", tune_id=np.append(ref["tune_id"], "itself"),
                  style=np.append(ref["style"], "German song"),
                  embedding=np.vstack([ref["embedding"], 3 * pred.embedding]).astype(np.float32))
-    raw = json.loads(bundle.read_text())
-    path = predict.write_bundle(tmp_path / "b.json", **{k: v for k, v in raw.items() if k != "format"})
-    again = predict.predict_file(clips / "stereo44k.wav", path)
+    again = predict.predict_file(clips / "stereo44k.wav", write_bundle(tmp_path, region, style))
     assert again.neighbours.iloc[0]["tune_id"] == "itself"
     assert again.neighbours.iloc[0]["similarity"] == pytest.approx(1.0, abs=1e-5)
 
 
-def test_map_is_offline_and_escapes_labels(bundle, clips, tmp_path):
-    pred = predict.predict_file(clips / "stereo44k.wav", bundle)
+def test_map_is_offline_and_escapes_labels(predictor, clips, tmp_path):
+    pred = predictor(clips / "stereo44k.wav")
     out = predict.prediction_map(pred, tmp_path / "answer.html")
     page = out.read_text()
     assert map_html.external_urls(page) == []
@@ -174,8 +269,10 @@ def test_main_prints_the_answer_and_writes_the_map(bundle, clips, tmp_path, caps
                            "--map", str(tmp_path / "m.html")])
     out = capsys.readouterr().out
     assert status == 0 and (tmp_path / "m.html").is_file()
-    assert "Top 2 regions:" in out and "1. Westfalen (Germany):" in out
-    assert "nearest country: Germany" in out and "Top styles:" in out and "cosine similarity" in out
+    assert "Top 2 regions (calibrated probabilities):" in out and "1. Westfalen (Germany):" in out
+    assert "country: Germany" in out and "Style model (best on validation)" in out and "cosine similarity" in out
+    assert predict.main([str(clips / "stereo44k.wav"), str(clips / "long.flac"), "--bundle", str(bundle),
+                         "--map", str(tmp_path / "m.html")]) == predict.EXIT_USAGE
 
 
 @pytest.mark.parametrize("name, message", [
@@ -192,43 +289,44 @@ def test_bad_audio_gives_one_line_and_exit_1(bundle, clips, capsys, name, messag
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_missing_bundle_and_checkpoint_are_clear_errors(bundle, clips, tmp_path, capsys):
+def test_missing_bundle_and_model_are_clear_errors(bundle, clips, tmp_path, capsys):
     assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(tmp_path / "none.json")]) == 1
     assert "prediction bundle not found" in capsys.readouterr().err
     raw = json.loads(bundle.read_text())
-    (tmp_path / "b.json").write_text(json.dumps(raw))  # the checkpoints are not beside this copy
+    (tmp_path / "b.json").write_text(json.dumps(raw))  # the models are not beside this copy
     assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(tmp_path / "b.json")]) == 1
     err = capsys.readouterr().err
-    assert "style checkpoint not found" in err and str(tmp_path / "style.pt") in err
+    assert "model file not found" in err and str(tmp_path / "geo.pt") in err
 
 
 def test_bundle_validation_names_the_field(bundle, tmp_path):
     raw = json.loads(bundle.read_text())
-    fields = {k: v for k, v in raw.items() if k != "format"}
     for name in ("style.pt", "geo.pt", "reference.npz"):
         (tmp_path / name).write_bytes((bundle.parent / name).read_bytes())
+    extra = raw["region"]["extra"]
     cases = [({"crop_frames": "256"}, "'crop_frames' must be int"),
-             ({"geo": {**raw["geo"], "decoding": "mean"}}, "geo.decoding must be one of"),
-             ({"style": {**raw["style"], "checkpoint": "../style.pt"}}, "must be a file name"),
-             ({"sample_rate": 22050}, "differs from feature_params.sample_rate"),
-             ({"geo": {**raw["geo"], "regions": [{**REGIONS[0], "lat": 95.0}]}}, "out of range")]
+             ({"region": {**raw["region"], "extra": {**extra, "decoding": "mean"}}}, "decoding must be one of"),
+             ({"style": {**raw["style"], "file": "../style.pt"}}, "must be a file name"),
+             ({"region": {**raw["region"], "extra": {**extra, "regions": extra["regions"][::-1]}}},
+              "do not follow the region model's 3 classes"),
+             ({"region": {**raw["region"], "extra": {**extra, "regions": [{**extra["regions"][0], "lat": 95.0},
+                                                                          *extra["regions"][1:]]}}}, "out of range"),
+             ({"region": {**raw["region"], "extra": {**extra, "temperature": 0}}}, "temperature must be positive"),
+             ({"style": {**raw["style"], "kind": "pickle"}}, "kind must be one of")]
     for change, message in cases:
+        (tmp_path / "b.json").write_text(json.dumps({**raw, **change}))
         with pytest.raises(predict.PredictError, match=message):
-            predict.write_bundle(tmp_path / "b.json", **{**fields, **change})
-    (tmp_path / "old.json").write_text(json.dumps({**raw, "format": "musicgeo-predict-0"}))
-    with pytest.raises(predict.PredictError, match="not a musicgeo-predict-1 file"):
+            predict.read_bundle(tmp_path / "b.json")
+    (tmp_path / "old.json").write_text(json.dumps({**raw, "format": "musicgeo-predict-1"}))
+    with pytest.raises(predict.PredictError, match="not a musicgeo-predict-2 file"):
         predict.read_bundle(tmp_path / "old.json")
 
 
 def test_class_count_mismatch_with_checkpoint(bundle, clips, tmp_path):
-    raw = json.loads(bundle.read_text())
-    for name in ("style.pt", "geo.pt", "reference.npz"):
-        (tmp_path / name).write_bytes((bundle.parent / name).read_bytes())
-    fields = {k: v for k, v in raw.items() if k != "format"}
-    fields["style"] = {**raw["style"], "classes": STYLES[:2]}
-    path = predict.write_bundle(tmp_path / "b.json", **fields)
+    region, style = crnn_cards(tmp_path)
+    path = write_bundle(tmp_path, region, saved_models.ModelCard("crnn", "s", "mel", style.file, tuple(STYLES[:2])))
     with pytest.raises(predict.PredictError, match="model has 3 outputs, the bundle lists 2"):
-        predict.predict_file(clips / "stereo44k.wav", path)
+        predict.Predictor(path)
 
 
 @pytest.mark.slow
@@ -240,3 +338,25 @@ def test_command_line_module_exit_codes(bundle, clips):
     bad = subprocess.run([sys.executable, "-m", "musicgeo_utils.predict", str(clips / "silent.wav"),
                           "--bundle", str(bundle)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "silent" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_pitch_crnn_hears_the_transcribed_notes(tmp_path, clips):
+    """A style CRNN on the semitone roll: predict scores the roll of the clip's transcribed notes."""
+    from musicgeo_utils import pitchroll
+    from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
+
+    region, _ = crnn_cards(tmp_path)
+    torch.manual_seed(3)
+    model = CRNN(len(STYLES), n_mels=pitchroll.N_PITCHES, channels=(4, 4), gru_hidden=8, gru_layers=1,
+                 freq_pools=(1, 2)).eval()
+    model.normalizer.set_stats(np.full(pitchroll.N_PITCHES, 0.1), np.full(pitchroll.N_PITCHES, 0.3))
+    training.save_checkpoint(tmp_path / "pitch.pt", model)
+    style = saved_models.ModelCard("crnn", "pitch CRNN", "transcribed notes", tmp_path / "pitch.pt", tuple(STYLES),
+                                   extra={"input": predict.PITCH_ROLL, "crop_frames": 50})
+    predictor = predict.Predictor(write_bundle(tmp_path, region, style))
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), predictor.bundle, "long.flac")
+    assert heard.roll.shape == (pitchroll.N_PITCHES, 300) and heard.roll.max() == pitchroll.ONSET  # 12 s at 25 fps
+    logits, _ = training.predict(model, MelDataset([heard.roll], [0], crop_frames=50, train=False,
+                                                   eval_crops=CLIP_WINDOWS))
+    by_style = predictor.predict_heard(heard).styles.set_index("style")["probability"]
+    np.testing.assert_allclose(by_style[STYLES], training.softmax(logits)[0], rtol=1e-6)

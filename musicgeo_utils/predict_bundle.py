@@ -1,0 +1,226 @@
+"""The prediction bundle: what ``musicgeo-predict`` loads, written by notebook 04.
+
+A JSON file (default ``<data>/models/<profile>/predict-bundle.json``) whose
+files sit in its own folder::
+
+    {"format": "musicgeo-predict-2", "profile": "small", "seed": 0,
+     "crop_frames": 256, "feature_params": {...}, "transcription_params": {...},
+     "region": <model card>,   # the region model validation ranked best (notebooks 03 and 04)
+     "style": <model card>,    # the style model validation ranked best (notebook 04)
+     "embedding": {"checkpoint": "style-crnn-....pt", "reference": "reference-embeddings.npz"}}
+
+A model card (:mod:`musicgeo_utils.saved_models`) names the model's kind
+(``sklearn`` or ``crnn``), file, input columns with their standardisation,
+classes and validation scores. The region card's ``extra`` holds the
+``decoding`` chosen on validation, the ``regions`` (``region, country, lat,
+lon`` of each class, in class order), the training tunes'
+``country_shares`` (``P(country | region)``, the notebooks' country answer),
+the ``temperature`` fitted on validation and whether the notebook decodes the
+calibrated probabilities (``decode_calibrated``). ``embedding`` is the style
+CRNN whose penultimate layer places a clip among the reference tunes
+(training and validation tunes only).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .cache import write_json
+from .features import FeatureParams
+from .geo import REGION_DECODINGS
+from .saved_models import ModelCard, ModelError, card_from_dict
+from .transcription import TranscriptionParams
+
+BUNDLE_FORMAT = "musicgeo-predict-2"
+BUNDLE_NAME = "predict-bundle.json"
+
+
+class PredictError(Exception):
+    """A problem with the input or the bundle, told in one line (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated prediction bundle; file names are resolved in its folder."""
+
+    path: Path
+    profile: str
+    seed: int
+    crop_frames: int
+    feature_params: FeatureParams
+    transcription_params: TranscriptionParams
+    region: ModelCard
+    style: ModelCard
+    embedding: Path
+    reference: Path | None
+    regions: pd.DataFrame = field(compare=False)
+    country_shares: pd.DataFrame = field(compare=False)
+    decoding: str = "top"
+    temperature: float = 1.0
+    decode_calibrated: bool = False
+
+    @property
+    def sample_rate(self) -> int:
+        return self.feature_params.sample_rate
+
+
+def default_bundle_path(profile: str = "small") -> Path:
+    """``<data>/models/<profile>/predict-bundle.json`` (``MUSICGEO_DATA`` moves ``<data>``)."""
+    return config.DATA_DIR / "models" / profile / BUNDLE_NAME
+
+
+def _need(mapping: dict, key: str, kind, where: str, path: Path):
+    """``mapping[key]`` if present and of type ``kind``; else a PredictError naming both."""
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise PredictError(f"bundle {path}: missing {where}{key!r}")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise PredictError(f"bundle {path}: {where}{key!r} must be {getattr(kind, '__name__', kind)}, "
+                           f"got {type(value).__name__}")
+    return value
+
+
+def _bundle_file(folder: Path, name: str, what: str, path: Path) -> Path:
+    """A file named in the bundle: a plain name inside the bundle's folder, and present."""
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise PredictError(f"bundle {path}: {what} {name!r} must be a file name in the bundle's folder")
+    target = folder / name
+    if not target.is_file():
+        raise PredictError(f"bundle {path}: {what} not found: {target}")
+    return target
+
+
+def _regions(raw: list, classes: tuple[str, ...], path: Path) -> pd.DataFrame:
+    """The region model's classes as a table, checked: names in class order, countries, lat/lon in degrees."""
+    if not isinstance(raw, list) or not raw:
+        raise PredictError(f"bundle {path}: region.extra.regions must be a non-empty list")
+    rows = []
+    for i, entry in enumerate(raw):
+        where = f"region.extra.regions[{i}]."
+        row = {k: _need(entry, k, str, where, path) for k in ("region", "country")}
+        row.update({k: float(_need(entry, k, (int, float), where, path)) for k in ("lat", "lon")})
+        if abs(row["lat"]) > 90 or abs(row["lon"]) > 180:
+            raise PredictError(f"bundle {path}: {where[:-1]} lat/lon {row['lat']}, {row['lon']} out of range")
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["region", "country", "lat", "lon"])
+    if tuple(table["region"]) != tuple(classes):
+        raise PredictError(f"bundle {path}: region.extra.regions do not follow the region model's "
+                           f"{len(classes)} classes in order")
+    return table
+
+
+def _shares(raw, classes: tuple[str, ...], path: Path) -> pd.DataFrame:
+    """``P(country | region)`` rows for every class, as :func:`regions.region_country_shares` gives it."""
+    if not isinstance(raw, dict) or set(raw) != set(classes):
+        raise PredictError(f"bundle {path}: region.extra.country_shares must have one entry per region class")
+    table = pd.DataFrame.from_dict(raw, orient="index").fillna(0.0).astype(float)
+    if not np.allclose(table.sum(axis=1), 1.0) or (table.to_numpy() < 0).any():
+        raise PredictError(f"bundle {path}: region.extra.country_shares rows must be shares summing to 1")
+    return table.sort_index().sort_index(axis=1)
+
+
+def _params(cls, raw, what: str, path: Path):
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    except (TypeError, ValueError, AttributeError) as err:
+        raise PredictError(f"bundle {path}: {what} do not fit {cls.__name__}: {err}") from None
+
+
+def _card(raw: dict, key: str, folder: Path, path: Path) -> ModelCard:
+    try:
+        return card_from_dict(_need(raw, key, dict, "", path), folder, f"bundle {path}: {key}")
+    except ModelError as err:
+        raise PredictError(str(err)) from None
+
+
+def bundle_from_dict(raw: dict, path: Path) -> Bundle:
+    """Validate a parsed bundle; every problem names the file and the field."""
+    if not isinstance(raw, dict) or raw.get("format") != BUNDLE_FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else None
+        raise PredictError(f"bundle {path}: not a {BUNDLE_FORMAT} file (format {found!r}; rerun notebook 04)")
+    folder = path.parent
+    crop = _need(raw, "crop_frames", int, "", path)
+    if crop <= 0:
+        raise PredictError(f"bundle {path}: crop_frames must be positive, got {crop}")
+    region, style = _card(raw, "region", folder, path), _card(raw, "style", folder, path)
+    extra = region.extra
+    decoding = _need(extra, "decoding", str, "region.extra.", path)
+    if decoding not in REGION_DECODINGS:
+        raise PredictError(f"bundle {path}: region.extra.decoding must be one of {REGION_DECODINGS}, "
+                           f"got {decoding!r}")
+    temperature = float(_need(extra, "temperature", (int, float), "region.extra.", path))
+    if not temperature > 0:
+        raise PredictError(f"bundle {path}: region.extra.temperature must be positive, got {temperature}")
+    embedding = _need(raw, "embedding", dict, "", path)
+    reference = embedding.get("reference")
+    return Bundle(
+        path=path, profile=str(raw.get("profile", "")), seed=int(raw.get("seed", 0)), crop_frames=crop,
+        feature_params=_params(FeatureParams, _need(raw, "feature_params", dict, "", path), "feature_params", path),
+        transcription_params=_params(TranscriptionParams, _need(raw, "transcription_params", dict, "", path),
+                                     "transcription_params", path),
+        region=region, style=style,
+        embedding=_bundle_file(folder, _need(embedding, "checkpoint", str, "embedding.", path),
+                               "embedding checkpoint", path),
+        reference=None if reference is None else _bundle_file(folder, str(reference), "reference", path),
+        regions=_regions(extra.get("regions"), region.classes, path),
+        country_shares=_shares(extra.get("country_shares"), region.classes, path),
+        decoding=decoding, temperature=temperature,
+        decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)))
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """Read and validate a prediction bundle (see the module docstring for its schema).
+
+    Raises :class:`PredictError` naming the file and the field for a missing
+    file, invalid JSON, a wrong format tag, a missing or mistyped field, a
+    file name outside the bundle's folder, or a named file that is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"prediction bundle not found: {path} (run notebook 04 to write it, "
+                           "or pass --bundle)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PredictError(f"bundle {path}: not valid JSON ({err})") from None
+    return bundle_from_dict(raw, path)
+
+
+def write_bundle(path: str | Path, *, region: ModelCard, style: ModelCard, feature_params: FeatureParams,
+                 transcription_params: TranscriptionParams, **fields) -> Path:
+    """Write a prediction bundle JSON atomically, after validating it as :func:`read_bundle` does.
+
+    ``fields``: ``profile, seed, crop_frames, embedding`` (see the module
+    docstring). The cards' model files, the checkpoint and the reference must
+    already be in ``path``'s folder.
+    """
+    path = Path(path)
+    payload = {"format": BUNDLE_FORMAT, **fields, "feature_params": asdict(feature_params),
+               "transcription_params": asdict(transcription_params),
+               "region": region.to_dict(), "style": style.to_dict()}
+    payload = json.loads(json.dumps(payload, default=_plain))
+    bundle_from_dict(payload, path)
+    return write_json(path, payload)
+
+
+def _plain(value):
+    """JSON fallback for NumPy scalars, tuples and paths in bundle fields."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return value.name
+    raise TypeError(f"bundle fields must be plain data, got {type(value).__name__}")
+
+
+def region_extra(regions: pd.DataFrame, country_shares: pd.DataFrame, decoding: str, temperature: float,
+                 decode_calibrated: bool) -> dict:
+    """The region card's ``extra``: ``regions`` (``region, country, lat, lon`` in class order), shares, decoding."""
+    return {"decoding": decoding, "temperature": float(temperature), "decode_calibrated": bool(decode_calibrated),
+            "regions": regions[["region", "country", "lat", "lon"]].to_dict("records"),
+            "country_shares": {str(r): {str(c): float(v) for c, v in row.items() if v}
+                               for r, row in country_shares.iterrows()}}
