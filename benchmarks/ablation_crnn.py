@@ -15,7 +15,12 @@ epoch's weights. The variants change one choice at a time against notebook
 - ``compact-128``: the same on 128-frame crops (2.7 s instead of 5.5 s);
 - ``compact-no-input-pool``: every frame kept (time pooled 2-2-2-2 instead);
 - ``default-256``: the default widths 32-64-64-64, frequency pools 2-2-2-12;
-- ``deep-256``: the 6-block variant (slow on CPU; ``--variants`` to add it).
+- ``deep-256``: the 6-block variant (slow on CPU; ``--variants`` to add it);
+- ``pitch-200``: notebook 04's pitch CRNN (:data:`pitchroll.PITCH_CRNN_KWARGS`) on
+  the semitone roll of the transcribed notes, 200-frame crops (8 s), transposed
+  by up to 6 semitones in training (notebook 02's transcriptions must exist);
+- ``pitch-200-no-transpose``: the same without the transposition;
+- ``pitch-200-wide``: the compact widths 16-32-64-64 and no input pooling.
 
 One run trains every variant in turn on one machine, so their times compare;
 all numbers come from this run. Results are also written (atomically) to
@@ -32,31 +37,40 @@ import numpy as np
 import pandas as pd
 
 from musicgeo_utils.models import COMPACT_CRNN_KWARGS as COMPACT  # notebook 04's model
+from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH  # notebook 04's pitch CRNN
 
-VARIANTS = {  # name: (model kwargs, crop frames, deep?)
-    "compact-256": (COMPACT, 256, False),
-    "compact-128": (COMPACT, 128, False),
-    "compact-no-input-pool": ({**COMPACT, "time_pools": (2, 2, 2, 2), "input_time_pool": 1}, 256, False),
-    "default-256": ({}, 256, False),
-    "deep-256": ({}, 256, True),
+VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in semitones)
+    "compact-256": (COMPACT, 256, False, "mel", 0),
+    "compact-128": (COMPACT, 128, False, "mel", 0),
+    "compact-no-input-pool": ({**COMPACT, "time_pools": (2, 2, 2, 2), "input_time_pool": 1}, 256, False, "mel", 0),
+    "default-256": ({}, 256, False, "mel", 0),
+    "deep-256": ({}, 256, True, "mel", 0),
+    "pitch-200": (PITCH, 200, False, "roll", 6),
+    "pitch-200-no-transpose": (PITCH, 200, False, "roll", 0),
+    "pitch-200-wide": ({**PITCH, "channels": (16, 32, 64, 64), "input_time_pool": 1}, 200, False, "roll", 6),
 }
-DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256")
+DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
+                    "pitch-200-no-transpose")
 
 
-def run_variant(name, tunes, mel_paths, codes, n_classes, epochs, seed) -> dict:
-    from musicgeo_utils import config, evaluation, meldata, models, training
+def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
+    """One variant; ``inputs``: {"mel": mel paths, "roll": semitone rolls}, each indexed by tune id."""
+    from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
-    kwargs, crop, deep = VARIANTS[name]
-    sets = meldata.split_datasets(tunes, mel_paths, codes, crop, seed)
+    kwargs, crop, deep, source, shift = VARIANTS[name]
+    sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift)
     cfg = training.TrainConfig(task="classify", epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                lr=1e-3, class_weight="balanced", monitor="val_macro_f1")
     config.seed_everything(seed)
-    model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **kwargs)
+    bins = {"n_mels": pitchroll.N_PITCHES} if source == "roll" else {}
+    model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **bins, **kwargs)
+    if source == "roll":
+        model.normalizer.set_stats(*pitchroll.uniform_stats(sets["train"].sources))
     start = time.perf_counter()
     history = training.fit(model, sets["train"], sets["val"], cfg)
     wall = time.perf_counter() - start
-    logits, _ = training.predict(model, sets["test"])
+    logits, _ = training.predict(model, sets["test"].as_eval(meldata.CLIP_WINDOWS))
     scores = evaluation.scores(name, sets["test"].targets, logits.argmax(axis=1))
     seconds = history.frame["seconds"].to_numpy()
     return {"variant": name, "crop_frames": crop, "parameters": sum(p.numel() for p in model.parameters()),
@@ -76,15 +90,20 @@ def main(argv=None) -> None:
     parser.add_argument("--min-train-per-class", type=int, default=30)
     args = parser.parse_args(argv)
 
-    from musicgeo_utils import cache, config, evaluation, manifest
+    from musicgeo_utils import cache, config, evaluation, manifest, pitchroll
 
     tunes, feats = manifest.profile_features(args.profile, args.seed)
+    inputs = {"mel": feats.mel_paths}
+    if any(VARIANTS[name][3] == "roll" for name in args.variants):
+        _, scored = manifest.profile_score_features(args.profile, args.seed)
+        inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"],
+                                              config.get_profile(args.profile).clip_seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
           f"{args.epochs} epochs per variant, {config.n_jobs()} CPU threads")
     rows = []
     for name in args.variants:
-        row = run_variant(name, tunes, feats.mel_paths, codes, len(styles), args.epochs, args.seed)
+        row = run_variant(name, tunes, inputs, codes, len(styles), args.epochs, args.seed)
         rows.append(row)
         print(f"  {name}: {row['s_per_epoch']:.1f} s/epoch, test macro-F1 {row['test_macro_f1']:.3f}", flush=True)
     table = pd.DataFrame(rows)

@@ -59,6 +59,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
+def read_json(path: str | os.PathLike, error: type[Exception] = ValueError, what: str = "") -> Any:
+    """Parsed JSON of a UTF-8 file; ``error("<what><path>: not valid JSON (...)")`` when it is not."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{what}{path}: not valid JSON ({err})") from None
+
+
 def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     """Write a DataFrame to Parquet atomically."""
     with atomic_path(path) as tmp:

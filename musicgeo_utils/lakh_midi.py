@@ -8,12 +8,12 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .cache import read_json
 from .dataset_base import Dataset, _require_dir, _Skips, default_root
 from .msd import _TRACK_ID, MSDFormatError, _open_msd
 
@@ -55,10 +55,7 @@ def read_match_scores(path: str | Path) -> dict[str, dict[str, float]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (get match_scores.json from {LMD_URL})")
-    try:
-        scores = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    scores = read_json(path)
     if not isinstance(scores, dict) or not all(isinstance(v, dict) for v in scores.values()):
         raise ValueError(f"{path}: expected {{track id: {{md5: score}}}}")
     return scores

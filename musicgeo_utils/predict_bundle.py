@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .cache import write_json
+from .cache import read_json, write_json
 from .features import FeatureParams
 from .geo import REGION_DECODINGS
 from .saved_models import ModelCard, ModelError, card_from_dict
@@ -184,11 +184,7 @@ def read_bundle(path: str | Path) -> Bundle:
     if not path.is_file():
         raise PredictError(f"prediction bundle not found: {path} (run notebook 04 to write it, "
                            "or pass --bundle)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PredictError(f"bundle {path}: not valid JSON ({err})") from None
-    return bundle_from_dict(raw, path)
+    return bundle_from_dict(read_json(path, PredictError, "bundle "), path)
 
 
 def write_bundle(path: str | Path, *, region: ModelCard, style: ModelCard, feature_params: FeatureParams,

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cache import atomic_path, write_json
+from .cache import atomic_path, read_json, write_json
 from .features import apply_standardisation
 
 CARD_FORMAT = "musicgeo-model-1"
@@ -162,11 +162,7 @@ def read_card(path: str | os.PathLike) -> ModelCard:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model card not found: {path}")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelError(f"card {path}: not valid JSON ({err})") from None
-    return card_from_dict(raw, path.parent, f"card {path}")
+    return card_from_dict(read_json(path, ModelError, "card "), path.parent, f"card {path}")
 
 
 def card_from_dict(raw: dict, folder: Path, where: str) -> ModelCard:

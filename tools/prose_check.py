@@ -47,6 +47,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     (r"tunes 732-758|27 pairs", "O'Neill's tune numbers that exist in two transcriptions (file names)"),
     # settings (the Music-Mapp mel parameters, the rendering, the targets the issue set)
     (r"96 mel (bands|bins)", "the Music-Mapp mel setting"),
+    (r"from MIDI 36 to 95, 25 frames per second", "the semitone roll's settings (pitchroll.LOW_MIDI, N_PITCHES, ROLL_FPS)"),
     (r"12 kHz", "the rendering sample rate"),
     (r"hop 256( samples = 21.3 ms)?", "the STFT hop and its duration at 12 kHz"),
     (r"n_fft 512|finer 4,096-sample", "the FFT sizes of the mel spectrogram and of the fine chroma"),
