@@ -23,7 +23,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from musicgeo_utils import corpus, render

@@ -1,7 +1,6 @@
 """Melody hashing, near duplicates and tune families."""
 import numpy as np
 import pandas as pd
-import pytest
 
 from musicgeo_utils import matching
 
