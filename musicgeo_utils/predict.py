@@ -130,11 +130,7 @@ def hear(samples: np.ndarray, rate: int, bundle: Bundle, name: str = "<audio>") 
         clip = extract_clip(y, params, clip_id=name)
     except FeatureError as err:
         raise PredictError(str(err)) from None
-    try:
-        result = transcription.transcribe_samples(samples.mean(axis=1), rate, name, bundle.transcription_params)
-    except transcription.TranscriptionError as err:  # the notebooks' rule: a clip not transcribed scores zeros
-        result = transcription._ClipResult(name, None, None, err.reason)
-    heard = transcription.transcription_set([result])
+    heard = transcription.transcribe_clip(samples.mean(axis=1), rate, name, bundle.transcription_params)
     descriptors, _ = transcribed_score.transcribed_score_descriptors(heard, [name])
     summary = pd.Series(clip.summary, index=summary_names(params))
     roll = pitchroll.note_roll(heard.notes, samples.shape[0] / rate)

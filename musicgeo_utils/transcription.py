@@ -448,6 +448,17 @@ def transcribe_samples(audio: np.ndarray, rate: int, clip_id: str,
     return _ClipResult(clip_id, table, track, None, computed=True, beats=(tempo, beats))
 
 
+def transcribe_clip(audio: np.ndarray, rate: int, clip_id: str,
+                    params: TranscriptionParams = TranscriptionParams()) -> TranscriptionSet:
+    """One clip's samples as a :class:`TranscriptionSet`, by :func:`transcribe_many`'s rule (uncached):
+    a clip that raises :class:`TranscriptionError` becomes a skip with its reason."""
+    try:
+        result = transcribe_samples(audio, rate, clip_id, params)
+    except TranscriptionError as error:
+        result = _ClipResult(clip_id, None, None, error.reason)
+    return transcription_set([result])
+
+
 def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path,
                     use_cache: bool) -> _ClipResult:
     """One clip: from cache when possible, else computed and cached; errors become skips."""
@@ -540,5 +551,5 @@ def transcription_set(results: list[_ClipResult], duplicates: list[tuple[str, st
 __all__ = [
     "NOTE_COLUMNS", "TRACKERS", "PitchTrack", "TranscriptionError", "TranscriptionParams",
     "TranscriptionSet", "beat_times", "empty_notes", "frames_to_notes", "pitch_track", "transcribe", "transcribe_bytes",
-    "transcribe_many", "transcribe_samples", "transcribe_with_track", "transcription_set",
+    "transcribe_clip", "transcribe_many", "transcribe_samples", "transcribe_with_track", "transcription_set",
 ]
