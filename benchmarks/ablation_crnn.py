@@ -20,7 +20,12 @@ epoch's weights. The variants change one choice at a time against notebook
   the semitone roll of the transcribed notes, 200-frame crops (8 s), transposed
   by up to 6 semitones in training (notebook 02's transcriptions must exist);
 - ``pitch-200-no-transpose``: the same without the transposition;
-- ``pitch-200-wide``: the compact widths 16-32-64-64 and no input pooling.
+- ``pitch-200-wide``: the compact widths 16-32-64-64 and no input pooling;
+- ``pitch-200-cosine``: the pitch CRNN with the learning rate lowered along a
+  half cosine over the epochs (``TrainConfig(lr_schedule="cosine")``);
+- ``pitch-200-balanced-sampler``: classes drawn equally often instead of a
+  class-weighted loss (``TrainConfig(sampler="balanced", class_weight=None)``);
+- ``pitch-200-cosine-balanced-sampler``: both.
 
 One run trains every variant in turn on one machine, so their times compare;
 all numbers come from this run. Results are also written (atomically) to
@@ -39,7 +44,8 @@ import pandas as pd
 from musicgeo_utils.models import COMPACT_CRNN_KWARGS as COMPACT  # notebook 04's model
 from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH  # notebook 04's pitch CRNN
 
-VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in semitones)
+COSINE, SAMPLER = {"lr_schedule": "cosine"}, {"sampler": "balanced", "class_weight": None}
+VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in semitones[, TrainConfig changes])
     "compact-256": (COMPACT, 256, False, "mel", 0),
     "compact-128": (COMPACT, 128, False, "mel", 0),
     "compact-no-input-pool": ({**COMPACT, "time_pools": (2, 2, 2, 2), "input_time_pool": 1}, 256, False, "mel", 0),
@@ -48,6 +54,9 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200": (PITCH, 200, False, "roll", 6),
     "pitch-200-no-transpose": (PITCH, 200, False, "roll", 0),
     "pitch-200-wide": ({**PITCH, "channels": (16, 32, 64, 64), "input_time_pool": 1}, 200, False, "roll", 6),
+    "pitch-200-cosine": (PITCH, 200, False, "roll", 6, COSINE),
+    "pitch-200-balanced-sampler": (PITCH, 200, False, "roll", 6, SAMPLER),
+    "pitch-200-cosine-balanced-sampler": (PITCH, 200, False, "roll", 6, {**COSINE, **SAMPLER}),
 }
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
@@ -57,11 +66,12 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
     """One variant; ``inputs``: {"mel": mel paths, "roll": semitone rolls}, each indexed by tune id."""
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
-    kwargs, crop, deep, source, shift = VARIANTS[name]
+    kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift)
+    recipe = {"lr": 1e-3, "class_weight": "balanced", **(changes[0] if changes else {})}
     cfg = training.TrainConfig(task="classify", epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
-                               lr=1e-3, class_weight="balanced", monitor="val_macro_f1")
+                               monitor="val_macro_f1", **recipe)
     config.seed_everything(seed)
     bins = {"n_mels": pitchroll.N_PITCHES} if source == "roll" else {}
     model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **bins, **kwargs)

@@ -45,16 +45,14 @@ import pandas as pd
 
 from . import cache
 from .features import FeatureError
-from .predict_bundle import (BUNDLE_FORMAT, BUNDLE_NAME, Bundle, PredictError, default_bundle_path,  # noqa: F401
-                             read_bundle, region_extra, write_bundle)
+from .predict_bundle import (BUNDLE_FORMAT, BUNDLE_NAME, MEL, PITCH_ROLL, Bundle, PredictError,  # noqa: F401
+                             default_bundle_path, read_bundle, region_extra, write_bundle)
 from .saved_models import ModelError, clip_inputs, load_sklearn
 
 #: Exit status for bad input (file, bundle, checkpoint) and for bad arguments.
 EXIT_BAD_INPUT, EXIT_USAGE = 1, 2
 #: A decoded point backed by less of the probability than this (within 1,000 km) is "uncertain".
 UNCERTAIN_BELOW = 0.5
-#: A CRNN card's ``extra["input"]`` for the pitch CRNN (its ``extra["crop_frames"]``: roll frames per window).
-PITCH_ROLL = "pitch roll"
 #: Columns of the batch mode's CSV.
 CSV_COLUMNS = ["file", "status", "error", "region_model", "top_region", "top_region_probability", "support",
                "uncertain", "lat", "lon", "decoding", "country", "style_model", "style", "style_probability",
@@ -269,12 +267,17 @@ class Predictor:
                                f"the card lists {len(card.classes)}")
         return model
 
+    def _crnn(self, model, heard: Heard, source: str, crop_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, embedding) of a CRNN reading ``source`` (:data:`MEL` or :data:`PITCH_ROLL`) of the clip."""
+        if source == PITCH_ROLL:
+            return crnn_outputs(model, heard.roll, int(crop_frames), self.device)
+        return crnn_outputs(model, heard.mel, int(crop_frames or self.bundle.crop_frames), self.device)
+
     def _scores(self, card, model, heard: Heard) -> np.ndarray:
         """The model's class scores for the clip: probabilities (sklearn) or averaged logits (CRNN)."""
-        if card.kind == "crnn" and card.extra.get("input") == PITCH_ROLL:
-            return crnn_outputs(model, heard.roll, int(card.extra["crop_frames"]), self.device)[0].astype(np.float64)
         if card.kind == "crnn":
-            return crnn_outputs(model, heard.mel, self.bundle.crop_frames, self.device)[0].astype(np.float64)
+            logits, _ = self._crnn(model, heard, card.extra.get("input", MEL), card.extra.get("crop_frames"))
+            return logits.astype(np.float64)
         try:
             return model.predict_proba(card.inputs.vector(heard.inputs, heard.name))[0]
         except ModelError as err:
@@ -309,7 +312,7 @@ class Predictor:
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
         style_scores = self._scores(b.style, self.style_model, heard)
         style_proba = training.softmax(style_scores[None, :])[0] if b.style.kind == "crnn" else style_scores
-        _, embedding = crnn_outputs(self.embedder, heard.mel, b.crop_frames, self.device)
+        _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames)
         params = b.feature_params
         table = b.regions.assign(probability=calibrated.astype(float))
         styles = pd.DataFrame({"style": b.style.classes, "probability": style_proba.astype(float)})

@@ -7,7 +7,8 @@ files sit in its own folder::
      "crop_frames": 256, "feature_params": {...}, "transcription_params": {...},
      "region": <model card>,   # the region model validation ranked best (notebooks 03 and 04)
      "style": <model card>,    # the style model validation ranked best (notebook 04)
-     "embedding": {"checkpoint": "style-crnn-....pt", "reference": "reference-embeddings.npz"}}
+     "embedding": {"checkpoint": "pitch-crnn-....pt", "reference": "reference-embeddings.npz",
+                   "input": "pitch roll", "crop_frames": 200}}
 
 A model card (:mod:`musicgeo_utils.saved_models`) names the model's kind
 (``sklearn`` or ``crnn``), file, input columns with their standardisation,
@@ -18,7 +19,10 @@ lon`` of each class, in class order), the training tunes'
 the ``temperature`` fitted on validation and whether the notebook decodes the
 calibrated probabilities (``decode_calibrated``). ``embedding`` is the style
 CRNN whose penultimate layer places a clip among the reference tunes
-(training and validation tunes only).
+(training and validation tunes only): the CRNN that validation ranked best,
+the one notebook 05 maps. Its ``input`` is ``"mel spectrogram"`` (the default,
+windows of the bundle's ``crop_frames``) or :data:`PITCH_ROLL` (windows of its
+own ``crop_frames`` roll frames); a CRNN model card says the same in its ``extra``.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ from .transcription import TranscriptionParams
 
 BUNDLE_FORMAT = "musicgeo-predict-2"
 BUNDLE_NAME = "predict-bundle.json"
+#: The inputs a CRNN of the bundle can read: the mel spectrogram, or the transcribed notes' semitone roll.
+MEL, PITCH_ROLL = "mel spectrogram", "pitch roll"
 
 
 class PredictError(Exception):
@@ -63,6 +69,8 @@ class Bundle:
     decoding: str = "top"
     temperature: float = 1.0
     decode_calibrated: bool = False
+    embedding_input: str = MEL
+    embedding_crop_frames: int | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -158,6 +166,12 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         raise PredictError(f"bundle {path}: region.extra.temperature must be positive, got {temperature}")
     embedding = _need(raw, "embedding", dict, "", path)
     reference = embedding.get("reference")
+    embedding_input = embedding.get("input", MEL)
+    if embedding_input not in (MEL, PITCH_ROLL):
+        raise PredictError(f"bundle {path}: embedding.input must be {MEL!r} or {PITCH_ROLL!r}, got {embedding_input!r}")
+    embedding_crop = _need(embedding, "crop_frames", int, "embedding.", path) if "crop_frames" in embedding else crop
+    if embedding_crop <= 0:
+        raise PredictError(f"bundle {path}: embedding.crop_frames must be positive, got {embedding_crop}")
     return Bundle(
         path=path, profile=str(raw.get("profile", "")), seed=int(raw.get("seed", 0)), crop_frames=crop,
         feature_params=_params(FeatureParams, _need(raw, "feature_params", dict, "", path), "feature_params", path),
@@ -170,7 +184,8 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         regions=_regions(extra.get("regions"), region.classes, path),
         country_shares=_shares(extra.get("country_shares"), region.classes, path),
         decoding=decoding, temperature=temperature,
-        decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)))
+        decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
+        embedding_input=embedding_input, embedding_crop_frames=embedding_crop)
 
 
 def read_bundle(path: str | Path) -> Bundle:

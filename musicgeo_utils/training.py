@@ -126,7 +126,12 @@ class TrainConfig:
     epochs without improvement before stopping. ``crop_frames``: frames per
     training crop (~46.9 per second). ``amp``: ``"auto"`` = mixed precision on
     CUDA only; it is never used on CPU/MPS. ``class_weight``: ``"balanced"``
-    weighs the cross-entropy by inverse class frequency. ``model`` and
+    weighs the cross-entropy by inverse class frequency. ``sampler``:
+    ``"balanced"`` draws each epoch's training clips with replacement, every
+    class equally often in expectation (seeded; an alternative to
+    ``class_weight``). ``lr_schedule``: ``"cosine"`` lowers the learning rate
+    from ``lr`` to ``lr / 100`` along a half cosine over ``epochs`` (stepped
+    once per epoch); ``None`` keeps it constant. ``model`` and
     ``model_kwargs`` name the architecture in :data:`musicgeo_utils.models.MODELS`
     (:meth:`build_model` makes it); :func:`fit` trains the model it is given
     and the checkpoint rebuilds it from the model's own ``hparams``, so these
@@ -146,6 +151,8 @@ class TrainConfig:
     amp: str | bool = "auto"
     eval_crops: int = 1
     class_weight: str | None = None
+    sampler: str | None = None
+    lr_schedule: str | None = None
     device: str | None = None
     progress: bool = True
     model: str = "crnn"
@@ -158,6 +165,12 @@ class TrainConfig:
             raise ValueError(f"monitor must be 'val_loss' or 'val_macro_f1', got {self.monitor!r}")
         if self.monitor == "val_macro_f1" and self.task != "classify":
             raise ValueError("monitor 'val_macro_f1' needs task 'classify'")
+        if self.sampler not in (None, "balanced"):
+            raise ValueError(f"sampler must be None or 'balanced', got {self.sampler!r}")
+        if self.sampler is not None and self.task != "classify":
+            raise ValueError("sampler 'balanced' needs task 'classify'")
+        if self.lr_schedule not in (None, "cosine"):
+            raise ValueError(f"lr_schedule must be None or 'cosine', got {self.lr_schedule!r}")
 
     def to_dict(self) -> dict:
         """The config as a plain dict (JSON- and ``weights_only``-safe)."""
@@ -230,11 +243,25 @@ def _use_amp(amp: str | bool, device: torch.device) -> bool:
 
 def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, device: torch.device,
             generator: torch.Generator | None = None) -> DataLoader:
+    sampler = None
+    if shuffle and cfg.sampler == "balanced":
+        labels = np.asarray(ds.targets, dtype=np.int64)
+        counts = np.bincount(labels)
+        sampler = torch.utils.data.WeightedRandomSampler(
+            torch.as_tensor(1.0 / counts[labels], dtype=torch.float64), len(labels), replacement=True,
+            generator=generator)
     return DataLoader(
-        ds, batch_size=cfg.batch_size, shuffle=shuffle, num_workers=cfg.num_workers,
-        collate_fn=pad_collate, generator=generator, worker_init_fn=_seed_worker,
-        pin_memory=device.type == "cuda",
+        ds, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        num_workers=cfg.num_workers, collate_fn=pad_collate, generator=generator,
+        worker_init_fn=_seed_worker, pin_memory=device.type == "cuda",
     )
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    """The learning-rate schedule of ``cfg.lr_schedule``, stepped after each epoch (``None``: constant)."""
+    if cfg.lr_schedule is None:
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1), eta_min=cfg.lr / 100)
 
 
 def _loss_fn(cfg: TrainConfig, train_ds: MelDataset, device: torch.device) -> nn.Module:
@@ -375,6 +402,7 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     _prepare_normalizer(model, train_ds)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_fn = _loss_fn(config, train_ds, device)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -382,7 +410,7 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     val_loader = _loader(val_ds.as_eval(config.eval_crops), config, False, device) if val_ds else None
     stopper = _EarlyStopping(config.monitor if val_ds is not None else "train_loss", config.patience)
     state_path = resume_path(checkpoint_path) if checkpoint_path is not None else None
-    rows = _resume(state_path, config, model, optimizer, scaler, stopper, shuffle, device) if state_path else []
+    rows = _resume(state_path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler) if state_path else []
     with _deterministic(device):
         for epoch in range(len(rows) + 1, config.epochs + 1):
             if rows and stopper.should_stop(len(rows)):
@@ -395,12 +423,14 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
                    **_evaluate(model, val_loader, loss_fn, device, config, use_amp),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
             rows.append(row)
+            if scheduler is not None:
+                scheduler.step()
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if stopper.update(epoch, row[stopper.monitor], model) and checkpoint_path:
                 save_checkpoint(checkpoint_path, model, config,
                                 {"epoch": epoch, stopper.monitor: stopper.best})
             if state_path is not None:
-                _save_resume(state_path, config, model, optimizer, scaler, stopper, shuffle, rows)
+                _save_resume(state_path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler)
             if stopper.should_stop(epoch):
                 break
     history = _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
@@ -415,12 +445,13 @@ def resume_path(checkpoint_path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".resume")
 
 
-def _save_resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows) -> None:
+def _save_resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler=None) -> None:
     """The whole training state after an epoch, atomically (tensors and plain data only)."""
     payload = {
         "format": CHECKPOINT_FORMAT, "config": _to_plain(config.to_dict()),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
         "best": float(stopper.best), "best_epoch": stopper.best_epoch,
         "best_state": None if stopper.state is None else {k: v.detach().cpu() for k, v in stopper.state.items()},
         "rows": _to_plain(rows), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
@@ -430,7 +461,7 @@ def _save_resume(path: Path, config, model, optimizer, scaler, stopper, shuffle,
         torch.save(payload, tmp)
 
 
-def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, device) -> list[dict]:
+def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler=None) -> list[dict]:
     """Restore a state saved by :func:`_save_resume`; return the finished epochs' rows.
 
     No file: a fresh start (``[]``). A file of another configuration, or one
@@ -446,6 +477,8 @@ def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, devi
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
     except Exception as exc:  # a damaged or foreign file must not stop the run
         log.warning("ignoring the training state %s (%s); training from the start", path, exc)
         # a file that failed half-way must not leave its weights behind
@@ -615,7 +648,9 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
         part = [sources, np.asarray(ds.targets).tolist()]
         return part + [{"shift_bins": ds.shift_bins}] if getattr(ds, "shift_bins", 0) else part
 
-    return content_key(CHECKPOINT_FORMAT, config.to_dict(), type(model).registry_name,
+    # settings added later enter the key only when used, so earlier trainings keep their keys
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("sampler", "lr_schedule") or v is not None}
+    return content_key(CHECKPOINT_FORMAT, settings, type(model).registry_name,
                        _to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 
 

@@ -59,7 +59,7 @@ def crnn_cards(folder, decoding="top", temperature=1.0):
     return region, style
 
 
-def write_bundle(folder, region, style, reference=True):
+def write_bundle(folder, region, style, reference=True, embedding=None):
     if reference and not (folder / "reference.npz").exists():
         rng = np.random.default_rng(0)
         np.savez(folder / "reference.npz", tune_id=np.array([f"tune-{i}" for i in range(6)]),
@@ -67,7 +67,8 @@ def write_bundle(folder, region, style, reference=True):
     return predict.write_bundle(folder / predict.BUNDLE_NAME, profile="small", seed=0, crop_frames=CROP,
                                 feature_params=FeatureParams(), transcription_params=TranscriptionParams(),
                                 region=region, style=style,
-                                embedding={"checkpoint": "style.pt", "reference": "reference.npz" if reference else None})
+                                embedding={"checkpoint": "style.pt", "reference": "reference.npz" if reference else None,
+                                           **(embedding or {})})
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +361,13 @@ def test_a_pitch_crnn_hears_the_transcribed_notes(tmp_path, clips):
                                                    eval_crops=CLIP_WINDOWS))
     by_style = predictor.predict_heard(heard).styles.set_index("style")["probability"]
     np.testing.assert_allclose(by_style[STYLES], training.softmax(logits)[0], rtol=1e-6)
+    # the same CRNN as the embedding (the map's CRNN): neighbours from the roll's penultimate layer
+    embedding = {"checkpoint": "pitch.pt", "input": predict.PITCH_ROLL, "crop_frames": 50}
+    rolled = predict.Predictor(write_bundle(tmp_path, region, style, embedding=embedding)).predict_heard(heard)
+    np.testing.assert_allclose(rolled.embedding, training.predict(model, MelDataset(
+        [heard.roll], [0], crop_frames=50, train=False, eval_crops=CLIP_WINDOWS))[1][0], rtol=1e-6)
+    assert not np.allclose(rolled.embedding, predictor.predict_heard(heard).embedding)  # not the mel CRNN's
+    for bad, message in (({**embedding, "input": "cqt"}, "embedding.input"), ({**embedding, "crop_frames": 0},
+                                                                            "embedding.crop_frames")):
+        with pytest.raises(predict.PredictError, match=message):
+            write_bundle(tmp_path, region, style, embedding=bad)

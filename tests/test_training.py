@@ -182,6 +182,65 @@ def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path,
     assert state_equal(fresh_model, whole)
 
 
+def test_cosine_schedule_lowers_the_rate_and_resumes_with_it(tmp_path, monkeypatch):
+    import musicgeo_utils.training as training
+
+    clips, labels = band_clips(16)
+    sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
+    cfg = tiny_config(epochs=4, patience=4, lr_schedule="cosine")
+    expected = fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
+    # the rate used in each epoch: lr * (1 + cos(pi * k / epochs)) / 2 above lr / 100, k = epoch - 1
+    k = np.arange(4)
+    np.testing.assert_allclose(expected.frame["lr"], 1e-4 + (1e-2 - 1e-4) * (1 + np.cos(np.pi * k / 4)) / 2)
+    constant = fit(tiny_crnn(0), *sets(), tiny_config(epochs=4, patience=4))
+    assert (constant.frame["lr"] == 1e-2).all()
+    real_epoch = training._run_epoch
+
+    def interrupted(*args):
+        if args[-1] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(*args)
+
+    monkeypatch.setattr(training, "_run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+    monkeypatch.setattr(training, "_run_epoch", real_epoch)
+    resumed = fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+    columns = [c for c in expected.frame.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(resumed.frame[columns], expected.frame[columns])  # the schedule went on
+
+
+def test_balanced_sampler_draws_every_class_about_equally_and_is_seeded():
+    from musicgeo_utils.training import _loader
+
+    labels = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    ds = MelDataset([np.zeros((N_MELS, 24), np.float32)] * len(labels), labels, 24)
+    cfg = tiny_config(sampler="balanced", batch_size=100)
+    drawn = [np.concatenate([y.numpy() for _, y in _loader(ds, cfg, True, torch.device("cpu"),
+                                                            torch.Generator().manual_seed(seed))])
+             for seed in (0, 0, 1)]
+    assert len(drawn[0]) == len(labels)
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.array_equal(drawn[0], drawn[2])
+    counts = np.bincount(np.concatenate([drawn[0], drawn[2]]), minlength=3)
+    assert counts.min() > 40 and counts.max() < 95  # about 67 each; unbalanced drawing gives 120 / 60 / 20
+    with pytest.raises(ValueError, match="sampler"):
+        tiny_config(sampler="uniform")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tiny_config(lr_schedule="step")
+
+
+def test_new_training_settings_leave_earlier_training_keys_alone():
+    from musicgeo_utils.training import training_key
+
+    clips, labels = band_clips(6)
+    ds = MelDataset(clips, labels, 24)
+    base = training_key(tiny_config(), tiny_crnn(), ds, None)
+    assert training_key(tiny_config(sampler=None, lr_schedule=None), tiny_crnn(), ds, None) == base
+    assert training_key(tiny_config(lr_schedule="cosine"), tiny_crnn(), ds, None) != base
+    assert training_key(tiny_config(sampler="balanced"), tiny_crnn(), ds, None) != base
+
+
 def test_fit_learns_and_sets_normalisation_from_training_set():
     clips, labels = band_clips(24)
     model = tiny_crnn()

@@ -1,0 +1,88 @@
+"""A geographic (region) CRNN's answers, as notebook 04 scores them and ``predict`` repeats them.
+
+Notebook 04 trains region CRNNs on two inputs (the mel spectrogram; the
+semitone roll of the transcribed notes). Each is scored the same way
+(:func:`calibrated_answers`): logits averaged over every window of a clip
+(:data:`meldata.CLIP_WINDOWS`), one temperature fitted on the validation
+tunes (:func:`calibration.fit_temperature`), and the decoding of the
+calibrated probabilities to a place chosen on validation by the balanced
+median (:class:`geomethods.RegionDecoder`: the mean over countries of each
+country's median error). The test split plays no part in either choice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from . import calibration, meldata, saved_models, training
+from .geomethods import RegionDecoder
+from .predict_bundle import region_extra
+
+
+@dataclass
+class RegionAnswers:
+    """One region CRNN scored on validation and test (see the module docstring)."""
+
+    name: str
+    features: str
+    checkpoint: Path
+    scaling: calibration.TemperatureScaling
+    decoder: RegionDecoder
+    test_logits: np.ndarray
+    card_extra: dict = field(default_factory=dict)
+
+    @property
+    def decoding(self) -> str:
+        return self.decoder.best_params_["decoding"]
+
+    @property
+    def val_balanced_median_km(self) -> float:
+        """The validation balanced median (km) of the chosen decoding."""
+        return float(self.decoder.validation_scores_["val_balanced_median_km"].min())
+
+    @property
+    def test_proba(self) -> np.ndarray:
+        """Calibrated test probabilities (columns: the region classes)."""
+        return self.scaling.transform(self.test_logits)
+
+    def test_places(self) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded test (lat, lon) in degrees."""
+        return self.decoder.predict(self.test_proba)
+
+    def summary(self) -> dict:
+        """Temperature, the validation balanced median of every decoding, the chosen decoding."""
+        by_decoding = self.decoder.validation_scores_.set_index("decoding")["val_balanced_median_km"]
+        return {"model": self.name, "temperature": self.scaling.temperature,
+                **{f"val balanced median km: {d}": km for d, km in by_decoding.items()}, "decoding": self.decoding}
+
+    def card(self, centroids: pd.DataFrame, shares: pd.DataFrame) -> saved_models.ModelCard:
+        """The bundle's model card: the checkpoint, the region table, the shares, the decoding, the temperature."""
+        regions = list(self.decoder.regions)
+        extra = region_extra(centroids.set_index("region").loc[regions].reset_index(), shares.loc[regions],
+                             self.decoding, self.scaling.temperature, decode_calibrated=True)
+        return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(regions),
+                                      validation={"balanced_median_km": self.val_balanced_median_km},
+                                      extra={**extra, **self.card_extra})
+
+
+def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, tunes: pd.DataFrame, region_codes,
+                       centroids: pd.DataFrame, region_names, checkpoint: Path, card_extra: dict | None = None,
+                       device=None) -> RegionAnswers:
+    """Score a region CRNN on ``sets["val"]`` and ``sets["test"]`` (region-coded :class:`MelDataset`\\ s of
+    ``tunes``' validation and test rows, every one with a region): temperature and decoding on validation."""
+    region_codes = np.asarray(region_codes)
+    val_rows = (tunes["split"] == "val").to_numpy()
+    val_codes = region_codes[val_rows]
+    if (val_codes < 0).any() or len(sets["val"]) != int(val_rows.sum()):
+        raise ValueError(f"{name}: every validation tune needs a region class of the training split")
+    val_logits, test_logits = (training.predict(model, sets[s].as_eval(meldata.CLIP_WINDOWS), device)[0]
+                               for s in ("val", "test"))
+    scaling = calibration.fit_temperature(val_logits, val_codes)
+    decoder = RegionDecoder.from_centroids(centroids, region_names)
+    val = tunes[val_rows]
+    decoder.tune(scaling.transform(val_logits), val["lat"], val["lon"], val["country"])
+    return RegionAnswers(name, features, Path(checkpoint), scaling, decoder, test_logits, dict(card_extra or {}))

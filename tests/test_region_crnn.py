@@ -1,0 +1,80 @@
+"""region_crnn: a region CRNN calibrated and decoded on validation, its card for predict."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from musicgeo_utils import geo, meldata, predict, region_crnn, regions, training
+from musicgeo_utils.config import seed_everything
+from musicgeo_utils.models import CRNN
+
+N_MELS = 16
+PLACES = pd.DataFrame({"region": ["Ireland", "Saxony", "Yunnan"], "country": ["Ireland", "Germany", "China"],
+                       "lat": [53.3, 51.0, 25.0], "lon": [-6.3, 13.7, 102.7]})
+
+
+@pytest.fixture(scope="module")
+def setup():
+    rng = np.random.default_rng(0)
+    codes = np.arange(36) % 3
+    clips = []
+    for code in codes:
+        clip = rng.normal(-40.0, 2.0, size=(N_MELS, 40)).astype(np.float32)
+        clip[5 * code:5 * code + 3] += 6.0
+        clips.append(clip)
+    place = PLACES.iloc[codes].reset_index(drop=True)
+    tunes = pd.DataFrame({"tune_id": [f"t{i:02d}" for i in range(36)], "split": ["train"] * 18 + ["val"] * 9 + ["test"] * 9,
+                          "lat": place["lat"] + rng.normal(0, 0.5, 36), "lon": place["lon"] + rng.normal(0, 0.5, 36),
+                          "country": place["country"], "region": place["region"]})
+    train = tunes[tunes["split"] == "train"]
+    centroids = regions.region_centroids(train["lat"], train["lon"], train["region"], train["country"])
+    shares = regions.region_country_shares(train["region"], train["country"])
+    sets = meldata.split_datasets(tunes, pd.Series(clips, index=tunes["tune_id"]), codes, 24, 0)
+    seed_everything(0)
+    model = CRNN(3, n_mels=N_MELS, channels=(4, 8), gru_hidden=8)
+    training.fit(model, sets["train"], sets["val"], training.TrainConfig(epochs=6, batch_size=6, lr=1e-2, crop_frames=24,
+                                                                        progress=False))
+    return tunes, codes, sets, model, centroids, shares
+
+
+def test_answers_are_calibrated_and_decoded_on_validation(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    answers = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
+                                             centroids, PLACES["region"], tmp_path / "geo.pt")
+    val_logits = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))[0]
+    assert answers.scaling.temperature > 0
+    assert answers.decoding in geo.REGION_DECODINGS
+    assert answers.val_balanced_median_km == answers.decoder.validation_scores_["val_balanced_median_km"].min()
+    np.testing.assert_allclose(answers.test_proba.sum(axis=1), 1.0)
+    assert answers.test_logits.shape == (9, 3) and not np.allclose(answers.test_logits, val_logits)
+    lat, lon = answers.test_places()
+    test = tunes[tunes["split"] == "test"]
+    assert len(lat) == 9 and np.median(geo.great_circle_km(test["lat"], test["lon"], lat, lon)) < 500  # easy bands
+    summary = answers.summary()
+    assert summary["model"] == "geographic CRNN (mel)" and summary["decoding"] == answers.decoding
+    assert {f"val balanced median km: {d}" for d in geo.REGION_DECODINGS} <= set(summary)
+
+
+def test_card_carries_the_decoding_and_how_predict_feeds_the_network(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    training.save_checkpoint(tmp_path / "geo.pt", model)
+    answers = region_crnn.calibrated_answers("geographic CRNN (pitch roll)", "pitch roll", model, sets, tunes, codes,
+                                             centroids, PLACES["region"], tmp_path / "geo.pt",
+                                             {"input": predict.PITCH_ROLL, "crop_frames": 24})
+    card = answers.card(centroids, shares)
+    assert card.kind == "crnn" and card.classes == tuple(PLACES["region"]) and card.file == tmp_path / "geo.pt"
+    assert card.extra["input"] == predict.PITCH_ROLL and card.extra["crop_frames"] == 24
+    assert card.extra["decoding"] == answers.decoding and card.extra["decode_calibrated"] is True
+    assert card.extra["temperature"] == pytest.approx(answers.scaling.temperature)
+    assert [r["region"] for r in card.extra["regions"]] == list(PLACES["region"])
+    assert card.validation == {"balanced_median_km": answers.val_balanced_median_km}
+
+
+def test_a_validation_tune_without_a_region_is_refused(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    holed = codes.copy()
+    holed[20] = -1  # a validation tune whose region no training tune has
+    with pytest.raises(ValueError, match="every validation tune"):
+        region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, holed,
+                                       centroids, PLACES["region"], tmp_path / "geo.pt")

@@ -1,0 +1,105 @@
+"""style_choice: candidates ranked on validation, the best CRNN for the map, the test answers of the best."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from musicgeo_utils import evaluation, saved_models, style_choice, training
+from musicgeo_utils.config import seed_everything
+from musicgeo_utils.evaluation import ChosenModel
+from musicgeo_utils.models import CRNN
+
+N_MELS, CLASSES = 16, ("a", "b", "c")
+
+
+@pytest.fixture(scope="module")
+def tunes():
+    """30 tunes in three splits; class c lights bands 5c..5c+2; one tune left out (code -1)."""
+    rng = np.random.default_rng(0)
+    codes = np.arange(30) % 3
+    codes[7] = -1
+    clips = {}
+    for i, code in enumerate(codes):
+        clip = rng.normal(-40.0, 2.0, size=(N_MELS, 40)).astype(np.float32)
+        clip[5 * max(code, 0):5 * max(code, 0) + 3] += 6.0
+        clips[f"t{i:02d}"] = clip
+    table = pd.DataFrame({"tune_id": list(clips), "split": ["train"] * 12 + ["val"] * 9 + ["test"] * 9})
+    return table, codes, pd.Series(clips)
+
+
+def crnn_candidate(name, clips, seed, path):
+    seed_everything(seed)
+    model = CRNN(len(CLASSES), n_mels=N_MELS, channels=(4, 8), gru_hidden=8).eval()
+    return style_choice.CrnnCandidate(name, "mel spectrogram", model, clips, 24, path)
+
+
+def classifier_candidate(name, codes, f1):
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.eye(3)[np.maximum(codes, 0)] + 0.01 * np.arange(len(codes))[:, None]
+    chosen = ChosenModel("logistic regression")
+    chosen.scores, chosen.model = {"logistic regression": f1}, LogisticRegression().fit(X[:12], np.maximum(codes, 0)[:12])
+    return style_choice.ClassifierCandidate(name, "summary features", chosen, ["x0", "x1", "x2"], X)
+
+
+def test_candidates_are_ranked_on_validation_and_the_best_crnn_is_kept(tunes, tmp_path):
+    table, codes, clips = tunes
+    crnns = [crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt"), crnn_candidate("other CRNN", clips, 1, tmp_path / "b.pt")]
+    f1 = [c.validation_f1(table, codes) for c in crnns]
+    val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
+    _, logits, _ = crnns[0].outputs(table, codes, ("val",))
+    assert f1[0] == evaluation.macro_f1(codes[val_rows], logits.argmax(axis=1))
+    strong = classifier_candidate("logistic regression (summary)", codes, max(f1) + 0.1)
+    choice = style_choice.choose(crnns, [strong], table, codes)
+    assert choice.best is strong and choice.best_crnn is crnns[int(np.argmax(f1))]
+    assert choice.validation_f1.index[0] == strong.name and choice.validation_f1.is_monotonic_decreasing
+    weak = classifier_candidate("logistic regression (summary)", codes, min(f1) - 0.1)
+    assert style_choice.choose(crnns, [weak], table, codes).best is choice.best_crnn
+    # a tie goes to the earlier candidate (the CRNNs come first)
+    tied = classifier_candidate("logistic regression (summary)", codes, max(f1))
+    assert style_choice.choose(crnns, [tied], table, codes).best is choice.best_crnn
+    with pytest.raises(ValueError, match="at least one CRNN"):
+        style_choice.choose([], [strong], table, codes)
+    with pytest.raises(ValueError, match="names must differ"):
+        style_choice.choose([crnns[0], crnns[0]], [], table, codes)
+
+
+def test_outputs_follow_the_splits_skip_left_out_tunes_and_are_computed_once(tunes, tmp_path, monkeypatch):
+    table, codes, clips = tunes
+    candidate = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
+    ids, logits, embeddings = candidate.outputs(table, codes, ("val", "test"))
+    keep = codes >= 0
+    expected = [t for s in ("val", "test") for t in table.loc[keep & (table["split"] == s).to_numpy(), "tune_id"]]
+    assert ids.tolist() == expected and "t07" not in ids  # t07 is left out (code -1)
+    assert logits.shape == (len(expected), len(CLASSES)) and len(embeddings) == len(expected)
+    calls = []
+    monkeypatch.setattr(training, "predict", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError))
+    again = candidate.outputs(table, codes, ("test", "val"))
+    assert not calls and again[0].tolist() == expected[9:] + expected[:9]
+    np.testing.assert_array_equal(again[1][:9], logits[9:])
+
+
+def test_test_answers_and_cards_of_both_kinds(tunes, tmp_path):
+    table, codes, clips = tunes
+    crnn = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
+    training.save_checkpoint(tmp_path / "a.pt", crnn.model)
+    classifier = classifier_candidate("logistic regression (summary)", codes, 0.9)
+    choice = style_choice.choose([crnn], [classifier], table, codes)
+    answers = choice.test_answers(table, codes, CLASSES)
+    test_rows = (table["split"] == "test").to_numpy() & (codes >= 0)
+    assert answers["tune_id"].tolist() == table.loc[test_rows, "tune_id"].tolist()
+    proba = classifier.chosen.model.predict_proba(classifier.X[test_rows])
+    np.testing.assert_allclose(answers["probability"], proba.max(axis=1))
+    assert (answers["model"] == classifier.name).all() and set(answers["style"]) <= set(CLASSES)
+    card = choice.best.card(CLASSES, 0.9, tmp_path)
+    assert card.kind == "sklearn" and card.validation == {"macro_f1": 0.9} and card.inputs.columns == ("x0", "x1", "x2")
+    assert saved_models.read_card(tmp_path / "style-classifier.json").name == classifier.name
+    crnn_card = crnn.card(CLASSES, 0.5)
+    assert crnn_card.kind == "crnn" and crnn_card.file == tmp_path / "a.pt" and crnn_card.classes == CLASSES
+    torch.manual_seed(0)
+    proba = crnn.probabilities(table, codes)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="folder"):
+        classifier.card(CLASSES, 0.9)
