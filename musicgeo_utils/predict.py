@@ -77,7 +77,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, int]:
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, ValueError, TypeError) as err:  # LibsndfileError is a RuntimeError
-        samples, rate = _librosa_fallback(path, str(err))
+        # soundfile's message starts "Error opening '<path>': "; ours names the file once already
+        samples, rate = _librosa_fallback(path, str(err).replace(f"Error opening {str(path)!r}: ", ""))
     if samples.size == 0:
         raise PredictError(f"{path}: no audio samples (empty file)")
     return samples, int(rate)

@@ -288,6 +288,7 @@ def test_bad_audio_gives_one_line_and_exit_1(bundle, clips, capsys, name, messag
     err = capsys.readouterr().err
     assert status == 1 and message in err and name in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.count(name) == 1  # the file is named once (not again inside soundfile's reason)
 
 
 def test_missing_bundle_and_model_are_clear_errors(bundle, clips, tmp_path, capsys):
