@@ -4,7 +4,14 @@
 (``crs="Simple"``), coloured by style with a legend, one layer per layout
 (PCA, t-SNE, UMAP ...) and a layer control to switch between them (radio
 buttons: one layout at a time). Hovering shows title, origin and style;
-clicking opens a popup with an ``<audio>`` player for that tune.
+clicking opens a popup with an ``<audio>`` player for that tune. A panel at
+the bottom right searches the tunes (title, style, origin, tune id, whose first
+part is the collection: Enter or a click on a result opens the tune), lists
+the styles with their counts (click one to hide or show its points: the
+legend is the filter) and exports the visible points of the shown layout as
+CSV. The view (layout, zoom, centre, hidden styles, selected tune) is kept in
+the URL's fragment (``#layer=1&zoom=3.00&x=50.00&y=40.00&hide=0.2&tune=...``),
+so a copied link reopens it.
 
 Page size. Each clip's title, origin, id and audio file name are stored
 once in a JSON table shared by all layouts; a layout adds only its x/y
@@ -211,6 +218,7 @@ var {{ this.get_name() }} = (function () {
   function row(name, value) { return "<tr><th>" + name + "</th><td>" + value + "</td></tr>"; }
   return {
     d: d,
+    layers: [],  // one {group, markers, xy} per layout, in the layer control's order
     tooltip: function (i) {
       return "<b>" + d.title[i] + "</b><br>" + d.origin[i] + " &middot; " + d.styles[d.style[i]];
     },
@@ -239,15 +247,16 @@ class _LayoutLayer(MacroElement):
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function () {
-  var T = {{ this.table }}, xy = {{ this.xy }}, layer = {{ this._parent.get_name() }};
+  var T = {{ this.table }}, xy = {{ this.xy }}, layer = {{ this._parent.get_name() }}, markers = [];
   for (let i = 0; i < xy.x.length; i++) {
     var c = T.d.palette[T.d.style[i]];
-    L.circleMarker([xy.y[i], xy.x[i]], {radius: {{ this.radius }}, color: c, fillColor: c,
-                                         weight: 1, opacity: 0.9, fillOpacity: 0.75})
+    markers.push(L.circleMarker([xy.y[i], xy.x[i]], {radius: {{ this.radius }}, color: c, fillColor: c,
+                                                      weight: 1, opacity: 0.9, fillOpacity: 0.75})
       .bindTooltip(function () { return T.tooltip(i); }, {sticky: true})
       .bindPopup(function () { return T.popup(i); }, {maxWidth: 320, minWidth: 260})
-      .addTo(layer);
+      .addTo(layer));
   }
+  T.layers.push({group: layer, markers: markers, xy: xy});
 })();
 {% endmacro %}""")
 
@@ -258,6 +267,163 @@ class _LayoutLayer(MacroElement):
         self.xy = maps._script_json({"x": np.round(Y[:, 0], 2).tolist(),
                                      "y": np.round(Y[:, 1], 2).tolist()})
         self.radius = float(radius)
+
+
+class _Explorer(MacroElement):
+    """Search, the style filter (the legend: counts, click to hide or show), CSV export of the
+    visible points, and the view kept in the URL's fragment; ``window.musicMapExplorer`` for tests."""
+
+    _template = Template("""
+{% macro html(this, kwargs) %}
+<div id="mg-explorer" style="position:fixed;bottom:24px;right:10px;z-index:1000;width:250px;
+     background:rgba(255,255,255,0.95);border:1px solid #bbb;border-radius:4px;padding:6px 8px;
+     font:13px sans-serif">
+  <input id="mg-search" type="search" placeholder="search: title, style, origin, collection"
+         aria-label="search the tunes" style="width:100%;box-sizing:border-box">
+  <div id="mg-found" style="color:#555;margin:3px 0"></div>
+  <div id="mg-results"></div>
+  <div style="font-weight:bold;margin-top:4px">{{ this.legend_title }}
+    <span style="font-weight:normal;color:#777">(click to hide or show)</span></div>
+  <div id="mg-styles"></div>
+  <button id="mg-export" type="button" style="margin-top:5px">export the visible points (CSV)</button>
+</div>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+  var T = {{ this.table }}, map = {{ this._parent.get_name() }}, d = T.d;
+  var box = document.getElementById("mg-explorer");
+  L.DomEvent.disableClickPropagation(box);
+  L.DomEvent.disableScrollPropagation(box);
+  var hidden = {}, current = 0, selected = null, rows = [];
+  function plain(escaped) { var t = document.createElement("textarea"); t.innerHTML = escaped; return t.value; }
+  var haystack = d.id.map(function (id, i) {
+    return [d.title[i], d.origin[i], d.styles[d.style[i]], id].map(plain).join(" | ").toLowerCase();
+  });
+  var counts = d.styles.map(function () { return 0; });
+  d.style.forEach(function (s) { counts[s] += 1; });
+  d.styles.forEach(function (name, s) {  // names and colours are escaped / checked in Python
+    var row = document.createElement("div");
+    row.className = "mg-style"; row.style.cursor = "pointer";
+    row.innerHTML = '<span style="display:inline-block;width:11px;height:11px;border-radius:50%;'
+      + 'margin-right:5px;background:' + d.palette[s] + '"></span>' + name
+      + ' <span style="color:#777">(' + counts[s] + ')</span>';
+    row.addEventListener("click", function () { toggle(s); });
+    document.getElementById("mg-styles").appendChild(row); rows.push(row);
+  });
+  function visible(i) { return !hidden[d.style[i]]; }
+  function apply() {
+    T.layers.forEach(function (layer) {
+      layer.markers.forEach(function (m, i) {
+        var show = visible(i), has = layer.group.hasLayer(m);
+        if (show && !has) { layer.group.addLayer(m); } else if (!show && has) { layer.group.removeLayer(m); }
+      });
+    });
+    rows.forEach(function (row, s) { row.style.opacity = hidden[s] ? 0.35 : 1; });
+    save();
+  }
+  function toggle(s) { if (hidden[s]) { delete hidden[s]; } else { hidden[s] = true; } apply(); }
+  function search(query) {
+    var q = query.trim().toLowerCase(), hits = [];
+    if (q.length >= 2) { haystack.forEach(function (h, i) { if (h.indexOf(q) >= 0) { hits.push(i); } }); }
+    document.getElementById("mg-found").textContent = q.length < 2 ? "" : hits.length + " tune(s) found";
+    var list = document.getElementById("mg-results");
+    list.innerHTML = "";
+    hits.slice(0, 8).forEach(function (i) {
+      var item = document.createElement("div");
+      item.style.cursor = "pointer"; item.style.color = "#1f4e99";
+      item.innerHTML = d.title[i] + ' <span style="color:#777">' + d.styles[d.style[i]] + "</span>";
+      item.addEventListener("click", function () { select(i); });
+      list.appendChild(item);
+    });
+    return hits;
+  }
+  function select(i, fly) {
+    if (hidden[d.style[i]]) { delete hidden[d.style[i]]; apply(); }
+    var m = T.layers[current].markers[i];
+    selected = i;
+    if (fly !== false) { map.setView(m.getLatLng(), Math.max(map.getZoom(), 4)); }
+    m.openPopup();
+    save();
+  }
+  function visibleRows() {
+    var xy = T.layers[current].xy, out = [];
+    d.id.forEach(function (id, i) { if (visible(i)) { out.push(i); } });
+    return out.map(function (i) {
+      return [d.id[i], d.title[i], d.origin[i], d.styles[d.style[i]]].map(plain).concat([xy.x[i], xy.y[i]]);
+    });
+  }
+  function csv() {
+    function cell(v) { v = String(v); return /[",\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
+    return [["tune_id", "title", "origin", "style", "x", "y"]].concat(visibleRows())
+      .map(function (r) { return r.map(cell).join(","); }).join("\\n") + "\\n";
+  }
+  function exportCsv() {
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([csv()], {type: "text/csv"}));
+    a.download = "music_map_points.csv"; document.body.appendChild(a); a.click(); a.remove();
+  }
+  function state() {
+    var c = map.getCenter(), p = new URLSearchParams();
+    p.set("layer", current); p.set("zoom", map.getZoom().toFixed(2));
+    p.set("x", c.lng.toFixed(2)); p.set("y", c.lat.toFixed(2));
+    var off = Object.keys(hidden).sort(); if (off.length) { p.set("hide", off.join(".")); }
+    if (selected !== null) { p.set("tune", plain(d.id[selected])); }
+    return p.toString();
+  }
+  var loading = true;
+  function save() {
+    if (loading) { return; }
+    try { history.replaceState(null, "", "#" + state()); } catch (e) {}  // about:srcdoc has no history
+  }
+  function useLayer(k) {
+    var radios = document.querySelectorAll(".leaflet-control-layers-base input");
+    if (k !== current && radios[k]) { radios[k].click(); }
+    current = k;
+  }
+  map.on("baselayerchange", function (e) {
+    T.layers.forEach(function (layer, k) { if (layer.group === e.layer) { current = k; } });
+    if (selected !== null) { map.closePopup(); selected = null; }
+    save();
+  });
+  map.on("moveend", save);
+  document.getElementById("mg-search").addEventListener("input", function (e) { search(e.target.value); });
+  document.getElementById("mg-search").addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { var hits = search(e.target.value); if (hits.length) { select(hits[0]); } }
+  });
+  document.getElementById("mg-export").addEventListener("click", exportCsv);
+  function restore() {
+    var p = new URLSearchParams((location.hash || "").slice(1));
+    var k = parseInt(p.get("layer"), 10);
+    if (k >= 0 && k < T.layers.length) { useLayer(k); }
+    (p.get("hide") || "").split(".").forEach(function (s) {
+      s = parseInt(s, 10); if (s >= 0 && s < d.styles.length) { hidden[s] = true; }
+    });
+    apply();
+    var zoom = parseFloat(p.get("zoom")), x = parseFloat(p.get("x")), y = parseFloat(p.get("y"));
+    if (isFinite(zoom) && isFinite(x) && isFinite(y)) { map.setView([y, x], zoom); }
+    var tune = p.get("tune");
+    if (tune !== null) {
+      var i = d.id.map(plain).indexOf(tune);
+      if (i >= 0) { select(i, false); }
+    }
+  }
+  setTimeout(function () { restore(); loading = false; }, 0);  // after the page's own fit_bounds
+  window.musicMapExplorer = {
+    search: search, select: select, toggle: toggle, csv: csv, state: state,
+    visibleCount: function () {
+      var n = 0; map.eachLayer(function (l) { if (l instanceof L.CircleMarker) { n += 1; } }); return n;
+    },
+    layer: function () { return current; }, hidden: function () { return Object.keys(hidden).map(Number); },
+    selected: function () { return selected === null ? null : plain(d.id[selected]); }
+  };
+})();
+{% endmacro %}""")
+
+    def __init__(self, table: _PointTable, legend_title: str):
+        super().__init__()
+        self._name = "MusicExplorer"
+        self.table = table.get_name()
+        self.legend_title = maps.escape(legend_title)
 
 
 def _point_data(points: pd.DataFrame, origin: str, style: str, audio_files: list[str],
@@ -341,7 +507,7 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
         _LayoutLayer(table, Y[keep], radius).add_to(group)
         group.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    maps.add_legend(m, colors, "Style")
+    _Explorer(table, "Style").add_to(m)  # the legend, as a filter with counts
     _add_title(m, title, len(points))
     pad = BOX * 0.03
     m.fit_bounds([[-pad, -pad], [BOX + pad, BOX + pad]])

@@ -1,6 +1,7 @@
 """The interactive map of music: offline page, escaping, layer control, audio excerpts, Chromium."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -177,3 +178,66 @@ def test_clicking_a_point_opens_a_popup_with_working_audio(corpus, tmp_path):
     png = (tmp_path / "music_map.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert not list(path.parent.glob(".check-*"))  # the probe copy is removed
+
+
+_PROBE = """<script>
+window.addEventListener("load", function () { setTimeout(function () { try {
+  var E = window.musicMapExplorer, out = {start: E.visibleCount(), layer: E.layer(), hidden: E.hidden(),
+                                          selected: E.selected(), hash: location.hash};
+  out.popup = (document.querySelector(".leaflet-popup-content") || {}).textContent || "";
+  out.selected_at_start = out.selected;
+  if (__ACT__) {
+    out.irish = E.search("irish").length;
+    out.tune_1 = E.search("tune 1").length;  // Tune 10 and Tune 11
+    out.results = document.getElementById("mg-results").children.length;
+    out.found_text = document.getElementById("mg-found").textContent;
+    out.img = E.search("img src").length;  // the title made of markup is found as text ...
+    out.pwned = document.body.getAttribute("data-pwned");  // ... and never run
+    E.toggle(0); out.after_hide = E.visibleCount();
+    out.csv = E.csv();
+    E.select(5); out.state = E.state(); out.selected = E.selected(); out.hash = location.hash;
+    out.popup = (document.querySelector(".leaflet-popup-content") || {}).textContent || "";
+  }
+  } catch (err) { out = {error: String(err) + " " + (err.stack || "")}; }
+  var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 300); });
+</script>"""
+
+
+def probe(path, act: bool, fragment: str = "") -> dict:
+    page = path.with_name("probe.html")
+    page.write_text(path.read_text(encoding="utf-8").replace(
+        "</body>", _PROBE.replace("__ACT__", "true" if act else "false") + "</body>", 1), encoding="utf-8")
+    dom = report.dom_dump(page, budget_ms=4000, fragment=fragment)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, flags=re.S)
+    assert found, "the probe did not run"
+    result = json.loads(html.unescape(found.group(1)))
+    assert "error" not in result, result.get("error")
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not report.chromium_available(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_search_filter_export_and_a_shared_view(corpus):
+    path = build(corpus)
+    page = path.read_text(encoding="utf-8")
+    assert 'id="mg-search"' in page and "export the visible points (CSV)" in page
+    used = probe(path, act=True)
+    assert used["start"] == 12 and used["layer"] == 0 and used["hidden"] == [] and used["selected_at_start"] is None
+    assert used["irish"] == 4 and used["tune_1"] == 2 and used["results"] == 2
+    assert used["found_text"] == "2 tune(s) found"
+    assert used["img"] == 1 and used["pwned"] is None
+    assert used["after_hide"] == 8  # the first style (4 tunes) hidden from the map
+    rows = used["csv"].strip().split("\n")
+    assert rows[0] == "tune_id,title,origin,style,x,y" and len(rows) == 1 + 8
+    assert not any(",Chinese folk," in r for r in rows[1:])
+    assert '"<img src=x onerror=""document.body.setAttribute(\'data-pwned\',\'1\')"">"' in used["csv"]
+    assert used["selected"] == "essen/han/5" and "Tune 5" in used["popup"]
+    assert "hide=0" in used["state"] and "tune=essen%2Fhan%2F5" in used["state"] and "layer=0" in used["state"]
+    assert used["hash"] == "#" + used["state"]  # the view is in the URL
+    # the shared link reopens the same view: third layout, styles 0 and 2 hidden, tune 4 open
+    shared = probe(path, act=False, fragment="layer=2&zoom=3.00&x=40.00&y=30.00&hide=0.2&tune=essen%2Fhan%2F4")
+    assert shared["layer"] == 2 and shared["hidden"] == [0, 2] and shared["start"] == 4
+    assert shared["selected"] == "essen/han/4" and "Tune 4" in shared["popup"]
+    assert "zoom=3.00" in shared["hash"] and "x=40.00" in shared["hash"]
