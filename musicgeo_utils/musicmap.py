@@ -115,6 +115,25 @@ def sample_points(points: pd.DataFrame, max_points: int | None, seed: int,
     return np.sort(keep)
 
 
+def nearest_neighbours(X: np.ndarray, k: int = 5, metric: str = "cosine") -> np.ndarray:
+    """``(n, k)`` row indices of each row's ``k`` nearest other rows of ``X`` (nearest first).
+
+    For the popups' "nearest tunes": computed in the embedding itself (e.g. the
+    CRNN's penultimate layer), not on the 2-D map. Ties go to the lower row.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < 2:
+        raise ValueError(f"nearest_neighbours needs an (n >= 2, d) array, got shape {X.shape}")
+    k = min(int(k), len(X) - 1)
+    _, found = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm="brute").fit(X).kneighbors(X)
+    rows = np.arange(len(X))[:, None]
+    # drop each row itself (usually first, but a duplicate row may come before it)
+    others = np.array([[j for j in row if j != i][:k] for i, row in zip(rows[:, 0], found)])
+    return others
+
+
 # --------------------------------------------------------------------------- audio files
 
 def audio_file_name(tune_id: object, extension: str = ".mp3", variant: object = "") -> str:
@@ -229,7 +248,27 @@ var {{ this.get_name() }} = (function () {
         : '<div class="mg-note">' + d.note + '</div>';
       return '<div class="mg-music"><div style="font-weight:bold;margin-bottom:4px">' + d.title[i]
         + "</div><table class='mg-popup'>" + row("origin", d.origin[i])
-        + row("style", d.styles[d.style[i]]) + row("tune", d.id[i]) + "</table>" + player + "</div>";
+        + row("style", d.styles[d.style[i]]) + row("tune", d.id[i]) + "</table>" + player
+        + this.near(i) + "</div>";
+    },
+    why: function (i, j) {  // what a neighbour shares with the tune
+      var same = [];
+      if (d.style[i] === d.style[j]) { same.push("style"); }
+      if (d.origin[i] === d.origin[j]) { same.push("origin"); }
+      if (d.key && d.key[i] && d.key[i] === d.key[j]) { same.push("key " + d.key[i]); }
+      if (d.meter && d.meter[i] && d.meter[i] === d.meter[j]) { same.push("metre " + d.meter[i]); }
+      return same.length ? "same " + same.join(", ") : "near in sound only";
+    },
+    near: function (i) {
+      var nn = d.nn[i] || [], self = this;
+      if (!nn.length) { return ""; }
+      return '<div class="mg-near" style="margin-top:6px;font-size:12px"><b>Nearest tunes</b> '
+        + '<span style="color:#777">(in the network&#39;s embedding)</span>'
+        + nn.map(function (j) {
+          var play = d.audio[j] ? '<button type="button" data-mg-play="' + j + '" title="play">&#9654;</button> ' : "";
+          return '<div style="margin:2px 0">' + play + '<a href="#" data-mg-open="' + j + '">' + d.title[j]
+            + '</a> <span style="color:#777">' + d.styles[d.style[j]] + "; " + self.why(i, j) + "</span></div>";
+        }).join("") + "</div>";
     }
   };
 })();
@@ -391,6 +430,16 @@ class _Explorer(MacroElement):
     if (e.key === "Enter") { var hits = search(e.target.value); if (hits.length) { select(hits[0]); } }
   });
   document.getElementById("mg-export").addEventListener("click", exportCsv);
+  var player = new Audio();  // one sound at a time: neighbours' previews share it
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target.closest("[data-mg-play],[data-mg-open]") : null;
+    if (!el) { return; }
+    e.preventDefault();
+    var j = parseInt(el.getAttribute("data-mg-play") || el.getAttribute("data-mg-open"), 10);
+    if (el.hasAttribute("data-mg-open")) { select(j); return; }
+    document.querySelectorAll("audio").forEach(function (a) { a.pause(); });
+    player.src = d.prefix + d.audio[j]; player.play().catch(function () {});
+  });
   function restore() {
     var p = new URLSearchParams((location.hash || "").slice(1));
     var k = parseInt(p.get("layer"), 10);
@@ -427,11 +476,16 @@ class _Explorer(MacroElement):
 
 
 def _point_data(points: pd.DataFrame, origin: str, style: str, audio_files: list[str],
-                colors: dict[str, str], audio_prefix: str, listen_note: str) -> dict:
-    """The JSON table of :class:`_PointTable`: every text escaped, styles as palette indices."""
+                colors: dict[str, str], audio_prefix: str, listen_note: str,
+                neighbours: list[list[int]] | None = None) -> dict:
+    """The JSON table of :class:`_PointTable`: every text escaped, styles as palette indices;
+    ``nn`` the neighbours' row indices, ``key``/``meter`` (when ``points`` has them) say why."""
     labels = list(colors)
     lookup = {label: i for i, label in enumerate(labels)}
+    extra = {column: [maps.escape(v) for v in points[column].fillna("")]
+             for column in ("key", "meter") if column in points.columns}
     return {
+        "nn": neighbours or [], **extra,
         "id": [maps.escape(v) for v in points["tune_id"]],
         "title": [maps.escape(v) for v in points["title"].fillna("(untitled)")],
         "origin": [maps.escape(v) for v in points[origin].fillna("unknown")],
@@ -468,12 +522,26 @@ def _check_columns(points: pd.DataFrame, columns: list[str]) -> None:
         raise ValueError(f"points: duplicate tune_id, e.g. {duplicated.head(3).tolist()}")
 
 
+def _kept_neighbours(neighbours, keep: np.ndarray, n: int) -> list[list[int]] | None:
+    """Neighbour indices renumbered to the kept rows (those of dropped rows left out)."""
+    if neighbours is None:
+        return None
+    neighbours = np.asarray(neighbours)
+    if neighbours.ndim != 2 or len(neighbours) != n:
+        raise ValueError(f"neighbours must be (n={n}, k) row indices, got shape {neighbours.shape}")
+    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= n):
+        raise ValueError(f"neighbours must be row indices in 0..{n - 1}")
+    new = np.full(n, -1)
+    new[keep] = np.arange(len(keep))
+    return [[int(new[j]) for j in neighbours[i] if new[j] >= 0] for i in keep]
+
+
 def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_paths=None,
               out_dir: str | os.PathLike | None = None, title: str = "A map of music", seed: int = 0,
               audio: str = "relative", audio_prefix: str = "audio/", origin: str = "country",
               style: str = "style", max_points: int | None = None, clip_seconds: float = 6.0,
               listen_note: str = DEFAULT_NOTE, radius: float = 5.0,
-              audio_compression: float = 0.8) -> folium.Map:
+              audio_compression: float = 0.8, neighbours: np.ndarray | None = None) -> folium.Map:
     """An offline Leaflet map of clips, one switchable layer per layout, with audio popups.
 
     - ``points``: one row per clip with ``tune_id`` (unique), ``title``,
@@ -486,7 +554,11 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
       ``clip_seconds`` long, ``audio_compression`` its ``compression_level``)
       and players use ``audio_prefix + file``;
       ``audio='none'`` shows ``listen_note`` instead (see module docstring);
-    - ``max_points``: draw a style-stratified sample of that many, chosen with ``seed``.
+    - ``max_points``: draw a style-stratified sample of that many, chosen with ``seed``;
+    - ``neighbours``: ``(n, k)`` row indices of each clip's nearest clips in the
+      embedding (:func:`nearest_neighbours`), listed in its popup, playable,
+      with what they share (style, origin, and ``key`` / ``meter`` when
+      ``points`` has those columns); neighbours left out by sampling are dropped.
 
     Save with :func:`save_music_map`; in a notebook show with ``map_html.notebook_map``.
     """
@@ -495,12 +567,13 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
     _check_columns(points, ["tune_id", "title", origin, style])
     scaled = _check_layouts(layouts, len(points))
     keep = sample_points(points, max_points, seed, style)
+    near = _kept_neighbours(neighbours, keep, len(points))
     points = points.iloc[keep].reset_index(drop=True)
     colors = category_colors(points[style])
     files = _audio_column(points, audio_paths, out_dir, audio, clip_seconds, audio_compression)
     m = maps.base_map(location=(BOX / 2, BOX / 2), zoom_start=2, crs="Simple", zoom_snap=0.25)
     table = _PointTable(_point_data(points, origin, style, files, colors,
-                                    _check_prefix(audio_prefix), listen_note))
+                                    _check_prefix(audio_prefix), listen_note, near))
     table.add_to(m)
     for i, (name, Y) in enumerate(scaled.items()):
         group = folium.FeatureGroup(name=maps.escape(name), overlay=False, show=i == 0)

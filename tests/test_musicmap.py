@@ -241,3 +241,56 @@ def test_search_filter_export_and_a_shared_view(corpus):
     assert shared["layer"] == 2 and shared["hidden"] == [0, 2] and shared["start"] == 4
     assert shared["selected"] == "essen/han/4" and "Tune 4" in shared["popup"]
     assert "zoom=3.00" in shared["hash"] and "x=40.00" in shared["hash"]
+
+
+def test_nearest_neighbours_leave_each_row_out_and_follow_sampling():
+    X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 0.05]])
+    near = musicmap.nearest_neighbours(X, k=2)
+    assert near.shape == (5, 2) and not (near == np.arange(5)[:, None]).any()
+    assert set(near[0]) == {1, 4} and near[2, 0] == 3
+    assert musicmap.nearest_neighbours(X[:2], k=5).shape == (2, 1)  # k capped at n - 1
+    with pytest.raises(ValueError, match="n >= 2"):
+        musicmap.nearest_neighbours(X[:1])
+    kept = musicmap._kept_neighbours(near, np.array([0, 2, 3]), 5)
+    assert kept == [[], [2], [1]]  # rows 1 and 4 were not drawn: 0 keeps no neighbour; 2 <-> 3 renumbered
+    with pytest.raises(ValueError, match="row indices"):
+        musicmap._kept_neighbours(near + 10, np.arange(5), 5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not report.chromium_available(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_popup_lists_playable_neighbours_with_what_they_share(corpus):
+    points, layouts, paths, out = corpus
+    points = points.assign(key=["D", "G", "D", "A"] * 3, meter=["6/8", "4/4", "3/4"] * 4)
+    near = musicmap.nearest_neighbours(layouts["PCA"], k=3)
+    m = musicmap.music_map(points, layouts, paths, out, title="map", seed=0, neighbours=near)
+    path = musicmap.save_music_map(m, out / "music_map.html")
+    script = """<script>
+window.addEventListener("load", function () { setTimeout(function () { var out = {};
+  try {
+    var E = window.musicMapExplorer; E.select(3, false);
+    var box = document.querySelector(".leaflet-popup-content");
+    out.near = Array.prototype.map.call(box.querySelectorAll(".mg-near > div"), function (r) { return r.textContent; });
+    out.play = box.querySelectorAll("[data-mg-play]").length;
+    box.querySelector("[data-mg-open]").click();
+    out.after = E.selected(); out.hash = location.hash;
+  } catch (err) { out.error = String(err); }
+  var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 300); });
+</script>"""
+    page = path.with_name("probe.html")
+    page.write_text(path.read_text(encoding="utf-8").replace("</body>", script + "</body>", 1), encoding="utf-8")
+    found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', report.dom_dump(page)).group(1)))
+    assert "error" not in found, found
+    titles = [points["title"][j] for j in near[3]]
+    assert len(found["near"]) == 3 and found["play"] == 3
+    for text, j in zip(found["near"], near[3]):
+        assert text.startswith(f"\u25b6 {points['title'][j]}")
+        shared = [w for w, same in (("style", points["style"][j] == points["style"][3]),
+                                    ("origin", points["country"][j] == points["country"][3]),
+                                    (f"key {points['key'][3]}", points["key"][j] == points["key"][3]),
+                                    (f"metre {points['meter'][3]}", points["meter"][j] == points["meter"][3])) if same]
+        assert text.endswith("same " + ", ".join(shared) if shared else "near in sound only")
+    assert found["after"] == points["tune_id"][near[3][0]] and titles
+    assert "tune=" in found["hash"]  # opening a neighbour is a shareable view too
