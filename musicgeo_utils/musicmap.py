@@ -11,7 +11,11 @@ the styles with their counts (click one to hide or show its points: the
 legend is the filter) and exports the visible points of the shown layout as
 CSV. The view (layout, zoom, centre, hidden styles, selected tune) is kept in
 the URL's fragment (``#layer=1&zoom=3.00&x=50.00&y=40.00&hide=0.2&tune=...``),
-so a copied link reopens it.
+so a copied link reopens it. Hovering over a point plays the first 3 s of its
+excerpt; where the browser allows no sound before the page is first clicked
+(Chromium's default), the panel says so instead. One sound plays at a time.
+A popup can list the tune's nearest tunes in the embedding itself
+(``neighbours``), each playable, with what they share.
 
 Page size. Each clip's title, origin, id and audio file name are stored
 once in a JSON table shared by all layouts; a layout adds only its x/y
@@ -325,6 +329,7 @@ class _Explorer(MacroElement):
     <span style="font-weight:normal;color:#777">(click to hide or show)</span></div>
   <div id="mg-styles"></div>
   <button id="mg-export" type="button" style="margin-top:5px">export the visible points (CSV)</button>
+  <div id="mg-hint" style="color:#a33;margin-top:4px"></div>
 </div>
 {% endmacro %}
 {% macro script(this, kwargs) %}
@@ -430,7 +435,28 @@ class _Explorer(MacroElement):
     if (e.key === "Enter") { var hits = search(e.target.value); if (hits.length) { select(hits[0]); } }
   });
   document.getElementById("mg-export").addEventListener("click", exportCsv);
-  var player = new Audio();  // one sound at a time: neighbours' previews share it
+  var player = new Audio(), previewing = null, stopTimer = null;  // one sound at a time
+  function stopPreview() { clearTimeout(stopTimer); if (previewing !== null) { player.pause(); previewing = null; } }
+  function preview(i) {  // hover: the first {{ this.preview_seconds }} s of the tune's excerpt
+    if (!d.audio[i]) { return; }
+    document.querySelectorAll("audio").forEach(function (a) { a.pause(); });
+    previewing = i; player.src = d.prefix + d.audio[i]; player.currentTime = 0;
+    var hint = document.getElementById("mg-hint");
+    player.play().then(function () {
+      hint.textContent = "";
+      clearTimeout(stopTimer); stopTimer = setTimeout(stopPreview, {{ this.preview_ms }});
+    }).catch(function (err) {
+      if (err && err.name === "NotAllowedError") {  // the browser waits for a first click or key press
+        hint.textContent = "Click once anywhere on the page to hear a preview when you hover over a point.";
+      }
+    });
+  }
+  T.layers.forEach(function (layer) {
+    layer.markers.forEach(function (m, i) {
+      m.on("mouseover", function () { preview(i); });
+      m.on("mouseout", stopPreview);
+    });
+  });
   document.addEventListener("click", function (e) {
     var el = e.target.closest ? e.target.closest("[data-mg-play],[data-mg-open]") : null;
     if (!el) { return; }
@@ -438,8 +464,12 @@ class _Explorer(MacroElement):
     var j = parseInt(el.getAttribute("data-mg-play") || el.getAttribute("data-mg-open"), 10);
     if (el.hasAttribute("data-mg-open")) { select(j); return; }
     document.querySelectorAll("audio").forEach(function (a) { a.pause(); });
-    player.src = d.prefix + d.audio[j]; player.play().catch(function () {});
+    stopPreview(); player.src = d.prefix + d.audio[j]; player.play().catch(function () {});
   });
+  document.addEventListener("play", function (e) {  // a popup's own player stops the others
+    if (e.target !== player) { player.pause(); }
+    document.querySelectorAll("audio").forEach(function (a) { if (a !== e.target) { a.pause(); } });
+  }, true);
   function restore() {
     var p = new URLSearchParams((location.hash || "").slice(1));
     var k = parseInt(p.get("layer"), 10);
@@ -463,16 +493,19 @@ class _Explorer(MacroElement):
       var n = 0; map.eachLayer(function (l) { if (l instanceof L.CircleMarker) { n += 1; } }); return n;
     },
     layer: function () { return current; }, hidden: function () { return Object.keys(hidden).map(Number); },
+    preview: preview, player: player,
     selected: function () { return selected === null ? null : plain(d.id[selected]); }
   };
 })();
 {% endmacro %}""")
 
-    def __init__(self, table: _PointTable, legend_title: str):
+    def __init__(self, table: _PointTable, legend_title: str, preview_seconds: float = 3.0):
         super().__init__()
         self._name = "MusicExplorer"
         self.table = table.get_name()
         self.legend_title = maps.escape(legend_title)
+        self.preview_seconds = float(preview_seconds)
+        self.preview_ms = int(round(1000 * preview_seconds))
 
 
 def _point_data(points: pd.DataFrame, origin: str, style: str, audio_files: list[str],

@@ -238,15 +238,16 @@ def screenshot(html_path: str | os.PathLike, png_path: str | os.PathLike, width:
 
 
 def dom_dump(html_path: str | os.PathLike, budget_ms: int = 5000, timeout: float = 120,
-             fragment: str = "") -> str:
+             fragment: str = "", flags: tuple[str, ...] = ()) -> str:
     """The page's DOM after its scripts ran (``--dump-dom``), as HTML text.
 
     Only the top document is dumped, not iframe contents; check a standalone
     map page for ``leaflet-pane`` to know that Leaflet built the map.
     ``fragment``: opened as ``page.html#fragment`` (a shared view of a map).
+    ``flags``: more Chromium switches (e.g. ``--autoplay-policy=...``).
     """
     url = _file_url(html_path) + (f"#{fragment}" if fragment else "")
-    result = _run_chromium([f"--virtual-time-budget={int(budget_ms)}", "--dump-dom", url], timeout)
+    result = _run_chromium([f"--virtual-time-budget={int(budget_ms)}", *flags, "--dump-dom", url], timeout)
     return result.stdout
 
 

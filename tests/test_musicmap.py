@@ -294,3 +294,38 @@ window.addEventListener("load", function () { setTimeout(function () { var out =
         assert text.endswith("same " + ", ".join(shared) if shared else "near in sound only")
     assert found["after"] == points["tune_id"][near[3][0]] and titles
     assert "tune=" in found["hash"]  # opening a neighbour is a shareable view too
+
+
+_HOVER = """<script>
+window.addEventListener("load", function () { setTimeout(function () { var out = {};
+  var E = window.musicMapExplorer, point = document.querySelector("path.leaflet-interactive");
+  point.dispatchEvent(new MouseEvent("mouseover", {bubbles: true, view: window}));  // hover, no click yet
+  setTimeout(function () {
+    out.hint = document.getElementById("mg-hint").textContent; out.paused = E.player.paused;
+    out.src = E.player.getAttribute("src") || E.player.src;
+    point.dispatchEvent(new MouseEvent("mouseout", {bubbles: true, view: window}));
+    out.paused_after_leaving = E.player.paused;
+    var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }, 500);
+}, 300); });
+</script>"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not report.chromium_available(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_hover_previews_a_tune_or_invites_a_first_click(corpus):
+    path = build(corpus)
+    page = path.with_name("hover.html")
+    page.write_text(path.read_text(encoding="utf-8").replace("</body>", _HOVER + "</body>", 1), encoding="utf-8")
+
+    def hover(*flags):
+        dom = report.dom_dump(page, budget_ms=4000, flags=flags)
+        return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom).group(1)))
+
+    # Chromium's default policy: no sound before the page has been clicked; the panel says so
+    blocked = hover()
+    assert blocked["paused"] and "Click once" in blocked["hint"] and "audio/" in blocked["src"]
+    # what the page may do after a first click: the preview plays, and stops when the pointer leaves
+    allowed = hover("--autoplay-policy=no-user-gesture-required")
+    assert not allowed["paused"] and allowed["hint"] == "" and allowed["paused_after_leaving"]
