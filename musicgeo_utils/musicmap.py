@@ -63,7 +63,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from . import config, map_html, maps, render, report
-from .cache import content_key, write_bytes
+from .cache import content_key, write_bytes, write_npz
 from .colors import category_colors
 
 #: Side of the square every layout is scaled into (map units).
@@ -481,6 +481,7 @@ class _Explorer(MacroElement):
     var zoom = parseFloat(p.get("zoom")), x = parseFloat(p.get("x")), y = parseFloat(p.get("y"));
     if (isFinite(zoom) && isFinite(x) && isFinite(y)) { map.setView([y, x], zoom); }
     var tune = p.get("tune");
+    if (tune === null && {{ this.select }} !== null) { tune = {{ this.select }}; }  // the page's own start
     if (tune !== null) {
       var i = d.id.map(plain).indexOf(tune);
       if (i >= 0) { select(i, false); }
@@ -499,9 +500,11 @@ class _Explorer(MacroElement):
 })();
 {% endmacro %}""")
 
-    def __init__(self, table: _PointTable, legend_title: str, preview_seconds: float = 3.0):
+    def __init__(self, table: _PointTable, legend_title: str, preview_seconds: float = 3.0,
+                 select: str | None = None):
         super().__init__()
         self._name = "MusicExplorer"
+        self.select = maps._script_json(None if select is None else str(select))
         self.table = table.get_name()
         self.legend_title = maps.escape(legend_title)
         self.preview_seconds = float(preview_seconds)
@@ -556,17 +559,18 @@ def _check_columns(points: pd.DataFrame, columns: list[str]) -> None:
 
 
 def _kept_neighbours(neighbours, keep: np.ndarray, n: int) -> list[list[int]] | None:
-    """Neighbour indices renumbered to the kept rows (those of dropped rows left out)."""
+    """Neighbour indices (one row of indices per point, rows may differ in length) renumbered to the
+    kept rows (those of dropped rows left out)."""
     if neighbours is None:
         return None
-    neighbours = np.asarray(neighbours)
-    if neighbours.ndim != 2 or len(neighbours) != n:
-        raise ValueError(f"neighbours must be (n={n}, k) row indices, got shape {neighbours.shape}")
-    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= n):
+    rows = [np.asarray(row, dtype=int).ravel() for row in neighbours]
+    if len(rows) != n:
+        raise ValueError(f"neighbours must have one row of row indices per point ({n}), got {len(rows)}")
+    if any(row.size and (row.min() < 0 or row.max() >= n) for row in rows):
         raise ValueError(f"neighbours must be row indices in 0..{n - 1}")
     new = np.full(n, -1)
     new[keep] = np.arange(len(keep))
-    return [[int(new[j]) for j in neighbours[i] if new[j] >= 0] for i in keep]
+    return [[int(new[j]) for j in rows[i] if new[j] >= 0] for i in keep]
 
 
 def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_paths=None,
@@ -574,7 +578,8 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
               audio: str = "relative", audio_prefix: str = "audio/", origin: str = "country",
               style: str = "style", max_points: int | None = None, clip_seconds: float = 6.0,
               listen_note: str = DEFAULT_NOTE, radius: float = 5.0,
-              audio_compression: float = 0.8, neighbours: np.ndarray | None = None) -> folium.Map:
+              audio_compression: float = 0.8, neighbours: np.ndarray | None = None,
+              select: str | None = None) -> folium.Map:
     """An offline Leaflet map of clips, one switchable layer per layout, with audio popups.
 
     - ``points``: one row per clip with ``tune_id`` (unique), ``title``,
@@ -588,10 +593,12 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
       and players use ``audio_prefix + file``;
       ``audio='none'`` shows ``listen_note`` instead (see module docstring);
     - ``max_points``: draw a style-stratified sample of that many, chosen with ``seed``;
-    - ``neighbours``: ``(n, k)`` row indices of each clip's nearest clips in the
+    - ``neighbours``: ``(n, k)`` row indices (or one list per clip) of each clip's nearest clips in the
       embedding (:func:`nearest_neighbours`), listed in its popup, playable,
       with what they share (style, origin, and ``key`` / ``meter`` when
-      ``points`` has those columns); neighbours left out by sampling are dropped.
+      ``points`` has those columns); neighbours left out by sampling are dropped;
+    - ``select``: a tune id whose popup is open when the page opens (unless
+      the link's fragment names another).
 
     Save with :func:`save_music_map`; in a notebook show with ``map_html.notebook_map``.
     """
@@ -613,7 +620,9 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
         _LayoutLayer(table, Y[keep], radius).add_to(group)
         group.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _Explorer(table, "Style").add_to(m)  # the legend, as a filter with counts
+    if select is not None and str(select) not in set(points["tune_id"].astype(str)):
+        raise ValueError(f"select: no point has tune_id {select!r}")
+    _Explorer(table, "Style", select=select).add_to(m)  # the legend, as a filter with counts
     _add_title(m, title, len(points))
     pad = BOX * 0.03
     m.fit_bounds([[-pad, -pad], [BOX + pad, BOX + pad]])
@@ -623,6 +632,88 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
 def save_music_map(m: folium.Map, path: str | os.PathLike) -> Path:
     """Write the standalone page (Leaflet and jQuery inline, no external URL), atomically."""
     return map_html.save_offline(m, path)
+
+
+# --------------------------------------------------------------------------- your song on the map
+
+#: The reference file's name, beside the prediction bundle (notebook 05 writes it).
+REFERENCE_NAME = "music-map.npz"
+#: Columns of the map's points that :func:`save_map_reference` keeps (those present).
+REFERENCE_COLUMNS = ("tune_id", "title", "country", "style", "key", "meter")
+SONG_STYLE = "your song"
+
+
+def save_map_reference(path: str | os.PathLike, points: pd.DataFrame, layouts: Mapping[str, np.ndarray],
+                       embedding: np.ndarray) -> Path:
+    """What ``musicgeo-predict --music-map`` needs to place a song among the map's tunes, as one ``.npz``.
+
+    The points' texts (:data:`REFERENCE_COLUMNS`), each layout's 2-D
+    coordinates (as drawn) and the embedding the layouts were made from
+    (e.g. the best CRNN's penultimate layer); plain arrays, never pickled.
+    """
+    _check_columns(points, ["tune_id", "title", "country", "style"])
+    embedding = np.asarray(embedding, dtype=np.float32)
+    if len(embedding) != len(points):
+        raise ValueError(f"embedding has {len(embedding)} rows, the points table {len(points)}")
+    scaled = _check_layouts(layouts, len(points))
+    texts = {c: np.array(points[c].fillna("").astype(str).tolist(), dtype=str)  # unicode arrays, not objects
+             for c in REFERENCE_COLUMNS if c in points.columns}
+    return write_npz(path, **texts, embedding=embedding, layout_names=np.array(list(scaled)),
+                           layouts=np.stack(list(scaled.values())).astype(np.float32))
+
+
+def read_map_reference(path: str | os.PathLike) -> dict:
+    """A reference written by :func:`save_map_reference`: ``points``, ``layouts`` ({name: (n, 2)}), ``embedding``."""
+    from .cache import read_npz
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no map of music reference (notebook 05 writes it)")
+    try:
+        data = read_npz(path)
+        points = pd.DataFrame({c: data[c] for c in REFERENCE_COLUMNS if c in data})
+        layouts = dict(zip(data["layout_names"].tolist(), data["layouts"]))
+        embedding = data["embedding"]
+    except (KeyError, ValueError, OSError) as err:
+        raise ValueError(f"{path}: not a map of music reference ({err})") from None
+    return {"points": points, "layouts": layouts, "embedding": embedding}
+
+
+def place_on_layouts(reference: dict, vector: np.ndarray, k: int = 5) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Where a new clip goes: its ``k`` nearest reference tunes (cosine, in the embedding) and, on
+    every layout, the mean of their positions weighted by ``1 / distance``.
+
+    One rule for PCA, t-SNE and UMAP: t-SNE has no transform for new points
+    at all, and UMAP's fitted model can only be saved by pickling, which this
+    project never loads; the weighted mean of neighbours lies among them on
+    each layout, so the song sits with the tunes that sound like it.
+    """
+    E = np.asarray(reference["embedding"], dtype=np.float64)
+    v = np.asarray(vector, dtype=np.float64).ravel()
+    if v.shape[0] != E.shape[1]:
+        raise ValueError(f"the clip's embedding has {v.shape[0]} dimensions, the map's {E.shape[1]}")
+    unit = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    distance = 1.0 - unit @ (v / max(float(np.linalg.norm(v)), 1e-12))
+    near = np.argsort(distance, kind="stable")[:min(k, len(E))]
+    weights = 1.0 / np.maximum(distance[near], 1e-9)
+    weights /= weights.sum()
+    return near, {name: weights @ Y[near] for name, Y in reference["layouts"].items()}
+
+
+def song_map(reference: dict, name: str, vector: np.ndarray, out_path: str | os.PathLike, k: int = 5,
+             title: str = "Your song on the map of music") -> tuple[Path, pd.DataFrame]:
+    """A standalone map page: the reference tunes and the song (style :data:`SONG_STYLE`, popup open,
+    its ``k`` nearest tunes listed); returns the page and the nearest tunes (``tune_id, title, style``)."""
+    near, places = place_on_layouts(reference, vector, k)
+    points = reference["points"]
+    song_id = f"{SONG_STYLE}: {name}"
+    song = pd.DataFrame([{"tune_id": song_id, "title": name, "country": "?", "style": SONG_STYLE}])
+    table = pd.concat([points, song], ignore_index=True)
+    layouts = {n: np.vstack([Y, places[n][None, :]]) for n, Y in reference["layouts"].items()}
+    neighbours = [[] for _ in range(len(points))] + [[int(j) for j in near]]  # only the song lists them
+    m = music_map(table, layouts, audio="none", title=title, select=song_id, neighbours=neighbours)
+    nearest = points.iloc[near][["tune_id", "title", "style"]].reset_index(drop=True)
+    return save_music_map(m, out_path), nearest
 
 
 # --------------------------------------------------------------------------- headless check

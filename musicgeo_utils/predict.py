@@ -401,6 +401,20 @@ def prediction_map(pred: Prediction, out_path: str | Path) -> Path:
     return map_html.save_offline(m, out_path)
 
 
+def music_map_page(predictor: Predictor, pred: Prediction, out_path: str | Path):
+    """The map of music (notebook 05's tunes and layouts, beside the bundle) with the song placed
+    among its nearest tunes in the same embedding (:func:`musicmap.song_map`); (page, nearest tunes)."""
+    from . import musicmap
+
+    path = predictor.bundle.path.parent / musicmap.REFERENCE_NAME
+    try:
+        return musicmap.song_map(musicmap.read_map_reference(path), pred.path.name, pred.embedding, out_path)
+    except FileNotFoundError:
+        raise PredictError(f"{path} not found: run notebook 05 to draw the map of music") from None
+    except ValueError as err:
+        raise PredictError(f"{path}: {err}") from None
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -413,6 +427,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", type=Path, default=None, help="prediction bundle JSON (overrides --profile)")
     parser.add_argument("--top", type=int, default=5, help="regions and styles to list (default 5)")
     parser.add_argument("--map", type=Path, default=None, help="write an offline HTML map here (one file only)")
+    parser.add_argument("--music-map", type=Path, default=None,
+                        help="write the map of music with this song placed among its nearest tunes (one file only)")
     parser.add_argument("--csv", type=Path, default=None, help="batch mode: one row per file into this CSV")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar in batch mode")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
@@ -433,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         _error("--top must be at least 1")
         return EXIT_USAGE
     batch = args.csv is not None or len(args.audio) > 1
-    if batch and args.map is not None:
-        _error("--map draws one file's answer; leave it out in batch mode")
+    if batch and (args.map is not None or args.music_map is not None):
+        _error("--map and --music-map draw one file's answer; leave them out in batch mode")
         return EXIT_USAGE
     try:
         predictor = Predictor(args.bundle, args.profile, args.device)
@@ -443,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             print(format_prediction(pred))
             if args.map is not None:
                 print(f"Map: {prediction_map(pred, args.map)}")
+            if args.music_map is not None:
+                page, nearest = music_map_page(predictor, pred, args.music_map)
+                print(f"Music map: {page} (nearest tunes: {', '.join(nearest['title'])})")
             return 0
     except (PredictError, OSError, RuntimeError) as err:
         _error(str(err))

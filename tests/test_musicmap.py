@@ -329,3 +329,22 @@ def test_hover_previews_a_tune_or_invites_a_first_click(corpus):
     # what the page may do after a first click: the preview plays, and stops when the pointer leaves
     allowed = hover("--autoplay-policy=no-user-gesture-required")
     assert not allowed["paused"] and allowed["hint"] == "" and allowed["paused_after_leaving"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not report.chromium_available(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_song_map_opens_on_the_song_with_its_nearest_tunes(corpus, tmp_path):
+    points, layouts, paths, out = corpus
+    X = np.random.default_rng(2).normal(size=(len(points), 4))
+    path = musicmap.save_map_reference(tmp_path / "ref.npz", points, layouts, X)
+    reference = musicmap.read_map_reference(path)
+    assert reference["points"]["title"].tolist() == points["title"].tolist()
+    page, nearest = musicmap.song_map(reference, "<b>my song</b>.wav", X[4] + 0.01, out / "song.html", k=3)
+    assert nearest["tune_id"].iloc[0] == "essen/han/4" and len(nearest) == 3
+    opened = probe(page, act=False)
+    assert opened["selected"] == "your song: <b>my song</b>.wav" and opened["start"] == len(points) + 1
+    assert "Nearest tunes" in opened["popup"] and "Tune 4" in opened["popup"]
+    with pytest.raises(ValueError, match="dimensions"):
+        musicmap.place_on_layouts(reference, X[0][:2])
+    with pytest.raises(ValueError, match="select"):
+        musicmap.music_map(points, layouts, select="nobody")

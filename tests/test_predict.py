@@ -276,6 +276,40 @@ def test_main_prints_the_answer_and_writes_the_map(bundle, clips, tmp_path, caps
                          "--map", str(tmp_path / "m.html")]) == predict.EXIT_USAGE
 
 
+def test_music_map_places_the_song_among_its_nearest_tunes(bundle, predictor, clips, tmp_path, capsys):
+    from musicgeo_utils import musicmap
+
+    ref = np.load(bundle.parent / "reference.npz")  # 6 tunes with 8-d embeddings: the map's tunes here
+    points = pd.DataFrame({"tune_id": ref["tune_id"], "title": [f"<i>tune</i> {i}" for i in range(6)],
+                           "country": ["China", "Germany"] * 3, "style": ref["style"]})
+    rng = np.random.default_rng(1)
+    layouts = {"PCA": rng.normal(size=(6, 2)), "UMAP n_neighbors=10 min_dist=0.1": rng.normal(size=(6, 2))}
+    out = tmp_path / "song.html"
+    assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(bundle), "--music-map", str(out)]) == 1
+    assert "music-map.npz not found: run notebook 05" in capsys.readouterr().err
+    musicmap.save_map_reference(bundle.parent / musicmap.REFERENCE_NAME, points, layouts, ref["embedding"])
+    try:
+        assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(bundle), "--music-map", str(out)]) == 0
+        printed = capsys.readouterr().out
+        pred = predictor(clips / "stereo44k.wav")
+        reference = musicmap.read_map_reference(bundle.parent / musicmap.REFERENCE_NAME)
+        near, places = musicmap.place_on_layouts(reference, pred.embedding)
+        unit = ref["embedding"] / np.linalg.norm(ref["embedding"], axis=1, keepdims=True)
+        cosine = unit @ (pred.embedding / np.linalg.norm(pred.embedding))
+        assert list(near) == list(np.argsort(-cosine, kind="stable")[:5])  # the 5 most similar tunes
+        for name, Y in reference["layouts"].items():  # among them on every layout
+            assert (Y[near].min(axis=0) <= places[name]).all() and (places[name] <= Y[near].max(axis=0)).all()
+        page = out.read_text(encoding="utf-8")
+        assert map_html.external_urls(page) == [] and "<i>tune</i>" not in page
+        assert "your song: stereo44k.wav" in page and "&lt;i&gt;tune&lt;/i&gt; 0" in page
+        titles = ", ".join(points["title"][j] for j in near)
+        assert f"Music map: {out} (nearest tunes: {titles})" in printed  # the terminal gets plain text
+        assert predict.main([str(clips / "stereo44k.wav"), str(clips / "long.flac"), "--bundle", str(bundle),
+                             "--music-map", str(out)]) == predict.EXIT_USAGE
+    finally:
+        (bundle.parent / musicmap.REFERENCE_NAME).unlink()
+
+
 @pytest.mark.parametrize("name, message", [
     ("silent.wav", "silent"),
     ("short.wav", "shorter than one window"),
