@@ -231,6 +231,42 @@ def layout_name(method: str, params: Mapping | None = None) -> str:
     return " ".join([_LABEL[method], *parts])
 
 
+def unit_rows(X) -> np.ndarray:
+    """Rows of ``X`` scaled to unit length (float64; an all-zero row stays zero)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def cosine_nearest(reference, queries, k: int, exclude: np.ndarray | None = None,
+                   block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, similarities)``, each ``(n_queries, k)``: the ``k`` reference rows of highest
+    cosine similarity to each query row, most similar first, ties to the lower row.
+
+    The one cosine ranking of the project (predict's nearest reference tunes,
+    the map of music's popups, a song placed on the map). ``exclude[i]``
+    (a reference row, or -1 for none) is left out of query ``i``'s answer,
+    e.g. the query itself; ``block`` bounds the memory of one product.
+    """
+    R, Q = unit_rows(reference), unit_rows(queries)
+    if R.shape[1] != Q.shape[1]:
+        raise ValueError(f"queries have {Q.shape[1]} dimensions, the reference {R.shape[1]}")
+    k = min(int(k), len(R) - (exclude is not None))
+    if k < 1:
+        raise ValueError(f"cosine_nearest needs k >= 1 reference rows to return, got {len(R)} rows")
+    index = np.empty((len(Q), k), dtype=np.int64)
+    similarity = np.empty((len(Q), k))
+    for start in range(0, len(Q), block):
+        S = Q[start:start + block] @ R.T
+        if exclude is not None:
+            rows = np.arange(len(S))
+            own = np.asarray(exclude[start:start + block])
+            S[rows[own >= 0], own[own >= 0]] = -np.inf
+        order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+        index[start:start + block] = order
+        similarity[start:start + block] = np.take_along_axis(S, order, axis=1)
+    return index, similarity
+
+
 # --------------------------------------------------------------------------- quality
 
 def _neighbours(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

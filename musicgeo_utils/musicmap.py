@@ -65,6 +65,7 @@ from jinja2 import Template
 from . import config, map_html, maps, render, report
 from .cache import content_key, write_bytes, write_npz
 from .colors import category_colors
+from .embedding import cosine_nearest
 
 #: Side of the square every layout is scaled into (map units).
 BOX = 100.0
@@ -119,23 +120,17 @@ def sample_points(points: pd.DataFrame, max_points: int | None, seed: int,
     return np.sort(keep)
 
 
-def nearest_neighbours(X: np.ndarray, k: int = 5, metric: str = "cosine") -> np.ndarray:
-    """``(n, k)`` row indices of each row's ``k`` nearest other rows of ``X`` (nearest first).
+def nearest_neighbours(X: np.ndarray, k: int = 5) -> np.ndarray:
+    """``(n, k)`` row indices of each row's ``k`` nearest other rows of ``X`` (cosine, nearest first).
 
     For the popups' "nearest tunes": computed in the embedding itself (e.g. the
-    CRNN's penultimate layer), not on the 2-D map. Ties go to the lower row.
+    CRNN's penultimate layer), not on the 2-D map
+    (:func:`musicgeo_utils.embedding.cosine_nearest`; ties go to the lower row).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) < 2:
         raise ValueError(f"nearest_neighbours needs an (n >= 2, d) array, got shape {X.shape}")
-    k = min(int(k), len(X) - 1)
-    _, found = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm="brute").fit(X).kneighbors(X)
-    rows = np.arange(len(X))[:, None]
-    # drop each row itself (usually first, but a duplicate row may come before it)
-    others = np.array([[j for j in row if j != i][:k] for i, row in zip(rows[:, 0], found)])
-    return others
+    return cosine_nearest(X, X, k, exclude=np.arange(len(X)))[0]
 
 
 # --------------------------------------------------------------------------- audio files
@@ -692,10 +687,9 @@ def place_on_layouts(reference: dict, vector: np.ndarray, k: int = 5) -> tuple[n
     v = np.asarray(vector, dtype=np.float64).ravel()
     if v.shape[0] != E.shape[1]:
         raise ValueError(f"the clip's embedding has {v.shape[0]} dimensions, the map's {E.shape[1]}")
-    unit = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
-    distance = 1.0 - unit @ (v / max(float(np.linalg.norm(v)), 1e-12))
-    near = np.argsort(distance, kind="stable")[:min(k, len(E))]
-    weights = 1.0 / np.maximum(distance[near], 1e-9)
+    near, similarity = cosine_nearest(E, v, k)
+    near, distance = near[0], 1.0 - similarity[0]
+    weights = 1.0 / np.maximum(distance, 1e-9)
     weights /= weights.sum()
     return near, {name: weights @ Y[near] for name, Y in reference["layouts"].items()}
 

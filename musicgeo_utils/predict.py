@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import cache
+from .embedding import cosine_nearest
 from .features import FeatureError
 from .predict_bundle import (BUNDLE_FORMAT, BUNDLE_NAME, MEL, PITCH_ROLL, Bundle, PredictError,  # noqa: F401
                              default_bundle_path, read_bundle, region_extra, write_bundle)
@@ -177,20 +178,17 @@ def _reference(path: Path | None, dim: int) -> pd.DataFrame | None:
     if emb.ndim != 2 or emb.shape[1] != dim or not len(tune_id) == len(style) == len(emb):
         raise PredictError(f"reference {path}: embedding shape {emb.shape} does not fit "
                            f"{len(tune_id)} tunes of the style model's {dim}-d embedding")
-    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    return pd.DataFrame({"tune_id": tune_id.astype(str), "style": style.astype(str)}).assign(_unit=list(unit))
+    return pd.DataFrame({"tune_id": tune_id.astype(str), "style": style.astype(str)}).assign(_vector=list(emb))
 
 
 def _neighbours(reference: pd.DataFrame | None, embedding: np.ndarray, k: int) -> pd.DataFrame:
     columns = ["tune_id", "style", "similarity"]
     if reference is None or not len(reference):
         return pd.DataFrame(columns=columns)
-    unit = embedding / max(float(np.linalg.norm(embedding)), 1e-12)
-    similarity = np.stack(reference["_unit"].to_numpy()) @ unit
-    order = np.argsort(-similarity, kind="stable")[:k]
-    return pd.DataFrame({"tune_id": reference["tune_id"].to_numpy()[order],
-                         "style": reference["style"].to_numpy()[order],
-                         "similarity": similarity[order].astype(float)}, columns=columns)
+    order, similarity = cosine_nearest(np.stack(reference["_vector"].to_numpy()), embedding, k)
+    return pd.DataFrame({"tune_id": reference["tune_id"].to_numpy()[order[0]],
+                         "style": reference["style"].to_numpy()[order[0]],
+                         "similarity": similarity[0]}, columns=columns)
 
 
 # --------------------------------------------------------------------------- prediction

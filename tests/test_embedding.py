@@ -189,3 +189,13 @@ def test_neighbour_agreement_separated_clusters_and_chance():
     assert result["agreement"] == embedding.knn_label_purity(X, labels, 5)
     shuffled = embedding.neighbour_agreement(X, rng.permutation(labels), k=5)
     assert shuffled["agreement"] < 0.75
+
+
+def test_cosine_nearest_ranks_by_angle_excludes_rows_and_breaks_ties_low():
+    R = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.1], [2.0, 0.0]])
+    index, similarity = embedding.cosine_nearest(R, [[1.0, 1.0]], k=2)
+    assert index.tolist() == [[2, 0]] and similarity[0, 0] > 0.99  # rows 0, 1 and 3 tie: the lowest wins
+    index, _ = embedding.cosine_nearest(R, R, k=1, exclude=np.arange(4), block=3)
+    assert index[:, 0].tolist() == [3, 2, 1, 0]  # never itself, across blocks
+    with pytest.raises(ValueError, match="dimensions"):
+        embedding.cosine_nearest(R, [[1.0, 0.0, 0.0]], k=1)
