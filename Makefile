@@ -3,18 +3,23 @@
 #
 # Variables (override on the command line, e.g. `make report PROFILE=full`):
 #   PROFILE  small (default, minutes on 2 CPU cores) | full (every tune; GPU)
+#            | tiny (a few minutes: a quick look, or a tiny dataset copy)
 #   SEED     the one seed behind every random choice
-#   DATASET  folk (the embedded default)
+#   DATASET  folk (the embedded default) | gtzan | fma (README: "Run on GTZAN / FMA")
+#   DATA_ROOT  the dataset's folder (default data/raw/<DATASET>)
 #   PYTHON   an interpreter to use instead of the project venv (Colab: python)
 
 PROFILE ?= small
 SEED ?= 0
 DATASET ?= folk
+DATA_ROOT ?=
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PYTHON ?= $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-EXECUTED := reports/executed
+# The folk default keeps reports/; another dataset writes under reports/<DATASET>/.
+REPORT_DIR := $(if $(filter folk,$(DATASET)),reports,reports/$(DATASET))
+EXECUTED := $(REPORT_DIR)/executed
 export PYTHONHASHSEED := 0
 
 .PHONY: lock all env report notebooks golden test check unit nbval after-nbval bench clean clean-data help
@@ -63,9 +68,9 @@ endif
 # --- the report ---------------------------------------------------------------
 report: env
 	$(PYTHON) -m musicgeo_utils.pipeline run --profile $(PROFILE) --seed $(SEED) \
-	  --dataset $(DATASET) --out $(EXECUTED) $(NOTEBOOKS)
-	$(PYTHON) -m musicgeo_utils.report $(EXECUTED) reports/report.html
-	@echo "report: reports/report.html"
+	  --dataset $(DATASET) --data-root "$(DATA_ROOT)" --out $(EXECUTED) $(NOTEBOOKS)
+	$(PYTHON) -m musicgeo_utils.report $(EXECUTED) $(REPORT_DIR)/report.html
+	@echo "report: $(REPORT_DIR)/report.html"
 
 # Re-execute the notebooks in place: their outputs are the golden values nbval
 # checks. Run after changing a notebook or the pipeline, then commit.

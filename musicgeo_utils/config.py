@@ -103,16 +103,20 @@ class Profile:
     clip_seconds: float
     #: CRNN training epochs (upper bound; early stopping may end sooner).
     epochs: int
+    #: Fewest training items for a style (or genre) to be one of the style models' classes.
+    min_train_per_class: int = 30
 
 
 PROFILES = {
     "small": Profile("small", per_stratum=300, clip_seconds=10.0, epochs=30),
     "full": Profile("full", per_stratum=None, clip_seconds=30.0, epochs=60),
+    # A quick look, and the chain on a tiny dataset copy (tools/make_tiny_datasets.py).
+    "tiny": Profile("tiny", per_stratum=20, clip_seconds=6.0, epochs=4, min_train_per_class=3),
 }
 
 
 def get_profile(name: str) -> Profile:
-    """The :class:`Profile` called ``name`` (``small`` or ``full``)."""
+    """The :class:`Profile` called ``name`` (``small``, ``full`` or ``tiny``)."""
     try:
         return PROFILES[name]
     except KeyError:

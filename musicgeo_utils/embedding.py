@@ -133,10 +133,16 @@ def _full_params(method: str, params: Mapping | None) -> dict:
     return {**DEFAULT_PARAMS[method], **params}
 
 
+def _fits(params: dict, n: int) -> bool:
+    """Whether a setting's neighbourhood (t-SNE perplexity, UMAP n_neighbors) fits ``n`` points."""
+    size = params.get("perplexity", params.get("n_neighbors"))
+    return size is None or 1 < size < n
+
+
 def _check_neighbourhood(method: str, params: dict, n: int) -> None:
     """t-SNE perplexity and UMAP n_neighbors must be below the number of points."""
-    size = params.get("perplexity", params.get("n_neighbors"))
-    if size is not None and not 1 < size < n:
+    if not _fits(params, n):
+        size = params.get("perplexity", params.get("n_neighbors"))
         name = "perplexity" if method == "tsne" else "n_neighbors"
         raise ValueError(f"{method}: {name}={size} must be above 1 and below the {n} points")
 
@@ -368,7 +374,9 @@ def embedding_grid(X, labels, seed: int = 0,
     this call for that layout) and ``cached`` (read from disk). The last two
     change between runs: drop them from tables that nbval compares.
     ``tsne_max_iter``: t-SNE optimisation steps (scikit-learn's default 1000;
-    500 roughly halves the time on ~1,000 points).
+    500 roughly halves the time on ~1,000 points). A setting whose
+    neighbourhood does not fit the points (perplexity 30 for 23 points, as on
+    a tiny dataset copy) is left out with a warning that names it.
     """
     X = _as_matrix(X)
     labels = _labels(labels, len(X))
@@ -376,6 +384,10 @@ def embedding_grid(X, labels, seed: int = 0,
     coords, rows = {}, []
     for method, params in grid_settings(tsne_perplexities, umap_grid, tsne_max_iter):
         name = layout_name(method, params)
+        if not _fits(_full_params(method, params), len(X)):
+            warnings.warn(f"embedding_grid: {name} left out: its neighbourhood needs more than {len(X)} points",
+                          stacklevel=2)
+            continue
         Y, seconds, hit = _cached(X, method, params, seed, standardize_input)
         coords[name] = Y
         rows.append({"layout": name, "method": _LABEL[method],

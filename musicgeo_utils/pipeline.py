@@ -1,8 +1,13 @@
 """Run the numbered notebooks headless with papermill, in one process.
 
 ``make report`` calls ``python -m musicgeo_utils.pipeline run``: each notebook
-is executed with the run's parameters (profile, seed, dataset) injected into
-its ``parameters`` cell, written to ``reports/executed/``, and timed. With
+is executed with the run's parameters (profile, seed, dataset, data_root)
+injected into its ``parameters`` cell, written to ``reports/executed/``
+(``reports/<dataset>/executed/`` for a dataset other than the folk default,
+:func:`executed_dir`), and timed. A notebook that needs what the dataset does
+not offer (notebook 03 needs locations, which GTZAN lacks) stops at its first
+cell with :class:`runs.NotOffered`; the run goes on and the report shows one
+line in its place. With
 ``--in-place`` (``make golden``) the committed notebooks themselves are
 re-executed with their default parameters, which refreshes the outputs that
 nbval checks; papermill's per-cell timestamps are stripped so that a rerun
@@ -64,14 +69,53 @@ def run_notebook(path: Path, out: Path, parameters: dict, kernel: str = "python3
     return time.perf_counter() - start
 
 
-def run_all(notebooks: list[Path], out_dir: Path | None, parameters: dict) -> dict[str, float]:
-    """Run notebooks in order; in place when ``out_dir`` is None. Returns timings."""
-    timings = {}
+def executed_dir(dataset: str = "folk") -> Path:
+    """Where ``make report`` writes executed notebooks: ``reports/[<dataset>/]executed``."""
+    return Path("reports") / ("executed" if dataset == "folk" else f"{dataset}/executed")
+
+
+def _title(path: Path) -> str:
+    """The first Markdown heading of a notebook (its title), else its file name."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def write_skip_notice(path: Path, target: Path, reason: str) -> None:
+    """In place of an executed notebook: its title and one line saying why it did not run."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {_title(path)}\n\n**Not run:** {reason}.")]
+    with atomic_path(target) as tmp:
+        nbformat.write(nb, tmp)
+
+
+def _not_offered(err: Exception) -> str | None:
+    """The reason if papermill stopped on :class:`runs.NotOffered`, else None."""
+    return str(getattr(err, "evalue", "")) if getattr(err, "ename", "") == "NotOffered" else None
+
+
+def run_all(notebooks: list[Path], out_dir: Path | None, parameters: dict) -> dict[str, float | str]:
+    """Run notebooks in order; in place when ``out_dir`` is None. Returns timings (or skip reasons)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    timings: dict[str, float | str] = {}
     for path in notebooks:
         target = path if out_dir is None else out_dir / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         print(f"[pipeline] {path.name} ...", flush=True)
-        seconds = run_notebook(path, target, parameters if out_dir is not None else {})
+        try:
+            seconds = run_notebook(path, target, parameters if out_dir is not None else {})
+        except PapermillExecutionError as err:
+            reason = _not_offered(err)
+            if reason is None or out_dir is None:
+                raise
+            write_skip_notice(path, target, reason)
+            timings[path.name] = f"not run: {reason}"
+            print(f"[pipeline] {path.name} not run: {reason}", flush=True)
+            continue
         if out_dir is None:
             strip_run_metadata(target)
         timings[path.name] = round(seconds, 1)
@@ -90,12 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="small")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--dataset", default="folk")
-    run.add_argument("--out", type=Path, default=Path("reports/executed"))
+    run.add_argument("--data-root", default="", help="the dataset's folder (default <data>/raw/<dataset>)")
+    run.add_argument("--out", type=Path, default=None, help="default reports/[<dataset>/]executed")
     run.add_argument("--in-place", action="store_true", help="refresh the committed notebooks")
     args = parser.parse_args(argv)
-    parameters = {"profile": args.profile, "seed": args.seed, "dataset": args.dataset}
+    parameters = {"profile": args.profile, "seed": args.seed, "dataset": args.dataset,
+                  "data_root": args.data_root}
     start = time.perf_counter()
-    timings = run_all(args.notebooks, None if args.in_place else args.out, parameters)
+    out = args.out if args.out is not None else executed_dir(args.dataset)
+    timings = run_all(args.notebooks, None if args.in_place else out, parameters)
     print(f"[pipeline] {len(timings)} notebooks in {time.perf_counter() - start:.1f} s")
     return 0
 

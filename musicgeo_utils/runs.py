@@ -1,0 +1,215 @@
+"""One run of the notebooks: which dataset, where its files are, and what it offers.
+
+Every notebook's parameters cell has ``dataset`` and ``data_root`` (beside
+``profile`` and ``seed``); its first cell makes a :class:`Run` from them.
+The run says
+
+- **what the dataset offers** (:data:`OFFERS`): ``notes`` (a score for every
+  item, so audio is rendered and transcriptions can be scored against the
+  truth), ``locations`` (latitude/longitude, for the geographic sections) and
+  its label (``style`` for the folk corpus, ``genre`` for GTZAN and FMA). A
+  notebook section that needs something the dataset lacks starts with the cell
+  magic ``%%needs notes`` (or ``locations``): on such a dataset the cell prints
+  one line saying why and is skipped, without an error (:func:`needs`);
+- **where its outputs go**: the folk default keeps ``data/results/``,
+  ``data/models/<profile>/`` and ``reports/``; another dataset gets its own
+  folder under each (``data/results/gtzan/``, ``data/models/gtzan/<profile>/``,
+  ``reports/gtzan/``), so two datasets never mix. Feature, transcription and
+  audio caches are keyed by file content and need no dataset name;
+- **its data**: :meth:`Run.tunes` and :meth:`Run.features` give every notebook
+  the same table whatever the dataset: one row per item with ``tune_id``,
+  ``title``, ``style`` (the label), ``split``, ``country``, ``lat``/``lon``
+  (NaN without locations) and ``audio_path``.
+
+The folk corpus is rendered from its scores (:mod:`musicgeo_utils.manifest`);
+an audio dataset (``gtzan``, ``fma``) is read from its files as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+#: What each dataset offers the notebooks (:data:`CAPABILITIES`) and its ``label``: the
+#: column that the style models learn, shown as ``style`` in every tunes table.
+OFFERS: dict[str, dict] = {
+    "folk": {"notes": True, "locations": True, "audio_files": False, "label": "style"},
+    "gtzan": {"notes": False, "locations": False, "audio_files": True, "label": "genre"},
+    "fma": {"notes": False, "locations": True, "audio_files": True, "label": "genre"},
+}
+#: Capabilities a notebook section can need (``%%needs ...``): ``audio_files`` = recordings read
+#: from the dataset's files (the folk corpus renders its audio from the notes instead).
+CAPABILITIES = ("notes", "locations", "audio_files")
+#: How a skipped cell says what its dataset lacks.
+LACKS = {"notes": "no scores (notes)", "locations": "no locations",
+         "audio_files": "no recordings of its own (its audio is rendered from the scores)"}
+#: Columns every run's tunes table has.
+TUNE_COLUMNS = ["tune_id", "title", "style", "split", "country", "lat", "lon", "audio_path"]
+
+
+class NotOffered(RuntimeError):
+    """A notebook needs something its dataset does not offer (e.g. notebook 03 on GTZAN)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The notebooks' parameters as one object (``dataset``, ``data_root``, ``profile``, ``seed``)."""
+
+    dataset: str = "folk"
+    data_root: str | None = None
+    profile: str = "small"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in OFFERS:
+            raise ValueError(f"dataset {self.dataset!r} has no notebook chain; choose one of {sorted(OFFERS)} "
+                             "(lmd_msd and uci_gom are read by musicgeo_utils.datasets.load_dataset)")
+        config.get_profile(self.profile)  # a clear error for an unknown profile
+
+    # ------------------------------------------------------------------ offers
+
+    @property
+    def folk(self) -> bool:
+        return self.dataset == "folk"
+
+    def offers(self, capability: str) -> bool:
+        """Whether the dataset offers ``capability`` (one of :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; choose from {CAPABILITIES}")
+        return bool(OFFERS[self.dataset][capability])
+
+    def missing(self, *capabilities: str) -> list[str]:
+        """Those of ``capabilities`` that the dataset lacks."""
+        return [c for c in capabilities if not self.offers(c)]
+
+    def require(self, *capabilities: str, what: str = "this notebook") -> None:
+        """Raise :class:`NotOffered` naming the dataset and what it lacks (the pipeline skips such a notebook)."""
+        lacking = self.missing(*capabilities)
+        if lacking:
+            raise NotOffered(f"{what} needs {' and '.join(lacking)}, which dataset {self.dataset!r} does not offer")
+
+    @property
+    def label(self) -> str:
+        """What the ``style`` column holds for this dataset: 'style' or 'genre'."""
+        return OFFERS[self.dataset]["label"]
+
+    # ------------------------------------------------------------------ where outputs go
+
+    def _scoped(self, *parts: str) -> tuple[str, ...]:
+        return parts if self.folk else (self.dataset, *parts)
+
+    def results_path(self, name: str, suffix: str = ".parquet") -> Path:
+        """``data/results/[<dataset>/]<name>-<profile>-<seed><suffix>``."""
+        return config.data_path("results", *self._scoped(f"{name}-{self.profile}-{self.seed}{suffix}"))
+
+    def models_dir(self) -> Path:
+        """``data/models/[<dataset>/]<profile>/``: the saved models and predict's bundle."""
+        return config.data_dir("models", *self._scoped(self.profile))
+
+    def reports_path(self, *parts: str) -> Path:
+        """``reports/[<dataset>/]<parts>`` (maps, screenshots)."""
+        return config.reports_path(*self._scoped(*parts))
+
+    def reports_dir(self, *parts: str) -> Path:
+        return config.reports_dir(*self._scoped(*parts))
+
+    # ------------------------------------------------------------------ data
+
+    def load(self):
+        """The dataset as :func:`datasets.load_dataset` returns it (tracks and skips)."""
+        from . import datasets
+
+        kw = {"seed": self.seed} if self.dataset in ("folk", "gtzan") else {}
+        return datasets.load_dataset(self.dataset, self.data_root, **kw)
+
+    def tunes(self) -> pd.DataFrame:
+        """The profile's items, one row each, with at least :data:`TUNE_COLUMNS` (no audio yet for folk)."""
+        if self.folk:
+            from . import manifest
+
+            return manifest.load_profile(self.profile, self.seed)[0]
+        return audio_tunes(self.load().tracks, self.dataset, config.get_profile(self.profile), self.seed)
+
+    def features(self, n_jobs: int | None = None, client=None):
+        """``(tunes, extraction.FeatureSet)`` of the profile's clips, rows in the same order.
+
+        Folk: :func:`manifest.profile_features` (rendered clips). An audio
+        dataset: its files as they are, every skip counted in ``FeatureSet.skips``.
+        """
+        if self.folk:
+            from . import manifest
+
+            return manifest.profile_features(self.profile, self.seed, n_jobs=n_jobs, client=client)
+        from . import extraction, features
+
+        tunes = self.tunes()
+        items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+        result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
+        return tunes.set_index("tune_id").loc[result.summary.index].reset_index(), result
+
+
+def audio_tunes(tracks: pd.DataFrame, dataset: str, profile: config.Profile, seed: int) -> pd.DataFrame:
+    """An audio dataset's tracks as the notebooks' tunes table, sampled like a profile.
+
+    ``style`` is the dataset's label (``genre``); ``country`` is empty and
+    ``lat``/``lon`` NaN where the dataset has no location. At most
+    ``profile.per_stratum`` tracks per (label, split), drawn with ``seed``,
+    so that small and tiny profiles keep every split and label.
+    """
+    label = OFFERS[dataset]["label"]
+    missing = [c for c in ("track_id", label, "split", "audio_path") if c not in tracks]
+    if missing:
+        raise ValueError(f"dataset {dataset!r}: tracks lack column(s) {', '.join(missing)}")
+    out = tracks.copy()
+    out["tune_id"] = out["track_id"].astype(str)
+    out["style"] = out[label].astype(str)
+    for column, default in (("title", ""), ("country", ""), ("lat", np.nan), ("lon", np.nan)):
+        if column not in out:
+            out[column] = default
+    out["country"] = out["country"].fillna("").astype(str)
+    if profile.per_stratum is not None:
+        rng = np.random.default_rng(seed)
+        out = out.assign(_draw=rng.random(len(out))).sort_values(["style", "split", "_draw"])
+        out = out.groupby(["style", "split"], sort=False).head(profile.per_stratum).drop(columns="_draw")
+    order = [c for c in TUNE_COLUMNS] + [c for c in out.columns if c not in TUNE_COLUMNS]
+    return out[order].sort_values("tune_id").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- the cell magic
+
+_CURRENT: dict[str, Run] = {}
+
+
+def use(dataset: str = "folk", data_root: str | None = None, profile: str = "small", seed: int = 0) -> Run:
+    """Make the notebook's :class:`Run` (and register ``%%needs`` in IPython, where it runs)."""
+    run = Run(dataset, None if data_root in (None, "") else str(data_root), profile, int(seed))
+    _CURRENT["run"] = run
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return run
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(needs, magic_kind="cell", magic_name="needs")
+    return run
+
+
+def needs(line: str, cell: str) -> None:
+    """Cell magic ``%%needs notes locations``: run the cell only if the run's dataset offers those.
+
+    Otherwise print one line (which dataset, what it lacks) and skip the cell.
+    """
+    from IPython import get_ipython
+
+    run = _CURRENT.get("run")
+    if run is None:
+        raise RuntimeError("%%needs: call musicgeo_utils.runs.use(...) first (the notebook's setup cell does)")
+    lacking = run.missing(*line.split())
+    if lacking:
+        print(f"skipped: dataset {run.dataset!r} has {' and '.join(LACKS[c] for c in lacking)}")
+        return
+    get_ipython().run_cell(cell).raise_error()  # an error in the cell fails the notebook

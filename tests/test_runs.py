@@ -1,0 +1,75 @@
+"""A run's dataset: what it offers, where its outputs go, its tunes, and the %%needs cell magic."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from musicgeo_utils import config, runs
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(config, "REPORTS_DIR", tmp_path / "reports")
+    return tmp_path
+
+
+def test_the_folk_default_keeps_todays_paths_and_another_dataset_gets_its_own(folders):
+    folk, gtzan = runs.Run(), runs.Run("gtzan", profile="tiny", seed=2)
+    assert folk.results_path("style") == folders / "data" / "results" / "style-small-0.parquet"
+    assert folk.models_dir() == folders / "data" / "models" / "small"
+    assert folk.reports_path("maps", "m.html") == folders / "reports" / "maps" / "m.html"
+    assert gtzan.results_path("crnn-style", ".npz") == folders / "data" / "results" / "gtzan" / "crnn-style-tiny-2.npz"
+    assert gtzan.models_dir() == folders / "data" / "models" / "gtzan" / "tiny"
+    assert gtzan.reports_dir("maps") == folders / "reports" / "gtzan" / "maps"
+
+
+def test_offers_and_require_name_the_dataset_and_what_it_lacks():
+    gtzan, fma = runs.Run("gtzan"), runs.Run("fma")
+    assert runs.Run().offers("notes") and not gtzan.offers("locations") and fma.offers("locations")
+    assert gtzan.label == "genre" and gtzan.missing("notes", "audio_files") == ["notes"]
+    with pytest.raises(runs.NotOffered, match="notebook 03 needs locations and notes, which dataset 'gtzan'"):
+        gtzan.require("locations", "notes", what="notebook 03")
+    fma.require("locations")  # offered: no error
+    with pytest.raises(ValueError, match="unknown capability"):
+        gtzan.offers("lyrics")
+    with pytest.raises(ValueError, match="no notebook chain"):
+        runs.Run("uci_gom")
+    with pytest.raises(ValueError, match="unknown profile"):
+        runs.Run(profile="huge")
+
+
+def _tracks(n_per=6):
+    rows = [{"track_id": f"{g}.{i:05d}", "genre": g, "split": s, "audio_path": f"/x/{g}{i}.wav"}
+            for g in ("blues", "jazz") for i, s in enumerate(["train", "train", "val", "test"] * n_per)]
+    return pd.DataFrame(rows)
+
+
+def test_audio_tunes_have_the_common_columns_and_sample_per_label_and_split():
+    tunes = runs.audio_tunes(_tracks(), "gtzan", config.Profile("t", per_stratum=3, clip_seconds=5, epochs=1), seed=0)
+    assert tunes.columns[:len(runs.TUNE_COLUMNS)].tolist() == runs.TUNE_COLUMNS
+    counts = tunes.groupby(["style", "split"]).size()
+    assert counts.to_dict() == {(g, s): 3 for g in ("blues", "jazz") for s in ("test", "train", "val")}
+    assert tunes["lat"].isna().all() and (tunes["country"] == "").all()
+    again = runs.audio_tunes(_tracks(), "gtzan", config.Profile("t", 3, 5, 1), seed=0)
+    other = runs.audio_tunes(_tracks(), "gtzan", config.Profile("t", 3, 5, 1), seed=1)
+    assert again.equals(tunes) and not other["tune_id"].equals(tunes["tune_id"])
+    everything = runs.audio_tunes(_tracks(), "gtzan", config.Profile("t", None, 5, 1), seed=0)
+    assert len(everything) == len(_tracks())
+    with pytest.raises(ValueError, match="lack column.*genre"):
+        runs.audio_tunes(_tracks().drop(columns="genre"), "gtzan", config.get_profile("tiny"), 0)
+
+
+def test_needs_magic_runs_or_skips_a_cell_and_passes_errors_on(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    runs.use("gtzan", "", "tiny", 0)
+    shell.run_cell("%%needs locations\nran = 'geo'")
+    assert "ran" not in shell.user_ns
+    assert "skipped: dataset 'gtzan' has no locations" in capsys.readouterr().out
+    shell.run_cell("%%needs audio_files\nran = np_value = 41 + 1")
+    assert shell.user_ns["ran"] == 42
+    runs.use("folk")
+    result = shell.run_cell("%%needs notes locations\n1 / 0")
+    assert isinstance(result.error_in_exec, ZeroDivisionError)  # an error in the cell fails it
+    np.testing.assert_equal(shell.user_ns["ran"], 42)
