@@ -2,8 +2,11 @@
 
 Every audio file's header is checked (:func:`audio_problem`); missing,
 empty, unreadable and known-bad files are counted skips. GTZAN has no
-official split (:func:`split_by_seed`, or a split file; see
-:data:`GTZAN_CAVEAT`); FMA's official split is kept.
+official split: the default is the fault-filtered, artist-conditional split
+shipped in ``data/gtzan/`` (:data:`GTZAN_FILTERED_SPLIT`), or else a seeded
+random split (:func:`split_by_seed`) or a split file (see
+:data:`GTZAN_CAVEAT`). FMA's official split is kept, and its artists'
+latitude/longitude are read (tracks without a location are kept and counted).
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dataset_base import Dataset, _require_dir, _Skips, default_root
+from .config import PACKAGE_DATA
+from .dataset_base import Dataset, _require_dir, _Skips, default_root, verify_checksum
 
 
 # =========================================================================== audio headers
@@ -63,8 +67,16 @@ GTZAN_CAVEAT = (
     "GTZAN has known faults (Sturm 2013, 'The GTZAN dataset: its contents, its faults, their "
     "effects on evaluation'): exact and near repetitions, mislabelings, distortions, and many "
     "excerpts by the same artists, so a random split puts one artist on both sides and inflates "
-    "accuracy. The artist-filtered split (Kereliuk, Sturm & Larsen 2015) cannot be rebuilt "
-    "offline here: pass it as split_file (CSV with track_id, split) where you have it.")
+    "accuracy. The fault-filtered, artist-conditional split (Kereliuk, Sturm & Larsen 2015; "
+    "443 train / 197 val / 290 test) is the default (split='filtered'); it leaves out 70 faulty "
+    "excerpts.")
+#: The fault-filtered, artist-conditional GTZAN split (``track_id,split``; 443 train, 197 val,
+#: 290 test), as listed in torchaudio's ``datasets/gtzan.py``: see ``data/gtzan/README.md``.
+GTZAN_FILTERED_SPLIT = PACKAGE_DATA / "gtzan" / "filtered_split.csv"
+#: Split values accepted in a GTZAN split file.
+GTZAN_SPLIT_NAMES = ("train", "val", "test")
+#: Skip reason of a file left out by the fault-filtered split.
+GTZAN_NOT_FILTERED = "not in the fault-filtered split"
 
 
 def _gtzan_folder(root: Path) -> Path:
@@ -111,16 +123,46 @@ def split_by_seed(labels: pd.Series, seed: int, val_fraction: float = 0.15,
     return split
 
 
-def _split_from_file(tracks: pd.DataFrame, split_file: Path) -> np.ndarray:
-    """Splits read from a CSV with ``track_id`` and ``split`` columns; unlisted -> ``None``."""
+def read_gtzan_split(split_file: str | Path) -> pd.Series:
+    """A GTZAN split file (CSV ``track_id, split``) as a Series: track id -> split.
+
+    Raises ``FileNotFoundError`` / ``ValueError`` naming the file when it is
+    missing, lacks a column, lists a track twice or holds a split other than
+    ``train``/``val``/``test``.
+    """
+    split_file = Path(split_file)
+    if not split_file.is_file():
+        raise FileNotFoundError(f"{split_file}: no such split file (CSV with track_id, split)")
     table = pd.read_csv(split_file, dtype=str)
     missing = [c for c in ("track_id", "split") if c not in table.columns]
     if missing:
         raise ValueError(f"{split_file}: missing column(s) {missing}; need track_id, split")
-    return tracks["track_id"].map(table.set_index("track_id")["split"]).to_numpy(dtype=object)
+    repeated = table.loc[table["track_id"].duplicated(), "track_id"].unique()
+    if len(repeated):
+        raise ValueError(f"{split_file}: track id(s) listed twice: {list(repeated[:5])}")
+    unknown = sorted(set(table["split"].dropna()) - set(GTZAN_SPLIT_NAMES))
+    if unknown or table["split"].isna().any():
+        raise ValueError(f"{split_file}: split must be one of {GTZAN_SPLIT_NAMES}, "
+                         f"found {unknown or ['(empty)']}")
+    return table.set_index("track_id")["split"]
 
 
-def load_gtzan(root: str | Path | None = None, seed: int = 0,
+def _split_from_file(tracks: pd.DataFrame, split_file: Path) -> np.ndarray:
+    """Splits read from a CSV with ``track_id`` and ``split`` columns; unlisted -> ``None``."""
+    return tracks["track_id"].map(read_gtzan_split(split_file)).to_numpy(dtype=object)
+
+
+def gtzan_filtered_split() -> pd.Series:
+    """The shipped fault-filtered split (:data:`GTZAN_FILTERED_SPLIT`), checksum-verified."""
+    verify_checksum(GTZAN_FILTERED_SPLIT)
+    return read_gtzan_split(GTZAN_FILTERED_SPLIT)
+
+
+#: Values of ``load_gtzan(split=...)``.
+GTZAN_SPLITS = ("filtered", "random")
+
+
+def load_gtzan(root: str | Path | None = None, seed: int = 0, split: str = "filtered",
                split_file: str | Path | None = None) -> Dataset:
     """GTZAN: ``genres/<genre>/<genre>.000NN.wav`` (10 genres x 100, 30 s, 22,050 Hz mono).
 
@@ -128,16 +170,32 @@ def load_gtzan(root: str | Path | None = None, seed: int = 0,
     unreadable file, or one with a name that does not fit, is a counted skip.
     ``tracks`` columns: ``track_id`` (``blues.00000``), ``title``, ``artist``
     (unknown: GTZAN ships no artist names), ``genre``, ``audio_path``,
-    ``duration_s`` (seconds), ``sample_rate`` (Hz), ``split``. The split
-    comes from ``split_file`` (CSV ``track_id, split``: e.g. the
-    artist-filtered split) or else is seeded and stratified by genre, with a
-    warning: see :data:`GTZAN_CAVEAT`.
+    ``duration_s`` (seconds), ``sample_rate`` (Hz), ``split``.
+
+    ``split``: ``"filtered"`` (default) keeps only the files of the
+    fault-filtered, artist-conditional split (:data:`GTZAN_FILTERED_SPLIT`,
+    Kereliuk, Sturm & Larsen 2015: 443 train / 197 val / 290 test of the
+    1,000 files); any other file is a counted skip with the reason ``not in
+    the fault-filtered split``. ``"random"``: every readable file, split
+    seeded by ``seed`` and stratified by genre (a warning says it is not
+    artist-filtered: see :data:`GTZAN_CAVEAT`). ``split_file`` (CSV
+    ``track_id, split``) replaces both: every readable file is kept and files
+    it does not list get ``split`` ``None``.
     """
+    if split not in GTZAN_SPLITS:
+        raise ValueError(f"split must be one of {GTZAN_SPLITS}, not {split!r}")
+    if split_file is not None and split == "random":
+        raise ValueError("pass either split='random' or split_file, not both")
     root = Path(root) if root is not None else default_root("gtzan")
     folder = _gtzan_folder(_require_dir(root, "GTZAN folder", "unpack genres.tar.gz there"))
+    filtered = gtzan_filtered_split() if split == "filtered" and split_file is None else None
     rows, skips = [], _Skips()
     for genre_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for path in sorted(genre_dir.iterdir()):
+            track_id = path.name.rsplit(".", 1)[0]
+            if filtered is not None and _GTZAN_NAME.fullmatch(path.name) and track_id not in filtered.index:
+                skips.add(path, f"{GTZAN_NOT_FILTERED}: {path}")
+                continue
             row, reason = _gtzan_row(path, genre_dir.name)
             if row is not None:
                 rows.append(row)
@@ -147,6 +205,9 @@ def load_gtzan(root: str | Path | None = None, seed: int = 0,
                                          "audio_path", "duration_s", "sample_rate"])
     if split_file is not None:
         tracks["split"], how = _split_from_file(tracks, Path(split_file)), f"from {split_file}"
+    elif filtered is not None:
+        tracks["split"] = tracks["track_id"].map(filtered).to_numpy(dtype=object)
+        how = "fault-filtered, artist-conditional (Kereliuk, Sturm & Larsen 2015)"
     else:
         warnings.warn("GTZAN: seeded random split, not artist-filtered. " + GTZAN_CAVEAT, stacklevel=2)
         tracks["split"], how = split_by_seed(tracks["genre"], seed), f"random, seed {seed}"
@@ -158,7 +219,8 @@ def load_gtzan(root: str | Path | None = None, seed: int = 0,
 #: Columns of ``fma_metadata/tracks.csv`` (two header rows) that the loader needs.
 FMA_COLUMNS = {("track", "title"): "title", ("artist", "name"): "artist",
                ("track", "genre_top"): "genre", ("set", "split"): "fma_split",
-               ("set", "subset"): "subset"}
+               ("set", "subset"): "subset", ("artist", "latitude"): "lat",
+               ("artist", "longitude"): "lon"}
 #: Nested subsets: small is inside medium, medium inside large.
 FMA_SUBSETS = ("small", "medium", "large")
 #: The official split's names -> the names used across this package.
@@ -184,8 +246,10 @@ def fma_audio_path(audio_dir: str | Path, track_id: int | str) -> Path:
 def read_fma_tracks(path: str | Path) -> pd.DataFrame:
     """``tracks.csv`` of ``fma_metadata`` (two header rows, index ``track_id``), needed columns only.
 
-    Returns columns ``title, artist, genre, fma_split, subset`` indexed by the
-    integer track id. A missing file, or one that lacks a needed column,
+    Returns columns ``title, artist, genre, fma_split, subset, lat, lon``
+    indexed by the integer track id; ``lat``/``lon`` are the artist's
+    ``artist/latitude``, ``artist/longitude`` in degrees, NaN where the artist
+    has no location. A missing file, or one that lacks a needed column,
     raises an error naming the file and the column.
     """
     path = Path(path)
@@ -201,8 +265,22 @@ def read_fma_tracks(path: str | Path) -> pd.DataFrame:
                          "(tracks.csv has two header rows, e.g. track/genre_top, set/split)")
     frame = raw[list(FMA_COLUMNS)].copy()
     frame.columns = list(FMA_COLUMNS.values())
-    frame.index = frame.index.astype(int)
+    try:
+        frame.index = frame.index.astype(int)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: track ids (first column) must be integers") from None
+    for column in ("lat", "lon"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
+
+
+def _fma_location(lat: float, lon: float) -> tuple[float, float, bool]:
+    """(lat, lon, invalid): NaN for a missing location; ``invalid`` for one out of range."""
+    if not (np.isfinite(lat) and np.isfinite(lon)):
+        return np.nan, np.nan, False
+    if abs(lat) > 90 or abs(lon) > 180:
+        return np.nan, np.nan, True
+    return float(lat), float(lon), False
 
 
 def _fma_row(track_id: int, meta, audio_dir: Path, check_audio: bool) -> tuple[dict | None, str | None]:
@@ -215,9 +293,11 @@ def _fma_row(track_id: int, meta, audio_dir: Path, check_audio: bool) -> tuple[d
     problem = audio_problem(path) if check_audio else (None if path.is_file() else f"audio file missing: {path}")
     if problem:
         return None, problem
+    lat, lon, invalid = _fma_location(meta.lat, meta.lon)
     return {"track_id": tid, "tune_id": tid, "title": meta.title, "artist": meta.artist,
             "genre": meta.genre, "split": FMA_SPLIT_NAMES.get(meta.fma_split, meta.fma_split),
-            "subset": meta.subset, "audio_path": str(path)}, None
+            "subset": meta.subset, "lat": lat, "lon": lon, "invalid_location": invalid,
+            "audio_path": str(path)}, None
 
 
 def load_fma(root: str | Path | None = None, subset: str = "small",
@@ -232,6 +312,11 @@ def load_fma(root: str | Path | None = None, subset: str = "small",
     (:data:`FMA_SMALL_KNOWN_BAD`), missing, empty or unreadable mp3s
     (header read with ``soundfile.info`` when ``check_audio``) and tracks
     without a top genre are counted skips.
+
+    ``lat``/``lon`` are the artist's location (``artist/latitude``,
+    ``artist/longitude``, degrees). Many FMA artists have none: such tracks
+    are kept with NaN and counted in ``info["without_location"]`` (of which
+    ``info["invalid_location"]`` had a value out of range, set to NaN).
     """
     if subset not in FMA_SUBSETS:
         raise ValueError(f"subset must be one of {FMA_SUBSETS}, not {subset!r}")
@@ -248,6 +333,11 @@ def load_fma(root: str | Path | None = None, subset: str = "small",
         else:
             skips.add(f"{int(track_id):06d}", reason)
     tracks = pd.DataFrame(rows, columns=["track_id", "tune_id", "title", "artist", "genre", "split",
-                                         "subset", "audio_path"])
-    return Dataset("fma", root, tracks, skips.frame(), info={"subset": subset, "split": "official"})
+                                         "subset", "lat", "lon", "invalid_location", "audio_path"])
+    tracks = tracks.astype({"lat": float, "lon": float})
+    invalid = int(tracks.pop("invalid_location").astype(bool).sum())
+    without = int((tracks["lat"].isna() | tracks["lon"].isna()).sum())
+    return Dataset("fma", root, tracks, skips.frame(),
+                   info={"subset": subset, "split": "official", "without_location": without,
+                         "invalid_location": invalid})
 

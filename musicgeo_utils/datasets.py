@@ -29,9 +29,10 @@ import pandas as pd
 
 # Re-exports: the notebooks and older callers use ``datasets.<name>``.
 from .audio_datasets import (FMA_COLUMNS, FMA_SMALL_KNOWN_BAD, FMA_SPLIT_NAMES,  # noqa: F401
-                             FMA_SUBSETS, GTZAN_CAVEAT, GTZAN_GENRES, GTZAN_KNOWN_FAULTS,
-                             audio_problem, fma_audio_path, load_fma, load_gtzan, read_fma_tracks,
-                             split_by_seed)
+                             FMA_SUBSETS, GTZAN_CAVEAT, GTZAN_FILTERED_SPLIT, GTZAN_GENRES,
+                             GTZAN_KNOWN_FAULTS, GTZAN_NOT_FILTERED, GTZAN_SPLIT_NAMES, GTZAN_SPLITS,
+                             audio_problem, fma_audio_path, gtzan_filtered_split, load_fma,
+                             load_gtzan, read_fma_tracks, read_gtzan_split, split_by_seed)
 from .dataset_base import SKIP_COLUMNS, Dataset, default_root, sha256_file, verify_checksum  # noqa: F401
 from .lakh_midi import (LMD_URL, MIN_MELODY_NOTES, best_matches, lmd_h5_path,  # noqa: F401
                         lmd_midi_path, lmd_notes, load_lmd_msd, midi_melody, msd_id_dirs,
@@ -39,8 +40,10 @@ from .lakh_midi import (LMD_URL, MIN_MELODY_NOTES, best_matches, lmd_h5_path,  #
 from .msd import (MSD_ARTIST_LOCATIONS, MSD_COLUMNS, MSD_DIR, MSD_METADATA_FIELDS,  # noqa: F401
                   MSD_SEPARATOR, MSD_SONG_COLUMNS, MSD_SUBSET_ARTIST_LOCATIONS, MSDFormatError,
                   load_msd_artist_locations, load_msd_summary, read_msd_songs, skips_table)
-from .uci_gom import (UCI_GOM_FEATURE_COUNTS, UCI_GOM_FILES, ZHOU_2014_MEAN_KM,  # noqa: F401
-                      evaluate_uci_gom, load_uci_gom, load_uci_gom_dataset, uci_gom_regions)
+from .uci_gom import (UCI_GOM_FEATURE_COUNTS, UCI_GOM_FILES, UCI_GOM_SORT,  # noqa: F401
+                      UCI_GOM_SUMMARY_COLUMNS, UCI_GOM_URL, ZHOU_2014_MEAN_KM, evaluate_uci_gom,
+                      load_uci_gom, load_uci_gom_dataset, uci_gom_file, uci_gom_regions,
+                      uci_gom_summary_table)
 
 
 def load_folk(root: str | Path | None = None, seed: int = 0, use_cache: bool = True,

@@ -376,11 +376,16 @@ def embedding_grid(X, labels, seed: int = 0,
     ``tsne_max_iter``: t-SNE optimisation steps (scikit-learn's default 1000;
     500 roughly halves the time on ~1,000 points). A setting whose
     neighbourhood does not fit the points (perplexity 30 for 23 points, as on
-    a tiny dataset copy) is left out with a warning that names it.
+    a tiny dataset copy) is left out with a warning that names it, and
+    ``n_neighbors_eval`` is lowered below half the points where it must be.
     """
     X = _as_matrix(X)
     labels = _labels(labels, len(X))
     X_space = standardize(X) if standardize_input else X
+    if n_neighbors_eval >= len(X) / 2:
+        n_neighbors_eval = max(1, (len(X) - 1) // 2)
+        warnings.warn(f"embedding_grid: quality measured on {n_neighbors_eval} neighbours, below half "
+                      f"the {len(X)} points", stacklevel=2)
     coords, rows = {}, []
     for method, params in grid_settings(tsne_perplexities, umap_grid, tsne_max_iter):
         name = layout_name(method, params)

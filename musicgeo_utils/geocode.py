@@ -381,6 +381,28 @@ def modern_country_at(lat: float, lon: float, codes) -> tuple[str, str]:
     return (modern["country"].iat[0] if len(modern) else _country_by_code().get(code, code)), code
 
 
+def countries_at(lat, lon) -> pd.Series:
+    """Today's country at each point (degrees): the country of the nearest gazetteer place.
+
+    Named as :func:`modern_country_at` names it (the country table's English
+    name, countryinfo's otherwise); ``""`` where a coordinate is missing. For
+    datasets that give points rather than place names (FMA's artist
+    latitude/longitude). 144,563 places: about a second per 10,000 points.
+    """
+    lat, lon = np.asarray(lat, dtype=float).ravel(), np.asarray(lon, dtype=float).ravel()
+    out = np.full(len(lat), "", dtype=object)
+    known = np.isfinite(lat) & np.isfinite(lon)
+    if known.any():
+        table = cities()
+        codes = table["cc"].to_numpy()[nearest_point_index(lat[known], lon[known], table["lat"].to_numpy(),
+                                                            table["lon"].to_numpy())]
+        names = country_names()
+        modern = names[names["kind"] == "modern"].drop_duplicates("country_code").set_index("country_code")["country"]
+        by_code = _country_by_code()
+        out[known] = [modern.get(code, by_code.get(code, code)) for code in codes]
+    return pd.Series(out, name="country")
+
+
 def _historical_state(c: pd.Series) -> Geocode:
     """A tune known only by a historical state: its capital's point, in today's country there."""
     country, code = modern_country_at(float(c.lat), float(c.lon), c["successor_codes"].split(";"))

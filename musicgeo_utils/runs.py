@@ -134,29 +134,48 @@ class Run:
             return manifest.load_profile(self.profile, self.seed)[0]
         return audio_tunes(self.load().tracks, self.dataset, config.get_profile(self.profile), self.seed)
 
-    def features(self, n_jobs: int | None = None, client=None):
+    def features(self, n_jobs: int | None = None, client=None, located: bool = False):
         """``(tunes, extraction.FeatureSet)`` of the profile's clips, rows in the same order.
 
         Folk: :func:`manifest.profile_features` (rendered clips). An audio
         dataset: its files as they are, every skip counted in ``FeatureSet.skips``.
+        ``located``: only items with a latitude/longitude (the geographic
+        notebooks); the others join the skips as ``no location``.
         """
         if self.folk:
             from . import manifest
 
-            return manifest.profile_features(self.profile, self.seed, n_jobs=n_jobs, client=client)
-        from . import extraction, features
+            tunes, result = manifest.profile_features(self.profile, self.seed, n_jobs=n_jobs, client=client)
+        else:
+            from . import extraction, features
 
-        tunes = self.tunes()
-        items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
-        result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
-        return tunes.set_index("tune_id").loc[result.summary.index].reset_index(), result
+            tunes = self.tunes()
+            items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+            result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
+            tunes = tunes.set_index("tune_id").loc[result.summary.index].reset_index()
+        return _located(tunes, result) if located else (tunes, result)
+
+
+def _located(tunes: pd.DataFrame, result):
+    """Keep the rows with a latitude and longitude; count the others as skips (``no location``)."""
+    has = (tunes["lat"].notna() & tunes["lon"].notna()).to_numpy()
+    if has.all():
+        return tunes, result
+    gone = tunes.loc[~has, "tune_id"]
+    result.skips = pd.concat([result.skips, pd.DataFrame({"clip_id": gone, "reason": "no location"})],
+                             ignore_index=True)
+    result.summary = result.summary[has]
+    result.mel_paths = result.mel_paths.drop(gone, errors="ignore")
+    return tunes[has].reset_index(drop=True), result
 
 
 def audio_tunes(tracks: pd.DataFrame, dataset: str, profile: config.Profile, seed: int) -> pd.DataFrame:
     """An audio dataset's tracks as the notebooks' tunes table, sampled like a profile.
 
-    ``style`` is the dataset's label (``genre``); ``country`` is empty and
-    ``lat``/``lon`` NaN where the dataset has no location. At most
+    ``style`` is the dataset's label (``genre``); ``country`` is today's
+    country at the point (:func:`geocode.countries_at`), empty and
+    ``lat``/``lon`` NaN where the dataset has no location; ``region`` is the
+    country, ``place`` NaN, ``collection`` the dataset's name. At most
     ``profile.per_stratum`` tracks per (label, split), drawn with ``seed``,
     so that small and tiny profiles keep every split and label.
     """
@@ -167,10 +186,17 @@ def audio_tunes(tracks: pd.DataFrame, dataset: str, profile: config.Profile, see
     out = tracks.copy()
     out["tune_id"] = out["track_id"].astype(str)
     out["style"] = out[label].astype(str)
-    for column, default in (("title", ""), ("country", ""), ("lat", np.nan), ("lon", np.nan)):
+    for column, default in (("title", ""), ("lat", np.nan), ("lon", np.nan)):
         if column not in out:
             out[column] = default
+    if "country" not in out:  # from the points, where the dataset has them (FMA's artist locations)
+        from .geocode import countries_at
+
+        out["country"] = countries_at(out["lat"], out["lon"]).to_numpy()
     out["country"] = out["country"].fillna("").astype(str)
+    # what the geographic notebooks read beside the point: the region classes start from the
+    # country (regions.classification_regions), no named place, the dataset as the collection
+    out["region"], out["place"], out["collection"] = out["country"], np.nan, dataset
     if profile.per_stratum is not None:
         rng = np.random.default_rng(seed)
         out = out.assign(_draw=rng.random(len(out))).sort_values(["style", "split", "_draw"])

@@ -203,7 +203,8 @@ def test_cosine_nearest_ranks_by_angle_excludes_rows_and_breaks_ties_low():
 
 def test_grid_leaves_out_settings_too_wide_for_the_points_and_says_which(blobs):
     X, labels = blobs
-    with pytest.warns(UserWarning, match="t-SNE perplexity=30 left out.*12 points"):
+    with pytest.warns(UserWarning, match="t-SNE perplexity=30 left out.*12 points"), \
+            pytest.warns(UserWarning, match="5 neighbours, below half the 12 points"):
         coords, quality = embedding.embedding_grid(X[:12] + 0.5, labels[:12], seed=0, tsne_perplexities=(5, 30),
-                                                   umap_grid=(), tsne_max_iter=250, n_neighbors_eval=3)
+                                                   umap_grid=(), tsne_max_iter=250, n_neighbors_eval=10)
     assert list(coords) == ["PCA", "t-SNE perplexity=5"] and list(quality.index) == list(coords)

@@ -201,7 +201,7 @@ def gtzan_root(tmp_path):
 
 def test_gtzan_reads_headers_and_counts_faults(gtzan_root):
     with pytest.warns(UserWarning, match="not artist-filtered"):
-        data = ds.load_dataset("gtzan", gtzan_root, seed=3)
+        data = ds.load_dataset("gtzan", gtzan_root, seed=3, split="random")
     assert len(data.tracks) == 20 and data.tracks["genre"].value_counts().to_dict() == {"blues": 10, "jazz": 10}
     first = data.tracks.iloc[0]
     assert (first["track_id"], first["sample_rate"], first["duration_s"]) == ("blues.00000", 22050, 0.1)
@@ -215,10 +215,52 @@ def test_gtzan_reads_headers_and_counts_faults(gtzan_root):
     assert counts.loc["blues"].to_dict() == {"test": 2, "train": 6, "val": 2}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = audio_datasets.load_gtzan(gtzan_root, seed=3)
-        other = audio_datasets.load_gtzan(gtzan_root, seed=4)
+        again = audio_datasets.load_gtzan(gtzan_root, seed=3, split="random")
+        other = audio_datasets.load_gtzan(gtzan_root, seed=4, split="random")
     assert again.tracks["split"].tolist() == data.tracks["split"].tolist()
     assert other.tracks["split"].tolist() != data.tracks["split"].tolist()
+
+
+def test_gtzan_filtered_split_is_the_published_one():
+    split = audio_datasets.gtzan_filtered_split()
+    assert split.value_counts().to_dict() == {"train": 443, "test": 290, "val": 197}
+    genres = split.index.str.split(".").str[0]
+    assert sorted(set(genres)) == list(audio_datasets.GTZAN_GENRES)
+    # Spot checks against torchaudio's lists; 70 excerpts (e.g. Sturm's repeated country.00008) are in none.
+    assert (split["blues.00000"], split["blues.00012"], split["blues.00029"]) == ("val", "test", "train")
+    assert (split["jazz.00054"], split["reggae.00099"], split["rock.00090"]) == ("train", "val", "test")
+    assert "country.00008" not in split.index and "jazz.00033" not in split.index
+    assert split.groupby(genres).size().to_dict() == {
+        "blues": 100, "classical": 99, "country": 98, "disco": 93, "hiphop": 92, "jazz": 87, "metal": 91,
+        "pop": 84, "reggae": 86, "rock": 100}
+
+
+def test_gtzan_filtered_keeps_listed_files_and_counts_the_rest(gtzan_root):
+    # Listed in the filtered split: blues.00000-00009 (val), jazz.00000/00001 (train), 00002-00009 (val).
+    # Unlisted: jazz.00033 and country.00008.
+    for name in ("jazz/jazz.00033.wav", "country/country.00008.wav"):
+        path = gtzan_root / "genres" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, np.zeros(2205, dtype=np.float32), 22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the filtered split needs no warning
+        data = ds.load_dataset("gtzan", gtzan_root, seed=3)
+    assert "fault-filtered" in data.info["split"]
+    assert set(data.tracks["track_id"]) == {f"{g}.{i:05d}" for g in ("blues", "jazz") for i in range(10)}
+    by_id = data.tracks.set_index("track_id")["split"]
+    assert by_id["jazz.00001"] == "train" and by_id["blues.00003"] == "val" and by_id.notna().all()
+    reasons = dict(zip(data.skips["item"].map(lambda s: Path(s).name), data.skips["reason"]))
+    assert reasons["jazz.00033.wav"].startswith("not in the fault-filtered split")
+    assert reasons["country.00008.wav"].startswith("not in the fault-filtered split")
+    # A listed but broken file is still an audio skip (jazz.00054 is in the filtered train list).
+    assert reasons["jazz.00054.wav"].startswith("unreadable audio")
+    assert data.skip_counts()["not in the fault-filtered split"] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        everything = audio_datasets.load_gtzan(gtzan_root, seed=3, split="random")
+    assert len(everything.tracks) == len(data.tracks) + 2
+    with pytest.raises(ValueError, match="split must be one of"):
+        audio_datasets.load_gtzan(gtzan_root, split="artist")
 
 
 def test_gtzan_split_file(gtzan_root, tmp_path):
@@ -230,6 +272,13 @@ def test_gtzan_split_file(gtzan_root, tmp_path):
     pd.DataFrame({"track_id": ["blues.00000"]}).to_csv(split, index=False)
     with pytest.raises(ValueError, match=r"filtered.csv: missing column\(s\) \['split'\]"):
         audio_datasets.load_gtzan(gtzan_root, split_file=split)
+    pd.DataFrame({"track_id": ["blues.00000"], "split": ["training"]}).to_csv(split, index=False)
+    with pytest.raises(ValueError, match=r"filtered.csv: split must be one of .*'training'"):
+        audio_datasets.load_gtzan(gtzan_root, split_file=split)
+    with pytest.raises(FileNotFoundError, match="nowhere.csv: no such split file"):
+        audio_datasets.load_gtzan(gtzan_root, split_file=tmp_path / "nowhere.csv")
+    with pytest.raises(ValueError, match="either split='random' or split_file"):
+        audio_datasets.load_gtzan(gtzan_root, split="random", split_file=split)
 
 
 # --------------------------------------------------------------------------- FMA
@@ -237,8 +286,9 @@ def test_gtzan_split_file(gtzan_root, tmp_path):
 
 def write_tracks_csv(path: Path, rows: list[tuple], drop=None) -> None:
     """``tracks.csv`` as FMA ships it: two header rows, then the index name row."""
-    columns = pd.MultiIndex.from_tuples([("album", "title"), ("artist", "name"), ("set", "split"),
-                                         ("set", "subset"), ("track", "genre_top"), ("track", "title")])
+    columns = pd.MultiIndex.from_tuples([("album", "title"), ("artist", "latitude"), ("artist", "longitude"),
+                                         ("artist", "name"), ("set", "split"), ("set", "subset"),
+                                         ("track", "genre_top"), ("track", "title")])
     frame = pd.DataFrame([r[1:] for r in rows], index=pd.Index([r[0] for r in rows], name="track_id"),
                          columns=columns)
     if drop:
@@ -247,14 +297,16 @@ def write_tracks_csv(path: Path, rows: list[tuple], drop=None) -> None:
     frame.to_csv(path)
 
 
-FMA_ROWS = [  # id, album, artist, split, subset, genre_top, title
-    (2, "AWOL", "AWOL", "training", "small", "Hip-Hop", "Food"),
-    (3, "AWOL", "AWOL", "training", "medium", "Hip-Hop", "Electric Ave"),
-    (5, "AWOL", "AWOL", "validation", "small", "Hip-Hop", "This World"),
-    (10, "Constant Hitmaker", "Kurt Vile", "test", "small", "Pop", "Freeway"),
-    (140, "Make Believe", "Alec K. Redfearn", "training", "small", "Folk", "Queen Of The Wires"),
-    (141, "Make Believe", "Alec K. Redfearn", "training", "small", None, "Ohio"),
-    (99134, "x", "y", "training", "small", "Rock", "no audio"),
+FMA_ROWS = [  # id, album, artist latitude, longitude, artist, split, subset, genre_top, title
+    (2, "AWOL", 40.058324, -74.405661, "AWOL", "training", "small", "Hip-Hop", "Food"),
+    (3, "AWOL", 40.058324, -74.405661, "AWOL", "training", "medium", "Hip-Hop", "Electric Ave"),
+    (5, "AWOL", 40.058324, -74.405661, "AWOL", "validation", "small", "Hip-Hop", "This World"),
+    (10, "Constant Hitmaker", 39.952335, -75.163789, "Kurt Vile", "test", "small", "Pop", "Freeway"),
+    (140, "Make Believe", None, None, "Alec K. Redfearn", "training", "small", "Folk", "Queen Of The Wires"),
+    (141, "Make Believe", None, None, "Alec K. Redfearn", "training", "small", None, "Ohio"),
+    (99134, "x", None, None, "y", "training", "small", "Rock", "no audio"),
+    (150, "z", None, None, "Nowhere Band", "test", "small", "Rock", "no place"),
+    (151, "z", 123.0, 12.0, "Off The Map", "test", "small", "Rock", "bad place"),
 ]
 
 
@@ -263,7 +315,7 @@ def fma_root(tmp_path):
     write_tracks_csv(tmp_path / "fma_metadata" / "tracks.csv", FMA_ROWS)
     audio = tmp_path / "fma_small"
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(22050) / 44100)).astype(np.float32)
-    for track_id in (2, 141):
+    for track_id in (2, 141, 150, 151):
         path = audio_datasets.fma_audio_path(audio, track_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, tone, 44100, format="MP3")
@@ -277,7 +329,13 @@ def test_fma_small_with_official_split_and_counted_skips(fma_root):
     assert audio_datasets.fma_audio_path("/a", 2) == Path("/a/000/000002.mp3")
     data = ds.load_dataset("fma", fma_root, subset="small")
     assert data.tracks[["track_id", "title", "artist", "genre", "split"]].values.tolist() == \
-        [["000002", "Food", "AWOL", "Hip-Hop", "train"]]
+        [["000002", "Food", "AWOL", "Hip-Hop", "train"], ["000150", "no place", "Nowhere Band", "Rock", "test"],
+         ["000151", "bad place", "Off The Map", "Rock", "test"]]
+    # The artist's location is read; tracks without one are kept and counted, not dropped.
+    located = data.tracks.set_index("track_id")
+    assert (located.loc["000002", "lat"], located.loc["000002", "lon"]) == (40.058324, -74.405661)
+    assert located.loc[["000150", "000151"], ["lat", "lon"]].isna().all().all()
+    assert data.info["without_location"] == 2 and data.info["invalid_location"] == 1
     reasons = dict(zip(data.skips["item"], data.skips["reason"]))
     assert set(reasons) == {"000005", "000010", "000140", "000141", "099134"}  # 000003 is medium only
     assert reasons["000005"].startswith("audio file missing")
@@ -292,6 +350,9 @@ def test_fma_small_with_official_split_and_counted_skips(fma_root):
 def test_fma_csv_missing_column_names_file_and_column(tmp_path):
     write_tracks_csv(tmp_path / "fma_metadata" / "tracks.csv", FMA_ROWS, drop=("track", "genre_top"))
     with pytest.raises(ValueError, match=r"tracks.csv: missing column\(s\) track/genre_top"):
+        audio_datasets.load_fma(tmp_path)
+    write_tracks_csv(tmp_path / "fma_metadata" / "tracks.csv", FMA_ROWS, drop=("artist", "latitude"))
+    with pytest.raises(ValueError, match=r"tracks.csv: missing column\(s\) artist/latitude"):
         audio_datasets.load_fma(tmp_path)
 
 
