@@ -5,8 +5,11 @@
 #   PROFILE  small (default, minutes on 2 CPU cores) | full (every tune; GPU)
 #            | tiny (a few minutes: a quick look, or a tiny dataset copy)
 #   SEED     the one seed behind every random choice
-#   DATASET  folk (the embedded default) | gtzan | fma (README: "Run on GTZAN / FMA")
+#   DATASET  folk (the embedded default) | gtzan | gtzan_random | fma | lmd_msd | uci_gom
+#            (README: "Run on GTZAN / FMA / Lakh MIDI")
 #   DATA_ROOT  the dataset's folder (default data/raw/<DATASET>)
+#   DASK     where feature extraction runs: empty (local processes) | local (a dask
+#            LocalCluster) | tcp://host:8786 (a running cluster; README, "Dask")
 #   PYTHON   an interpreter to use instead of the project venv (Colab: python)
 
 PROFILE ?= small
@@ -21,12 +24,16 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 REPORT_DIR := $(if $(filter folk,$(DATASET)),reports,reports/$(DATASET))
 EXECUTED := $(REPORT_DIR)/executed
 export PYTHONHASHSEED := 0
+DASK ?=
+ifneq ($(DASK),)
+export MUSICGEO_DASK := $(DASK)
+endif
 
 .PHONY: lock all env report notebooks golden test check unit nbval after-nbval bench clean clean-data help
 all: report
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,13p' Makefile
 
 # --- environment ------------------------------------------------------------
 # The venv is made only when PYTHON is the project venv and it is missing or
@@ -86,7 +93,7 @@ TEST_STAGES = \
   "environment (make env):240:$(MAKE) --no-print-directory env" \
   "unit tests (make check):240:$(MAKE) --no-print-directory unit" \
   "nbval (notebooks, cold caches):1200:$(MAKE) --no-print-directory nbval" \
-  "notebook outputs (after nbval):120:$(MAKE) --no-print-directory after-nbval"
+  "notebook outputs (after nbval):420:$(MAKE) --no-print-directory after-nbval"
 
 # The ledger script needs only the standard library, so it runs before the venv exists.
 test:

@@ -7,8 +7,12 @@ feature with ``y=`` (each recomputing its own STFT) and (b)
 features agree, and prints clips/s, the ratio and peak memory, measured in
 one run. Both sides are warmed up on one clip first (numba JIT, loky worker
 start-up); the cold first extract_many call is reported separately.
+With ``--dask`` it also runs (d) the same extraction on a dask
+``LocalCluster`` of J single-threaded worker processes (the backend a real
+cluster uses: README, "A large collection on a Dask cluster") and checks that
+its summaries are bit-identical to (b)'s.
 
-    python benchmarks/bench_features.py --n 48 --clip-seconds 15 --jobs 2
+    python benchmarks/bench_features.py --n 48 --clip-seconds 15 --jobs 2 [--dask]
 """
 from __future__ import annotations
 
@@ -148,6 +152,7 @@ def main(argv=None) -> None:
     parser.add_argument("--clip-seconds", type=float, default=15.0, help="clip length, seconds")
     parser.add_argument("--jobs", type=int, default=2, help="extract_many worker processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dask", action="store_true", help="also run on a dask LocalCluster of --jobs workers")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
@@ -182,6 +187,25 @@ def main(argv=None) -> None:
         print(f"(c) rerun from cache: {cached_s:.2f} s  {args.n / cached_s:.1f} clips/s")
         print("agreement:")
         compare(items, naive, ours, params)
+        if args.dask:
+            on_cluster(items, params, args.jobs, ours, ours_s)
+
+
+def on_cluster(items, params, n_workers: int, local, local_s: float) -> None:
+    """(d) extract_many on a dask LocalCluster: time against joblib's, bit-identical summaries."""
+    from distributed import Client, LocalCluster
+
+    from musicgeo_utils import extraction
+
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        _, warm_s = timed(lambda: extraction.extract_many(items[:n_workers], params, client=client, use_cache=False))
+        on_dask, dask_s = timed(lambda: extraction.extract_many(items, params, client=client, use_cache=False))
+    same = on_dask.summary.equals(local.summary) and on_dask.skips.empty
+    print(f"(d) extract_many on a dask LocalCluster ({n_workers} workers x 1 thread), no cache: {dask_s:6.2f} s  "
+          f"{len(items) / dask_s:6.2f} clips/s  (warming the workers first took {warm_s:.2f} s)")
+    print(f"(d)/(b) time ratio: {dask_s / local_s:.2f}; summaries bit-identical to (b): {same}")
+    assert same, "the dask cluster's summaries differ from joblib's"
 
 
 if __name__ == "__main__":

@@ -52,6 +52,18 @@ def n_jobs() -> int:
     return max(1, int(value)) if value else max(1, os.cpu_count() or 1)
 
 
+def dask_scheduler() -> str | None:
+    """Where feature extraction runs when no ``client`` is given (``MUSICGEO_DASK``).
+
+    Unset or empty: local worker processes (joblib). ``local``: a dask
+    ``LocalCluster`` of :func:`n_jobs` single-threaded workers on this machine.
+    An address (``tcp://scheduler:8786``): a running dask cluster, whose
+    workers must see the same data folder (``MUSICGEO_DATA``) and have the
+    package installed from the same lock.
+    """
+    return os.environ.get("MUSICGEO_DASK") or None
+
+
 #: torch intra-op threads unless ``MUSICGEO_THREADS`` says otherwise (see the module docstring).
 DEFAULT_TORCH_THREADS = 2
 

@@ -148,6 +148,13 @@ def _run_parallel(chunks, params, layout, use_cache, n_jobs, client) -> list[_Cl
     tasks = (joblib.delayed(_extract_chunk)(chunk, params, layout, use_cache) for chunk in chunks)
     if client is None:
         results = joblib.Parallel(n_jobs=n_jobs, backend="loky")(tasks)
+    elif client == "local":  # a dask LocalCluster of single-threaded worker processes, for this call
+        from distributed import Client, LocalCluster
+
+        workers = config.n_jobs() if n_jobs < 0 else n_jobs
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster, set_as_default=False) as own_client:
+            return _run_parallel(chunks, params, layout, use_cache, n_jobs, own_client)
     elif isinstance(client, str):  # a scheduler address: connect, and close when done
         from distributed import Client
 
@@ -208,8 +215,10 @@ def extract_many(
     reuses the mels. ``use_cache=False`` recomputes every clip and overwrites
     its cache entries. ``n_jobs``: worker processes (default
     ``config.n_jobs()``; with a dask cluster, -1 = all its workers).
-    ``client``: a ``dask.distributed.Client`` or a scheduler address string;
-    the cache folder must then be visible to the workers. (joblib runs the
+    ``client``: a ``dask.distributed.Client``, a scheduler address string, or
+    ``"local"`` (a ``LocalCluster`` for this call); default
+    :func:`config.dask_scheduler` (``MUSICGEO_DASK``), else local processes.
+    The cache folder must be visible to the workers. (joblib runs the
     work in the calling process when the cluster has one core in all.) Clips that cannot be
     read, decoded or featurized are counted in ``skips`` with their reason,
     never fatal.
@@ -217,6 +226,7 @@ def extract_many(
     pairs, duplicate_skips = _deduplicated(clip_items(items))
     layout = _CacheLayout.for_params(params)
     _write_cache_readme(layout, params)
+    client = client if client is not None else config.dask_scheduler()
     if n_jobs is None:
         n_jobs = -1 if client is not None else config.n_jobs()
     workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs

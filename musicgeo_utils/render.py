@@ -15,6 +15,9 @@ default soundfont is ``TimGM6mb.sf2`` from pretty_midi's wheel; the
 cached as 16-bit FLAC under ``data/audio/``, named after everything that
 shapes them, and written atomically: an interrupted run resumes and a rerun
 renders nothing.
+
+A whole MIDI file (the Lakh MIDI Dataset's songs) is rendered the same way with
+every instrument on its own channel (:func:`render_midi`, :func:`render_midi_files`).
 """
 from __future__ import annotations
 
@@ -229,17 +232,19 @@ def _note_events(looped: np.ndarray, sample_rate: int) -> np.ndarray:
     return events[np.lexsort((events[:, 1], events[:, 0]))]
 
 
-def _play_events(looped: np.ndarray, params: RenderParams, note_on, note_off,
-                 generate) -> np.ndarray:
-    """Mono float32 audio of ``params.n_samples``: ``generate(n)`` blocks between note events."""
-    n_samples = params.n_samples
+def _play_events(events: np.ndarray, n_samples: int, note_on, note_off, generate) -> np.ndarray:
+    """Mono float32 audio of ``n_samples``: ``generate(n)`` blocks between note events.
+
+    ``events`` rows are ``(sample, is_on, *args)``; ``note_on(*args)`` or
+    ``note_off(*args)`` is called at each.
+    """
     blocks, position = [], 0
-    for sample, is_on, pitch in _note_events(looped, params.sample_rate):
+    for sample, is_on, *args in events.tolist():
         sample = min(int(sample), n_samples)
         if sample > position:
             blocks.append(generate(sample - position))
             position = sample
-        (note_on if is_on else note_off)(int(pitch))
+        (note_on if is_on else note_off)(*args)
     if position < n_samples:
         blocks.append(generate(n_samples - position))
     return np.concatenate(blocks)
@@ -260,10 +265,9 @@ def _tinysoundfont_synth(path: str, sample_rate: int):
     return synth, synth.sfload(path)
 
 
-def _synthesize(looped: np.ndarray, program: int, params: RenderParams,
-                              soundfont: Path) -> np.ndarray:
-    """Mono float32 audio through tinysoundfont, events placed to the sample."""
-    synth, sfid = _tinysoundfont_synth(str(soundfont), params.sample_rate)
+def _silent_synth(soundfont: Path, sample_rate: int):
+    """``(synth, sfid, generate)``: the process's Synth, silent, and a mono block generator."""
+    synth, sfid = _tinysoundfont_synth(str(soundfont), sample_rate)
 
     def generate(n: int) -> np.ndarray:
         stereo = np.frombuffer(synth.generate_simple(n), dtype=np.float32)
@@ -271,10 +275,25 @@ def _synthesize(looped: np.ndarray, program: int, params: RenderParams,
 
     # A reused Synth must start from silence, never with the last tune's tail.
     synth.sounds_off()
-    _flush_until_silent(generate, params.sample_rate // 100)
+    _flush_until_silent(generate, sample_rate // 100)
+    return synth, sfid, generate
+
+
+def _synthesize(looped: np.ndarray, program: int, params: RenderParams,
+                              soundfont: Path) -> np.ndarray:
+    """Mono float32 audio through tinysoundfont, events placed to the sample."""
+    synth, sfid, generate = _silent_synth(soundfont, params.sample_rate)
     synth.program_select(_CHANNEL, sfid, 0, int(program))
-    return _play_events(looped, params, lambda key: synth.noteon(_CHANNEL, key, params.velocity),
+    return _play_events(_note_events(looped, params.sample_rate), params.n_samples,
+                        lambda key: synth.noteon(_CHANNEL, key, params.velocity),
                         lambda key: synth.noteoff(_CHANNEL, key), generate)
+
+
+def _peak_normalised(raw: np.ndarray, name: str, what: str) -> np.ndarray:
+    """``raw`` scaled to ``PEAK_LEVEL``; ``RenderError`` naming ``name`` if it is silent or not finite."""
+    if not np.isfinite(raw).all() or is_silent(raw):
+        raise RenderError(f"{name}: rendered audio is silent or not finite{what}")
+    return (raw * (PEAK_LEVEL / np.abs(raw).max())).astype(np.float32)
 
 
 def is_silent(audio: np.ndarray, threshold_db: float = -60.0) -> bool:
@@ -337,10 +356,118 @@ def render_tune(notes: pd.DataFrame, program: int, qpm: float, transpose: int,
     name = _tune_name(notes, tune_id)
     looped = _clip_looped_notes(notes, program, qpm, transpose, params, name)
     raw = _synthesize(looped, program, params, soundfont or soundfont_path())
-    if not np.isfinite(raw).all() or is_silent(raw):
-        raise RenderError(f"tune {name!r}: rendered audio is silent or not finite "
-                          f"(program {program})")
-    return (raw * (PEAK_LEVEL / np.abs(raw).max())).astype(np.float32)
+    return _peak_normalised(raw, f"tune {name!r}", f" (program {program})")
+
+
+#: MIDI channel of the drums (General MIDI channel 10) and the soundfont bank of drum kits.
+_DRUM_CHANNEL, _DRUM_BANK = 9, 128
+#: Channels for pitched instruments: every channel but the drums'.
+_MELODIC_CHANNELS = tuple(c for c in range(16) if c != _DRUM_CHANNEL)
+
+
+def midi_clip_start(midi: pretty_midi.PrettyMIDI, clip_seconds: float) -> float:
+    """Where :func:`render_midi`'s clip starts (s): the middle of the song, never before its first note.
+
+    The song spans its first note's onset to its last note's end; a clip of
+    ``clip_seconds`` is centred on that span (GTZAN's and FMA's 30 s excerpts
+    are likewise cut from inside a recording, not from its intro).
+    """
+    notes = [(n.start, n.end) for inst in midi.instruments for n in inst.notes]
+    if not notes:
+        raise RenderError("the MIDI file has no notes")
+    first, last = min(n[0] for n in notes), max(n[1] for n in notes)
+    return max(first, first + (last - first - clip_seconds) / 2)
+
+
+def _midi_events(midi: pretty_midi.PrettyMIDI, start: float, params: RenderParams) -> tuple[np.ndarray, dict]:
+    """(sample, is_on, channel, pitch, velocity) rows of the clip window, time-ordered; channel -> program.
+
+    Drums go to channel 10 (bank 128); each distinct pitched program gets a
+    channel of its own, in order of first appearance; programs beyond the
+    fifteen pitched channels (rare) are left out. Notes sounding at ``start``
+    are struck there.
+    """
+    channels: dict[int, int] = {}
+    rows = []
+    for inst in midi.instruments:
+        if inst.is_drum:
+            channel = _DRUM_CHANNEL
+        elif inst.program in channels.values():
+            channel = next(c for c, p in channels.items() if p == inst.program)
+        elif len([c for c in channels if c != _DRUM_CHANNEL]) < len(_MELODIC_CHANNELS):
+            channel = _MELODIC_CHANNELS[len([c for c in channels if c != _DRUM_CHANNEL])]
+        else:
+            continue
+        channels[channel] = -1 if inst.is_drum else inst.program
+        for note in inst.notes:
+            on, off = note.start - start, note.end - start
+            if off > 0 and on < params.clip_seconds:
+                rows.append((max(on, 0.0), min(off, params.clip_seconds), channel, note.pitch, note.velocity))
+    if not rows:
+        raise RenderError("no note sounds in the clip window")
+    table = np.array(rows)
+    on = np.round(table[:, 0] * params.sample_rate).astype(np.int64)
+    off = np.maximum(np.round(table[:, 1] * params.sample_rate).astype(np.int64), on + 1)
+    rest = table[:, 2:].astype(np.int64)
+    events = np.concatenate([np.column_stack([on, np.ones_like(on), rest]),
+                             np.column_stack([off, np.zeros_like(off), rest])])
+    # A repeated pitch must be released before it is struck again.
+    return events[np.lexsort((events[:, 1], events[:, 0]))], channels
+
+
+def render_midi(midi: str | os.PathLike | pretty_midi.PrettyMIDI, params: RenderParams = RenderParams(),
+                soundfont: Path | None = None) -> np.ndarray:
+    """A MIDI file's ``clip_seconds`` from the middle of the song, every instrument, mono float32.
+
+    Each note keeps its own velocity; pitch bends and controllers are not
+    played. Peak-normalised to ``PEAK_LEVEL`` like :func:`render_tune`.
+    Raises ``RenderError`` naming the file for an unreadable file, no notes or
+    silent output.
+    """
+    name = str(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else "MIDI data"
+    try:
+        if not isinstance(midi, pretty_midi.PrettyMIDI):
+            midi = pretty_midi.PrettyMIDI(str(midi))
+        events, channels = _midi_events(midi, midi_clip_start(midi, params.clip_seconds), params)
+    except RenderError as err:
+        raise RenderError(f"{name}: {err}") from None
+    except Exception as err:  # mido / pretty_midi raise many types on a corrupt file
+        raise RenderError(f"{name}: not a readable MIDI file ({type(err).__name__}: {err})") from None
+    synth, sfid, generate = _silent_synth(soundfont or soundfont_path(), params.sample_rate)
+    for channel, program in channels.items():
+        synth.program_select(channel, sfid, _DRUM_BANK if program < 0 else 0, max(program, 0))
+    raw = _play_events(events, params.n_samples, synth.noteon,
+                       lambda channel, pitch, velocity: synth.noteoff(channel, pitch), generate)
+    return _peak_normalised(raw, name, "")
+
+
+def render_midi_files(items: pd.DataFrame, params: RenderParams = RenderParams(), n_jobs: int | None = None,
+                      use_cache: bool = True) -> pd.DataFrame:
+    """Render each ``items`` row (``tune_id``, ``midi_path``) with :func:`render_midi` to a cached FLAC.
+
+    Cached under ``data/audio/midi/``, keyed by the file's bytes, the
+    soundfont and the clip settings. Returns ``tune_id, audio_path, status,
+    reason`` like :func:`render_many`: a file that cannot be rendered is a
+    ``skipped`` row with the reason, never fatal.
+    """
+    soundfont = soundfont_path()
+    stat = soundfont.stat()
+    shaping = {k: v for k, v in asdict(params).items() if k in ("sample_rate", "clip_seconds")}
+    font = _soundfont_key(str(soundfont), stat.st_size, stat.st_mtime_ns)
+    jobs = []
+    for row in items.itertuples(index=False):
+        path = Path(row.midi_path)
+        key = content_key(RENDER_VERSION, "midi file", shaping, font, path.read_bytes() if path.is_file() else b"")
+        jobs.append({"tune_id": str(row.tune_id), "midi_path": str(path),
+                     "audio_path": str(config.data_path("audio", "midi", f"{key}.flac"))})
+    todo = [job for job in jobs if not (use_cache and Path(job["audio_path"]).is_file())]
+    outcome = dict(zip((id(job) for job in todo), _run_parallel(todo, params, soundfont, n_jobs or config.n_jobs())))
+    rows = []
+    for job in jobs:
+        status, reason = outcome.get(id(job), ("cached", ""))
+        rows.append({"tune_id": job["tune_id"], "audio_path": None if status == "skipped" else job["audio_path"],
+                     "status": status, "reason": reason})
+    return pd.DataFrame(rows, columns=["tune_id", "audio_path", "status", "reason"])
 
 
 @functools.lru_cache(maxsize=4)
@@ -360,11 +487,14 @@ def _clip_key(params: RenderParams, soundfont: Path, table: np.ndarray,
 
 
 def _render_to_file(job: dict, params: RenderParams, soundfont: Path) -> tuple[str, str]:
-    """Render one tune and write its FLAC atomically; ``(status, reason)``."""
-    notes = pd.DataFrame(job["table"], columns=["pitch", "onset", "duration"])
+    """Render one tune (or MIDI file: ``midi_path``) and write its FLAC atomically; ``(status, reason)``."""
     try:
-        audio = render_tune(notes, job["program"], job["qpm"], job["transpose"], params,
-                            soundfont, tune_id=job["tune_id"])
+        if "midi_path" in job:
+            audio = render_midi(job["midi_path"], params, soundfont)
+        else:
+            notes = pd.DataFrame(job["table"], columns=["pitch", "onset", "duration"])
+            audio = render_tune(notes, job["program"], job["qpm"], job["transpose"], params,
+                                soundfont, tune_id=job["tune_id"])
     except (RenderError, RuntimeError, tinysoundfont.SoundFontException) as err:
         return "skipped", str(err)
     with atomic_path(job["audio_path"]) as tmp:

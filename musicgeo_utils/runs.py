@@ -4,7 +4,8 @@ Every notebook's parameters cell has ``dataset`` and ``data_root`` (beside
 ``profile`` and ``seed``); its first cell makes a :class:`Run` from them.
 The run says
 
-- **what the dataset offers** (:data:`OFFERS`): ``notes`` (a score for every
+- **what the dataset offers** (:data:`OFFERS`): ``audio`` (rendered or its own;
+  UCI GOM has only published features), ``notes`` (a score for every
   item, so audio is rendered and transcriptions can be scored against the
   truth), ``locations`` (latitude/longitude, for the geographic sections) and
   its label (``style`` for the folk corpus, ``genre`` for GTZAN and FMA). A
@@ -23,6 +24,9 @@ The run says
 
 The folk corpus is rendered from its scores (:mod:`musicgeo_utils.manifest`);
 an audio dataset (``gtzan``, ``fma``) is read from its files as they are.
+``uci_gom`` has no audio, only the features its authors published: notebook
+03 runs its geographic methods on them, the audio notebooks stop with
+:class:`NotOffered` (``audio``).
 """
 from __future__ import annotations
 
@@ -37,16 +41,25 @@ from . import config
 #: What each dataset offers the notebooks (:data:`CAPABILITIES`) and its ``label``: the
 #: column that the style models learn, shown as ``style`` in every tunes table.
 OFFERS: dict[str, dict] = {
-    "folk": {"notes": True, "locations": True, "audio_files": False, "label": "style"},
-    "gtzan": {"notes": False, "locations": False, "audio_files": True, "label": "genre"},
-    "fma": {"notes": False, "locations": True, "audio_files": True, "label": "genre"},
+    "folk": {"audio": True, "notes": True, "locations": True, "catalogue": False, "label": "style"},
+    "gtzan": {"audio": True, "notes": False, "locations": False, "catalogue": True, "label": "genre"},
+    # the same recordings with a seeded random split (the Music-Mapp write-up's), not artist-filtered
+    "gtzan_random": {"audio": True, "notes": False, "locations": False, "catalogue": True, "label": "genre"},
+    "fma": {"audio": True, "notes": False, "locations": True, "catalogue": True, "label": "genre"},
+    # Lakh MIDI matched to the MSD: whole MIDI files rendered through the soundfont, artist locations.
+    # Its notes are MIDI, but the notebooks' score sections read the folk corpus's manifest: no "notes".
+    "lmd_msd": {"audio": True, "notes": False, "locations": True, "catalogue": True, "label": "country"},
+    # UCI "Geographical Original of Music": published features and a point per track, no audio
+    "uci_gom": {"audio": False, "notes": False, "locations": True, "catalogue": True, "label": "country"},
 }
-#: Capabilities a notebook section can need (``%%needs ...``): ``audio_files`` = recordings read
-#: from the dataset's files (the folk corpus renders its audio from the notes instead).
-CAPABILITIES = ("notes", "locations", "audio_files")
+#: Where a dataset name is another dataset's files read differently (its loader's name, keywords).
+ALIASES = {"gtzan_random": ("gtzan", {"split": "random"})}
+#: Capabilities a notebook section can need (``%%needs ...``): ``catalogue`` = a dataset read by its
+#: loader from files under ``data_root`` (tracks, skips, split); the folk corpus comes from music21.
+CAPABILITIES = ("audio", "notes", "locations", "catalogue")
 #: How a skipped cell says what its dataset lacks.
-LACKS = {"notes": "no scores (notes)", "locations": "no locations",
-         "audio_files": "no recordings of its own (its audio is rendered from the scores)"}
+LACKS = {"audio": "no audio (only published features)", "notes": "no scores (notes)", "locations": "no locations",
+         "catalogue": "no dataset files to list (its tunes come from music21's corpus)"}
 #: Columns every run's tunes table has.
 TUNE_COLUMNS = ["tune_id", "title", "style", "split", "country", "lat", "lon", "audio_path"]
 
@@ -66,8 +79,7 @@ class Run:
 
     def __post_init__(self) -> None:
         if self.dataset not in OFFERS:
-            raise ValueError(f"dataset {self.dataset!r} has no notebook chain; choose one of {sorted(OFFERS)} "
-                             "(lmd_msd and uci_gom are read by musicgeo_utils.datasets.load_dataset)")
+            raise ValueError(f"dataset {self.dataset!r} has no notebook chain; choose one of {sorted(OFFERS)}")
         config.get_profile(self.profile)  # a clear error for an unknown profile
 
     # ------------------------------------------------------------------ offers
@@ -120,11 +132,24 @@ class Run:
     # ------------------------------------------------------------------ data
 
     def load(self):
-        """The dataset as :func:`datasets.load_dataset` returns it (tracks and skips)."""
+        """The dataset as :func:`datasets.load_dataset` returns it (tracks and skips), with a split.
+
+        Where the loader gives no split and label (``lmd_msd``, ``uci_gom``),
+        ``country`` is today's country at each point and the split is drawn
+        with the seed: by artist for Lakh MIDI (no artist in two splits,
+        :func:`splits.assign_splits`), by track for UCI GOM (no artists
+        published), stratified by country either way.
+        """
         from . import datasets
 
-        kw = {"seed": self.seed} if self.dataset in ("folk", "gtzan") else {}
-        return datasets.load_dataset(self.dataset, self.data_root, **kw)
+        name, kw = ALIASES.get(self.dataset, (self.dataset, {}))
+        if name in ("folk", "gtzan"):
+            kw = {**kw, "seed": self.seed}
+        root = self.data_root if self.data_root or name == self.dataset else datasets.default_root(name)
+        data = datasets.load_dataset(name, root, **kw)
+        if "split" not in data.tracks:
+            _add_country_and_split(data, self.seed)
+        return data
 
     def tunes(self) -> pd.DataFrame:
         """The profile's items, one row each, with at least :data:`TUNE_COLUMNS` (no audio yet for folk)."""
@@ -132,7 +157,16 @@ class Run:
             from . import manifest
 
             return manifest.load_profile(self.profile, self.seed)[0]
-        return audio_tunes(self.load().tracks, self.dataset, config.get_profile(self.profile), self.seed)
+        if not self.offers("audio"):
+            return feature_tunes(self.load())
+        tunes = audio_tunes(self.load().tracks, self.dataset, config.get_profile(self.profile), self.seed)
+        if "midi_path" in tunes:  # Lakh MIDI: each song's whole MIDI file rendered (render.render_midi)
+            from . import manifest, render
+
+            rendered = render.render_midi_files(tunes, manifest.render_params(self.profile))
+            tunes["audio_path"] = rendered["audio_path"].to_numpy()
+            tunes["render_problem"] = rendered["reason"].where(rendered["status"] == "skipped").to_numpy()
+        return tunes
 
     def features(self, n_jobs: int | None = None, client=None, located: bool = False):
         """``(tunes, extraction.FeatureSet)`` of the profile's clips, rows in the same order.
@@ -146,12 +180,27 @@ class Run:
             from . import manifest
 
             tunes, result = manifest.profile_features(self.profile, self.seed, n_jobs=n_jobs, client=client)
+        elif not self.offers("audio"):  # published features (uci_gom): every track, as released
+            from . import extraction
+
+            data = self.load()
+            tunes = feature_tunes(data)
+            summary = data.features.set_axis(data.features.index.astype(str)).loc[tunes["tune_id"]]
+            result = extraction.FeatureSet(summary.rename_axis("clip_id"), pd.Series(dtype=object),
+                                           pd.DataFrame(columns=["clip_id", "reason"]),
+                                           {"published": len(summary), "skipped": 0})
         else:
             from . import extraction, features
 
             tunes = self.tunes()
-            items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+            heard = tunes["audio_path"].notna()  # a MIDI file that could not be rendered has no audio
+            items = tunes.loc[heard, ["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
             result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
+            if not heard.all():
+                unheard = tunes.loc[~heard, "tune_id"]
+                reasons = tunes.loc[~heard].get("render_problem", pd.Series("no audio", index=unheard.index))
+                result.skips = pd.concat([result.skips, pd.DataFrame({"clip_id": unheard, "reason": reasons})],
+                                         ignore_index=True)
             tunes = tunes.set_index("tune_id").loc[result.summary.index].reset_index()
         return _located(tunes, result) if located else (tunes, result)
 
@@ -169,24 +218,56 @@ def _located(tunes: pd.DataFrame, result):
     return tunes[has].reset_index(drop=True), result
 
 
+def _add_country_and_split(data, seed: int) -> None:
+    """``country`` at each track's point and a seeded ``split`` (see :meth:`Run.load`), in place."""
+    from .audio_datasets import split_by_seed
+    from .geocode import countries_at
+    from .splits import assign_splits
+
+    tracks = data.tracks
+    tracks["country"] = countries_at(tracks["lat"], tracks["lon"]).to_numpy()
+    if "artist_id" in tracks:
+        grouped = tracks.assign(group=tracks["artist_id"].astype(str))
+        tracks["split"] = assign_splits(grouped, seed).to_numpy()
+        data.info["split"] = f"seeded (seed {seed}), by artist (no artist in two splits), stratified by country"
+    else:
+        tracks["split"] = split_by_seed(tracks["country"], seed)
+        data.info["split"] = f"seeded (seed {seed}), stratified by country, 70/15/15 (none published)"
+
+
+def feature_tunes(data) -> pd.DataFrame:
+    """A dataset of published features (UCI GOM) as the notebooks' tunes table: every track.
+
+    ``style`` and ``region`` are the ``country`` (from :meth:`Run.load`); no audio.
+    """
+    tracks = data.tracks
+    country = tracks["country"].to_numpy()
+    return pd.DataFrame({"tune_id": tracks["track_id"].astype(str).to_numpy(),
+                         "title": tracks.get("title", tracks["track_id"]).astype(str).to_numpy(),
+                         "style": country, "split": tracks["split"].to_numpy(), "country": country,
+                         "lat": tracks["lat"].to_numpy(float), "lon": tracks["lon"].to_numpy(float),
+                         "audio_path": np.nan, "region": country, "place": None, "collection": data.name})
+
+
 def audio_tunes(tracks: pd.DataFrame, dataset: str, profile: config.Profile, seed: int) -> pd.DataFrame:
     """An audio dataset's tracks as the notebooks' tunes table, sampled like a profile.
 
     ``style`` is the dataset's label (``genre``); ``country`` is today's
     country at the point (:func:`geocode.countries_at`), empty and
     ``lat``/``lon`` NaN where the dataset has no location; ``region`` is the
-    country, ``place`` NaN, ``collection`` the dataset's name. At most
+    country, ``place`` empty (no named place), ``collection`` the dataset's name. At most
     ``profile.per_stratum`` tracks per (label, split), drawn with ``seed``,
     so that small and tiny profiles keep every split and label.
     """
     label = OFFERS[dataset]["label"]
-    missing = [c for c in ("track_id", label, "split", "audio_path") if c not in tracks]
+    missing = [c for c in ("track_id", label, "split") if c not in tracks]
+    missing += [] if "audio_path" in tracks or "midi_path" in tracks else ["audio_path"]
     if missing:
         raise ValueError(f"dataset {dataset!r}: tracks lack column(s) {', '.join(missing)}")
     out = tracks.copy()
     out["tune_id"] = out["track_id"].astype(str)
     out["style"] = out[label].astype(str)
-    for column, default in (("title", ""), ("lat", np.nan), ("lon", np.nan)):
+    for column, default in (("title", ""), ("lat", np.nan), ("lon", np.nan), ("audio_path", None)):
         if column not in out:
             out[column] = default
     if "country" not in out:  # from the points, where the dataset has them (FMA's artist locations)
@@ -196,7 +277,7 @@ def audio_tunes(tracks: pd.DataFrame, dataset: str, profile: config.Profile, see
     out["country"] = out["country"].fillna("").astype(str)
     # what the geographic notebooks read beside the point: the region classes start from the
     # country (regions.classification_regions), no named place, the dataset as the collection
-    out["region"], out["place"], out["collection"] = out["country"], np.nan, dataset
+    out["region"], out["place"], out["collection"] = out["country"], None, dataset  # place: no named place
     if profile.per_stratum is not None:
         rng = np.random.default_rng(seed)
         out = out.assign(_draw=rng.random(len(out))).sort_values(["style", "split", "_draw"])

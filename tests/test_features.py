@@ -267,3 +267,22 @@ def test_dask_path_equals_joblib_path(data_dir, melody_items):
         np.testing.assert_array_equal(result.summary.to_numpy(), joblib_result.summary.to_numpy())
         assert list(result.mel_paths) == list(joblib_result.mel_paths)
     assert by_client.counts["summary_computed"] == 3 and by_address.counts["from_cache"] == 3
+
+
+def test_musicgeo_dask_local_runs_on_a_local_cluster(data_dir, melody_items, monkeypatch):
+    """MUSICGEO_DASK=local: every extraction without a client goes to a LocalCluster, same bits."""
+    pytest.importorskip("distributed")
+    joblib_result = extraction.extract_many(melody_items, PARAMS, n_jobs=1, use_cache=False)
+    monkeypatch.setenv("MUSICGEO_DASK", "local")
+    monkeypatch.setenv("MUSICGEO_JOBS", "1")
+    started = []
+    real = extraction._run_parallel
+
+    def spy(chunks, params, layout, use_cache, n_jobs, client):
+        started.append(client if isinstance(client, str) else type(client).__name__)
+        return real(chunks, params, layout, use_cache, n_jobs, client)
+
+    monkeypatch.setattr(extraction, "_run_parallel", spy)
+    on_cluster = extraction.extract_many(melody_items, PARAMS, use_cache=False)
+    assert started == ["local", "Client"]  # the string, then the cluster's client it started
+    np.testing.assert_array_equal(on_cluster.summary.to_numpy(), joblib_result.summary.to_numpy())

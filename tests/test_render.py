@@ -254,3 +254,53 @@ def test_held_out_timbre_keeps_tempo_and_key_and_draws_a_family_never_trained_on
     assert not held["program"].equals(render.held_out_timbre_draws(draws, seed=1)["program"])
     with pytest.raises(ValueError, match="training instruments"):
         render.held_out_timbre_draws(draws, 0, programs=(40, 56))
+
+
+# --------------------------------------------------------------------------- whole MIDI files (Lakh MIDI)
+
+
+def _song(path, seconds=40.0, drums=True):
+    """A 40 s song: a piano melody, a bass line and (optionally) drums, written to ``path``."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    parts = [(0, False, 72), (33, False, 40)] + ([(0, True, 36)] if drums else [])
+    for program, is_drum, pitch in parts:
+        inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+        inst.notes = [pretty_midi.Note(100, pitch + (i % 5 if not is_drum else 0), t, t + 0.4)
+                      for i, t in enumerate(np.arange(0.0, seconds, 0.5))]
+        midi.instruments.append(inst)
+    midi.write(str(path))
+    return path
+
+
+def test_a_midi_file_renders_every_instrument_from_the_middle_of_the_song(tmp_path):
+    import pretty_midi
+
+    params = RenderParams(clip_seconds=4.0)
+    song = _song(tmp_path / "song.mid")
+    assert render.midi_clip_start(pretty_midi.PrettyMIDI(str(song)), 4.0) == pytest.approx((39.9 - 4.0) / 2)  # notes span 0-39.9 s
+    audio = render.render_midi(song, params)
+    assert audio.shape == (params.n_samples,) and audio.dtype == np.float32
+    assert np.abs(audio).max() == pytest.approx(render.PEAK_LEVEL, rel=1e-6)
+    np.testing.assert_array_equal(audio, render.render_midi(song, params))  # deterministic
+    without_drums = render.render_midi(_song(tmp_path / "quiet.mid", drums=False), params)
+    assert not np.allclose(audio, without_drums, atol=1e-3)  # the drum channel sounds
+    short = render.midi_clip_start(pretty_midi.PrettyMIDI(str(song)), 60.0)
+    assert short == 0.0  # a song shorter than the clip starts at its first note
+
+
+def test_midi_files_are_cached_and_a_bad_file_is_a_counted_skip(data_dir, tmp_path):
+    params = RenderParams(clip_seconds=2.0)
+    (tmp_path / "bad.mid").write_bytes(b"MThd not really")
+    items = pd.DataFrame({"tune_id": ["good", "bad", "gone"],
+                          "midi_path": [_song(tmp_path / "good.mid", 10.0), tmp_path / "bad.mid", tmp_path / "no.mid"]})
+    first = render.render_midi_files(items, params, n_jobs=1)
+    assert first["status"].tolist() == ["rendered", "skipped", "skipped"]
+    assert "bad.mid: not a readable MIDI file" in first.at[1, "reason"] and "no.mid" in first.at[2, "reason"]
+    assert first["audio_path"].iloc[1:].isna().all()
+    assert sf.info(first.at[0, "audio_path"]).samplerate == params.sample_rate
+    again = render.render_midi_files(items, params, n_jobs=1)
+    assert again["status"].tolist() == ["cached", "skipped", "skipped"]
+    with pytest.raises(RenderError, match="no.mid"):
+        render.render_midi(tmp_path / "no.mid", params)

@@ -26,14 +26,18 @@ def test_the_folk_default_keeps_todays_paths_and_another_dataset_gets_its_own(fo
 def test_offers_and_require_name_the_dataset_and_what_it_lacks():
     gtzan, fma = runs.Run("gtzan"), runs.Run("fma")
     assert runs.Run().offers("notes") and not gtzan.offers("locations") and fma.offers("locations")
-    assert gtzan.label == "genre" and gtzan.missing("notes", "audio_files") == ["notes"]
+    assert gtzan.label == "genre" and gtzan.missing("notes", "catalogue") == ["notes"]
+    uci = runs.Run("uci_gom")
+    assert uci.missing("audio", "locations") == ["audio"] and uci.label == "country"
+    with pytest.raises(runs.NotOffered, match="needs audio, which dataset 'uci_gom' does not offer"):
+        uci.require("audio", what="notebook 04")
     with pytest.raises(runs.NotOffered, match="notebook 03 needs locations and notes, which dataset 'gtzan'"):
         gtzan.require("locations", "notes", what="notebook 03")
     fma.require("locations")  # offered: no error
     with pytest.raises(ValueError, match="unknown capability"):
         gtzan.offers("lyrics")
     with pytest.raises(ValueError, match="no notebook chain"):
-        runs.Run("uci_gom")
+        runs.Run("million_song")
     with pytest.raises(ValueError, match="unknown profile"):
         runs.Run(profile="huge")
 
@@ -67,7 +71,7 @@ def test_needs_magic_runs_or_skips_a_cell_and_passes_errors_on(capsys):
     shell.run_cell("%%needs locations\nran = 'geo'")
     assert "ran" not in shell.user_ns
     assert "skipped: dataset 'gtzan' has no locations" in capsys.readouterr().out
-    shell.run_cell("%%needs audio_files\nran = np_value = 41 + 1")
+    shell.run_cell("%%needs catalogue\nran = np_value = 41 + 1")
     assert shell.user_ns["ran"] == 42
     runs.use("folk")
     result = shell.run_cell("%%needs notes locations\n1 / 0")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musicgeo_utils import audio_datasets, lakh_midi, msd
+from musicgeo_utils import audio_datasets, config, lakh_midi, msd, runs
 from musicgeo_utils import datasets as ds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +140,26 @@ def test_lmd_msd_has_real_msd_ids_and_locations(made):
     first = tracks.index[0]
     tune = melodies.notes[provenance.loc[first, "tune_id"]]
     assert notes.loc[notes["tune_id"] == first, "pitch"].tolist() == tune[:, 0].astype(int).tolist()
+
+
+def test_the_notebooks_read_the_lakh_copy_rendered_and_gtzan_with_either_split(made, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")  # rendered clips and features go here
+    lmd = runs.Run("lmd_msd", str(made[0] / "lmd_msd"), "tiny", 0)
+    tracks = lmd.load().tracks
+    assert tracks.groupby("artist_id")["split"].nunique().max() == 1  # no artist in two splits
+    assert set(tracks["country"]) == {"United States", "United Kingdom"} and set(tracks["split"]) == {
+        "train", "val", "test"}
+    tunes, feats = lmd.features(n_jobs=1, located=True)
+    assert feats.skips.empty and feats.summary.index.tolist() == tunes["tune_id"].tolist() == sorted(tracks["track_id"])
+    assert tunes["audio_path"].str.startswith(str(tmp_path / "data" / "audio" / "midi")).all()
+    assert (tunes["style"] == tunes["country"]).all()  # the label the style notebooks learn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random split warns that it is not artist-filtered
+        random = runs.Run("gtzan_random", str(made[0] / "gtzan"), "tiny", 5).load()
+    filtered = runs.Run("gtzan", str(made[0] / "gtzan"), "tiny", 5).load()
+    assert random.info["split"].startswith("random") and "fault-filtered" in filtered.info["split"]
+    assert sorted(random.tracks["track_id"]) == sorted(filtered.tracks["track_id"])
+    assert not random.tracks.set_index("track_id")["split"].equals(filtered.tracks.set_index("track_id")["split"])
 
 
 def test_same_seed_same_bytes_other_seed_other_files(made, tmp_path):
