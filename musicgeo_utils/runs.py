@@ -308,15 +308,23 @@ def use(dataset: str = "folk", data_root: str | None = None, profile: str = "sma
 def needs(line: str, cell: str) -> None:
     """Cell magic ``%%needs notes locations``: run the cell only if the run's dataset offers those.
 
-    Otherwise print one line (which dataset, what it lacks) and skip the cell.
+    A capability written ``-notes`` must be absent instead: ``%%needs audio -notes`` is a cell
+    for audio without scores (what a scored section shows better on the folk corpus).
+    Otherwise print one line (which dataset, what it lacks or has) and skip the cell.
     """
     from IPython import get_ipython
 
     run = _CURRENT.get("run")
     if run is None:
         raise RuntimeError("%%needs: call musicgeo_utils.runs.use(...) first (the notebook's setup cell does)")
-    lacking = run.missing(*line.split())
+    words = line.split()
+    lacking = run.missing(*[w for w in words if not w.startswith("-")])
+    having = [w[1:] for w in words if w.startswith("-") and run.offers(w[1:])]
     if lacking:
         print(f"skipped: dataset {run.dataset!r} has {' and '.join(LACKS[c] for c in lacking)}")
+        return
+    if having:
+        print(f"skipped: this cell is for datasets without {' or '.join(having)}; dataset {run.dataset!r} has them "
+              "(the sections above use them)")
         return
     get_ipython().run_cell(cell).raise_error()  # an error in the cell fails the notebook

@@ -250,12 +250,7 @@ def piano_roll_figure(reference: pd.DataFrame, estimate: pd.DataFrame, track: Pi
              height=0.8, color="#1f77b4")
     top.set_title(f"{title} true notes ({len(ref_intervals)})".strip(), fontsize=9)
     colors = ["#2ca02c" if j in matched else "#d62728" for j in range(len(est_intervals))]
-    if track is not None:
-        voiced = np.asarray(track.voiced, bool) & (np.asarray(track.f0_hz) > 0)
-        bottom.plot(np.asarray(track.times)[voiced], 69 + 12 * np.log2(np.asarray(track.f0_hz)[voiced] / 440.0),
-                    ".", color="#999999", markersize=1.5, label="tracked pitch (voiced frames)")
-    bottom.barh(estimate["pitch_midi"], est_intervals[:, 1] - est_intervals[:, 0], left=est_intervals[:, 0],
-                height=0.8, color=colors, alpha=0.8)
+    _transcription_axes(bottom, estimate, track, colors)
     bottom.set_title(f"transcribed ({len(est_intervals)} notes, {len(matched)} matched: green; "
                      f"unmatched: red)", fontsize=9)
     for ax in (top, bottom):
@@ -268,7 +263,63 @@ def piano_roll_figure(reference: pd.DataFrame, estimate: pd.DataFrame, track: Pi
     return fig
 
 
+def _transcription_axes(ax, estimate: pd.DataFrame, track: PitchTrack | None, colors) -> None:
+    """Transcribed notes as bars over the tracked pitch of voiced frames (grey dots), time in s."""
+    intervals, _ = note_intervals(estimate)
+    if track is not None:
+        voiced = np.asarray(track.voiced, bool) & (np.asarray(track.f0_hz) > 0)
+        ax.plot(np.asarray(track.times)[voiced], 69 + 12 * np.log2(np.asarray(track.f0_hz)[voiced] / 440.0),
+                ".", color="#999999", markersize=1.5, label="tracked pitch (voiced frames)")
+    ax.barh(estimate["pitch_midi"], intervals[:, 1] - intervals[:, 0], left=intervals[:, 0],
+            height=0.8, color=colors, alpha=0.8)
+
+
+# --------------------------------------------------------------------------- audio without scores
+
+
+def melody_summary(heard) -> pd.DataFrame:
+    """What a transcription of unscored audio says, per clip: a description, not a score.
+
+    ``heard``: a :class:`transcription.TranscriptionSet`. Columns: ``notes_per_s``
+    (over the pitch track's span), ``voiced_share`` (frames the tracker called
+    voiced), ``median_pitch`` (MIDI) and ``pitch_iqr`` (semitones between the
+    25th and 75th percentile of the notes).
+    """
+    rows = []
+    for clip_id, track in heard.tracks.items():
+        notes = heard.notes[heard.notes["clip_id"] == clip_id]["pitch_midi"].to_numpy(float)
+        q1, q2, q3 = np.percentile(notes, [25, 50, 75]) if len(notes) else (np.nan,) * 3
+        times = np.asarray(track.times, float)
+        span = times[-1] - times[0] + (times[1] - times[0]) if len(times) > 1 else np.nan
+        rows.append({"clip_id": clip_id, "notes_per_s": len(notes) / span,
+                     "voiced_share": float(np.mean(np.asarray(track.voiced, bool))),
+                     "median_pitch": q2, "pitch_iqr": q3 - q1})
+    return pd.DataFrame(rows).set_index("clip_id")
+
+
+def melody_estimate_figure(examples: pd.DataFrame, heard, seconds: float | None = None):
+    """One row per example clip (``clip_id``, ``title``): its transcribed notes over its pitch track.
+
+    For audio without scores nothing can be marked right or wrong: every note
+    is drawn in one colour. Time in seconds (the first ``seconds`` only, if given).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(examples), 1, figsize=(10, 1.6 * len(examples)), sharex=True, squeeze=False)
+    for ax, row in zip(axes[:, 0], examples.itertuples(index=False)):
+        estimate = heard.notes[heard.notes["clip_id"] == row.clip_id]
+        _transcription_axes(ax, estimate, heard.tracks.get(row.clip_id), "#1f77b4")
+        ax.set_title(f"{row.title} ({len(estimate)} notes)", fontsize=9)
+        ax.set_ylabel("MIDI")
+    axes[-1, 0].set_xlabel("time (s)")
+    if seconds is not None:
+        axes[-1, 0].set_xlim(0, seconds)
+    fig.tight_layout()
+    return fig
+
+
 __all__ = [
+    "melody_estimate_figure", "melody_summary",
     "note_intervals", "notes_to_frames", "piano_roll_figure", "reference_notes", "score_clip", "score_many",
     "summarize_scores", "instrument_family", "tempo_band", "condition_table",
 ]

@@ -73,7 +73,12 @@ def test_needs_magic_runs_or_skips_a_cell_and_passes_errors_on(capsys):
     assert "skipped: dataset 'gtzan' has no locations" in capsys.readouterr().out
     shell.run_cell("%%needs catalogue\nran = np_value = 41 + 1")
     assert shell.user_ns["ran"] == 42
+    shell.run_cell("%%needs audio -notes\nwithout = 'scores'")
+    assert shell.user_ns["without"] == "scores"
     runs.use("folk")
+    shell.run_cell("%%needs audio -notes\nfolk_ran = True")
+    assert "folk_ran" not in shell.user_ns
+    assert "skipped: this cell is for datasets without notes; dataset 'folk' has them" in capsys.readouterr().out
     result = shell.run_cell("%%needs notes locations\n1 / 0")
     assert isinstance(result.error_in_exec, ZeroDivisionError)  # an error in the cell fails it
     np.testing.assert_equal(shell.user_ns["ran"], 42)

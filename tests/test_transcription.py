@@ -397,3 +397,21 @@ def test_condition_table_pools_all_clips_then_each_group():
     assert table.loc["in-domain", "note_f1"] == pytest.approx(2 * 25 / (40 + 35))  # pooled counts
     assert table.loc["family: Reed", "note_f1"] == pytest.approx(2 * 15 / (20 + 15))
     assert table.loc["family: Piano", "raw_pitch_accuracy"] == pytest.approx(1.0)
+
+
+def test_melody_summary_and_figure_describe_unscored_audio(data_dir, tmp_path):
+    """Two clips: a melody of four notes and silence; densities, voicing and pitch spread per clip."""
+    sr = 12000
+    t = np.arange(int(0.5 * sr)) / sr
+    melody = np.concatenate([0.5 * np.sin(2 * np.pi * 440.0 * 2 ** (k / 12) * t) for k in (0, 2, 4, 7)])
+    paths = {"melody": tmp_path / "melody.wav", "quiet": tmp_path / "quiet.wav"}
+    sf.write(paths["melody"], melody.astype(np.float32), sr)
+    sf.write(paths["quiet"], np.zeros_like(melody, dtype=np.float32), sr)
+    heard = tr.transcribe_many([(k, str(v)) for k, v in paths.items()], n_jobs=1, use_cache=False)
+    summary = te.melody_summary(heard)
+    assert summary.at["melody", "notes_per_s"] == pytest.approx(4 / 2.0, rel=0.05)  # four notes in 2 s
+    assert summary.at["melody", "median_pitch"] == 72.0 and summary.at["melody", "voiced_share"] > 0.9
+    assert summary.at["melody", "pitch_iqr"] == pytest.approx(3.25)  # quartiles of 69, 71, 73, 76
+    assert summary.loc["quiet"].tolist()[:2] == [0.0, 0.0] and summary.loc["quiet"].isna().sum() == 2
+    figure = te.melody_estimate_figure(pd.DataFrame({"clip_id": ["melody"], "title": ["a tune"]}), heard, seconds=2)
+    assert figure.axes[0].get_title() == f"a tune ({int(summary.at['melody', 'notes_per_s'] * 2 + 0.5)} notes)"
