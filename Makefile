@@ -24,6 +24,16 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 REPORT_DIR := $(if $(filter folk,$(DATASET)),reports,reports/$(DATASET))
 EXECUTED := $(REPORT_DIR)/executed
 export PYTHONHASHSEED := 0
+# Same numbers on any x86-64 CPU: torch, OpenBLAS, numpy and numba use the kernels an AVX2 machine
+# uses, also on an AVX-512 one (README, "Same seed, same numbers"). Override any of them to opt out.
+ifeq ($(shell uname -m),x86_64)
+export ATEN_CPU_CAPABILITY ?= avx2
+export OPENBLAS_CORETYPE ?= Haswell
+export NUMBA_CPU_NAME ?= haswell
+ifneq ($(shell grep -s -m1 -o avx512f /proc/cpuinfo),)
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
+endif
+endif
 DASK ?=
 ifneq ($(DASK),)
 export MUSICGEO_DASK := $(DASK)
