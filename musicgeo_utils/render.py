@@ -387,15 +387,14 @@ def _midi_events(midi: pretty_midi.PrettyMIDI, start: float, params: RenderParam
     fifteen pitched channels (rare) are left out. Notes sounding at ``start``
     are struck there.
     """
+    pitched: dict[int, int] = {}  # program -> channel, in order of first appearance
     channels: dict[int, int] = {}
     rows = []
     for inst in midi.instruments:
         if inst.is_drum:
             channel = _DRUM_CHANNEL
-        elif inst.program in channels.values():
-            channel = next(c for c, p in channels.items() if p == inst.program)
-        elif len([c for c in channels if c != _DRUM_CHANNEL]) < len(_MELODIC_CHANNELS):
-            channel = _MELODIC_CHANNELS[len([c for c in channels if c != _DRUM_CHANNEL])]
+        elif inst.program in pitched or len(pitched) < len(_MELODIC_CHANNELS):
+            channel = pitched.setdefault(inst.program, _MELODIC_CHANNELS[len(pitched)])
         else:
             continue
         channels[channel] = -1 if inst.is_drum else inst.program

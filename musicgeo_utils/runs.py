@@ -198,11 +198,16 @@ class Run:
             result = extraction.extract_many(items, features.FeatureParams(), n_jobs=n_jobs, client=client)
             if not heard.all():
                 unheard = tunes.loc[~heard, "tune_id"]
-                reasons = tunes.loc[~heard].get("render_problem", pd.Series("no audio", index=unheard.index))
-                result.skips = pd.concat([result.skips, pd.DataFrame({"clip_id": unheard, "reason": reasons})],
-                                         ignore_index=True)
+                _add_skips(result, unheard, tunes.loc[~heard].get("render_problem", "no audio"))
             tunes = tunes.set_index("tune_id").loc[result.summary.index].reset_index()
         return _located(tunes, result) if located else (tunes, result)
+
+
+def _add_skips(result, clip_ids: pd.Series, reason) -> None:
+    """Count ``clip_ids`` as skipped in ``result.skips`` with ``reason`` (one, or one per clip)."""
+    reasons = reason.to_numpy() if isinstance(reason, pd.Series) else reason
+    added = pd.DataFrame({"clip_id": clip_ids.to_numpy(), "reason": reasons})
+    result.skips = pd.concat([result.skips, added], ignore_index=True)
 
 
 def _located(tunes: pd.DataFrame, result):
@@ -211,8 +216,7 @@ def _located(tunes: pd.DataFrame, result):
     if has.all():
         return tunes, result
     gone = tunes.loc[~has, "tune_id"]
-    result.skips = pd.concat([result.skips, pd.DataFrame({"clip_id": gone, "reason": "no location"})],
-                             ignore_index=True)
+    _add_skips(result, gone, "no location")
     result.summary = result.summary[has]
     result.mel_paths = result.mel_paths.drop(gone, errors="ignore")
     return tunes[has].reset_index(drop=True), result
