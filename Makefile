@@ -25,9 +25,11 @@ REPORT_DIR := $(if $(filter folk,$(DATASET)),reports,reports/$(DATASET))
 EXECUTED := $(REPORT_DIR)/executed
 export PYTHONHASHSEED := 0
 # Same numbers on any x86-64 CPU: torch, OpenBLAS, numpy and numba use the kernels an AVX2 machine
-# uses, also on an AVX-512 one (README, "Same seed, same numbers"). Override any of them to opt out.
+# uses, also on an AVX-512 one, and MKL (torch's GEMM) its code path that rounds the same on Intel
+# and AMD (README, "Same seed, same numbers"; tools/check_cpu_portability.py). Override to opt out.
 ifeq ($(shell uname -m),x86_64)
 export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= COMPATIBLE
 export OPENBLAS_CORETYPE ?= Haswell
 export NUMBA_CPU_NAME ?= haswell
 ifneq ($(shell grep -s -m1 -o avx512f /proc/cpuinfo),)

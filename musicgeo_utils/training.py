@@ -52,6 +52,7 @@ from .models import MODELS, build_model
 __all__ = [
     "pick_device", "configure_torch_threads", "TrainConfig", "History", "fit", "train_step",
     "save_checkpoint", "load_checkpoint", "predict", "fit_or_load", "training_key", "softmax",
+    "portable_cpu", "make_optimizer", "CPU_NUMERICS",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,45 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
+#: Enters every checkpoint key: a network trained with other CPU kernels is another network.
+CPU_NUMERICS = "portable-v1"
+
+
+@contextlib.contextmanager
+def portable_cpu(device: torch.device) -> Iterator[None]:
+    """On the CPU, kernels that round the same way on every x86-64 processor.
+
+    oneDNN (``torch.backends.mkldnn``) picks its convolution and GRU kernels,
+    and their blocking, by instruction set and cache size, so a network trained
+    on an AVX-512 Xeon and on an AMD EPYC parts ways after a few steps. Inside
+    this context torch's own convolution and GRU run instead, on MKL's GEMM,
+    which ``MKL_CBWR=COMPATIBLE`` (exported by the Makefile) makes the same on
+    every x86-64 CPU; the optimiser is the fused AdamW (its square root is an
+    IEEE one, not MKL's vector sqrt, which differs between vendors). Checked by
+    ``tools/check_cpu_portability.py``: the same weights, bit for bit, natively
+    on an AVX-512 Xeon and under QEMU as an AMD EPYC and an Intel Haswell. About
+    1.4x slower than oneDNN for the compact CRNN. No effect on CUDA or MPS.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.backends.mkldnn.enabled  # (mkldnn.flags() would also set TF32 and warn about it)
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Optimizer:
+    """The AdamW of :func:`fit`; fused on the CPU (see :func:`portable_cpu`)."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                             fused=True if device.type == "cpu" else None)
+
+
 @contextlib.contextmanager
 def _deterministic(device: torch.device) -> Iterator[None]:
-    """Deterministic CUDA kernels for the duration of a fit; the previous mode is restored."""
+    """Deterministic kernels for the duration of a fit; the previous mode is restored."""
     previous = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     cudnn = torch.backends.cudnn
@@ -227,7 +264,8 @@ def _deterministic(device: torch.device) -> Iterator[None]:
     # clips/s for the compact CRNN), so it is left off; tests check that two
     # seeded fits give identical histories.
     try:
-        yield
+        with portable_cpu(device):
+            yield
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
         cudnn.deterministic, cudnn.benchmark = previous_cudnn
@@ -401,7 +439,7 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     torch.manual_seed(config.seed)
     _prepare_normalizer(model, train_ds)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
     scheduler = _scheduler(optimizer, config)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_fn = _loss_fn(config, train_ds, device)
@@ -616,11 +654,12 @@ def predict(model: nn.Module, ds: Dataset, device: str | torch.device | None = N
     else:
         groups = [list(range(start, min(start + batch_size, len(ds)))) for start in range(0, len(ds), batch_size)]
     outs, embs = [None] * len(ds), [None] * len(ds)
-    for rows in groups:
-        x, _ = pad_collate([ds[i] for i in rows])
-        out, emb = _forward(model, x.to(device))
-        for i, o, e in zip(rows, out.float().cpu().numpy(), emb.float().cpu().numpy()):
-            outs[i], embs[i] = o, e
+    with portable_cpu(device):
+        for rows in groups:
+            x, _ = pad_collate([ds[i] for i in rows])
+            out, emb = _forward(model, x.to(device))
+            for i, o, e in zip(rows, out.float().cpu().numpy(), emb.float().cpu().numpy()):
+                outs[i], embs[i] = o, e
     if not len(ds):
         raise ValueError("predict needs at least one clip")
     return np.stack(outs), np.stack(embs)
@@ -650,7 +689,7 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
 
     # settings added later enter the key only when used, so earlier trainings keep their keys
     settings = {k: v for k, v in config.to_dict().items() if k not in ("sampler", "lr_schedule") or v is not None}
-    return content_key(CHECKPOINT_FORMAT, settings, type(model).registry_name,
+    return content_key(CHECKPOINT_FORMAT, CPU_NUMERICS, settings, type(model).registry_name,
                        _to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 
 

@@ -53,6 +53,7 @@ ALLOWLIST: list[tuple[str, str]] = [
     (r"n_fft 512|finer 4,096-sample", "the FFT sizes of the mel spectrogram and of the fine chroma"),
     (r"floored 80 dB|over frames of 20 MFCCs", "the dB floor and the MFCC count of FeatureParams"),
     (r"tempo \(80-140 quarter notes|\(-5 to \+6 semitones\)", "the tempo and transposition ranges of RenderParams"),
+    (r"frames \(8 s: a phrase", "notebook 04's roll_crop_frames = 200 at 25 frames per second"),
     (r"3.58 = all twelve", "log2(12), the largest entropy of twelve pitch classes"),
     (r"whiskers 1.5 interquartile", "matplotlib's boxplot default"),
     (r"50 principal components|perplexity 30", "the t-SNE settings of features.summary_tsne"),
