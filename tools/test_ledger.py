@@ -5,8 +5,8 @@
 Each stage is a shell command run from the repository root. Every stage runs
 even when an earlier one failed, except that a stage whose name ends in
 ``(after nbval)`` needs the notebooks' outputs and is reported "not run" when
-nbval failed. The table (stage, budget, measured, result) goes to standard
-output and, as TSV, to ``reports/test-ledger.tsv`` (or ``--out FILE``). A stage over its budget is
+nbval failed. The table (stage, budget, measured, result), headed by the machine's
+processor, goes to standard output and, as TSV, to ``reports/test-ledger.tsv`` (or ``--out FILE``). A stage over its budget is
 flagged, not failed: budgets are for planning (CI allows 90 minutes), and
 speed is checked by the benchmarks, not by tests. The exit status is 1 when
 any stage failed.
@@ -28,6 +28,20 @@ def parse_stage(text: str) -> tuple[str, float, str]:
         return name, float(budget), command
     except ValueError:
         raise SystemExit(f"stage {text!r} is not NAME:BUDGET_SECONDS:COMMAND") from None
+
+
+def machine() -> str:
+    """The processor the numbers were made on: model name, cores, AVX-512 or not (Linux; else the platform)."""
+    import os
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.machine()}, {os.cpu_count()} cores"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.machine())
+    return f"{model}, {os.cpu_count()} cores, AVX-512 {'yes' if ' avx512f' in info else 'no'}"
 
 
 def main(argv: list[str]) -> int:
@@ -59,7 +73,7 @@ def main(argv: list[str]) -> int:
     lines = [f"{'stage':<{width}}  {'budget':>8}  {'measured':>8}  result"]
     lines += [f"{n:<{width}}  {b / 60:>6.1f} m  {s / 60:>6.1f} m  {r}" for n, b, s, r in rows]
     lines.append(f"{'total':<{width}}  {sum(r[1] for r in rows) / 60:>6.1f} m  {total / 60:>6.1f} m")
-    print("\n=== test ledger\n" + "\n".join(lines), flush=True)
+    print(f"\n=== test ledger (machine: {machine()})\n" + "\n".join(lines), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tsv.tmp")
     tmp.write_text("stage\tbudget_s\tmeasured_s\tresult\n"
