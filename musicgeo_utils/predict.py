@@ -321,7 +321,7 @@ class Predictor:
             regions=table.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True),
             styles=styles.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True),
             neighbours=_neighbours(self.reference, embedding, self.n_neighbours),
-            region_model=f"{b.region.name} ({b.region.features})", style_model=f"{b.style.name} ({b.style.features})",
+            region_model=_model_label(b.region.name, b.region.features), style_model=_model_label(b.style.name, b.style.features),
             n_windows=heard.n_windows, window_s=b.crop_frames * params.hop_length / params.sample_rate,
             duration_s=heard.duration_s, embedding=embedding, top=top)
 
@@ -352,6 +352,11 @@ def _degrees(lat: float, lon: float) -> str:
     return f"{abs(lat):.2f}°{'N' if lat >= 0 else 'S'}, {abs(lon):.2f}°{'E' if lon >= 0 else 'W'}"
 
 
+def _model_label(name: str, features: str) -> str:
+    """``name (features)``, unless the name already ends with its features in brackets."""
+    return name if name.endswith(f"({features})") else f"{name} ({features})"
+
+
 def format_prediction(pred: Prediction) -> str:
     """The answer as the text the command line prints."""
     lines = [f"{pred.path}: {pred.duration_s:.1f} s, {pred.n_windows} window(s) of {pred.window_s:.2f} s",
@@ -361,7 +366,8 @@ def format_prediction(pred: Prediction) -> str:
         lines.append(f"  {i}. {row.region} ({row.country}): {100 * row.probability:.1f} %")
     verdict = ("uncertain: the probability is spread over far-apart regions" if pred.uncertain
                else "the point stands for most of the probability")
-    lines.append(f"Decoded point ({pred.decoding}): {_degrees(pred.lat, pred.lon)}; country: {pred.country}; "
+    lines.append(f"Decoded point ({pred.decoding}): {_degrees(pred.lat, pred.lon)}; most probable country "
+                 f"(probabilities summed over its regions): {pred.country}; "
                  f"{100 * pred.support:.0f} % of the probability within 1,000 km ({verdict})")
     lines.append(f"Style model (best on validation): {pred.style_model}")
     for i, row in enumerate(pred.styles.head(pred.top).itertuples(index=False), 1):

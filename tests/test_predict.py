@@ -271,7 +271,7 @@ def test_main_prints_the_answer_and_writes_the_map(bundle, clips, tmp_path, caps
     out = capsys.readouterr().out
     assert status == 0 and (tmp_path / "m.html").is_file()
     assert "Top 2 regions (calibrated probabilities):" in out and "1. Westfalen (Germany):" in out
-    assert "country: Germany" in out and "Style model (best on validation)" in out and "cosine similarity" in out
+    assert "most probable country (probabilities summed over its regions): Germany" in out and "Style model (best on validation)" in out and "cosine similarity" in out
     assert predict.main([str(clips / "stereo44k.wav"), str(clips / "long.flac"), "--bundle", str(bundle),
                          "--map", str(tmp_path / "m.html")]) == predict.EXIT_USAGE
 
@@ -406,3 +406,9 @@ def test_a_pitch_crnn_hears_the_transcribed_notes(tmp_path, clips):
                                                                             "embedding.crop_frames")):
         with pytest.raises(predict.PredictError, match=message):
             write_bundle(tmp_path, region, style, embedding=bad)
+
+
+def test_model_label_names_the_features_once():
+    assert predict._model_label("geographic CRNN (mel)", "mel spectrogram") == "geographic CRNN (mel) (mel spectrogram)"
+    assert (predict._model_label("gradient-boosted trees (transcribed score)", "transcribed score")
+            == "gradient-boosted trees (transcribed score)")
