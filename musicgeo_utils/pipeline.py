@@ -11,7 +11,8 @@ line in its place. With
 ``--in-place`` (``make golden``) the committed notebooks themselves are
 re-executed with their default parameters, which refreshes the outputs that
 nbval checks; papermill's per-cell timestamps are stripped so that a rerun
-only changes what really changed.
+only changes what really changed. Each notebook's line names its three slowest
+cells (:func:`slowest_cells`).
 """
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ def strip_run_metadata(path: Path) -> None:
         cell.metadata.pop("execution", None)
     with atomic_path(path) as tmp:
         nbformat.write(nb, tmp)
+
+
+def slowest_cells(path: Path, n: int = 3) -> list[dict]:
+    """The ``n`` slowest code cells of an executed notebook: ``index``, ``seconds``, ``first_line``.
+
+    From papermill's per-cell durations (before :func:`strip_run_metadata`); where the
+    ledger's time goes, cell by cell.
+    """
+    nb = nbformat.read(path, as_version=4)
+    rows = [{"index": i, "seconds": round(float(cell.metadata.get("papermill", {}).get("duration") or 0.0), 1),
+             "first_line": next((line for line in cell.source.splitlines()
+                                 if line.strip() and not line.startswith(("#", "%%"))), "")[:80]}
+            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    return sorted(rows, key=lambda row: -row["seconds"])[:n]
 
 
 def run_notebook(path: Path, out: Path, parameters: dict, kernel: str = "python3") -> float:
@@ -116,10 +131,11 @@ def run_all(notebooks: list[Path], out_dir: Path | None, parameters: dict) -> di
             timings[path.name] = f"not run: {reason}"
             print(f"[pipeline] {path.name} not run: {reason}", flush=True)
             continue
+        slowest = "; ".join(f"cell {c['index']} {c['seconds']:.0f} s ({c['first_line']})" for c in slowest_cells(target))
         if out_dir is None:
             strip_run_metadata(target)
         timings[path.name] = round(seconds, 1)
-        print(f"[pipeline] {path.name} done in {seconds:.1f} s", flush=True)
+        print(f"[pipeline] {path.name} done in {seconds:.1f} s; slowest cells: {slowest}", flush=True)
     if out_dir is not None:
         write_json(out_dir / "timings.json", {"parameters": parameters, "seconds": timings})
     return timings

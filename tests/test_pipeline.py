@@ -28,6 +28,9 @@ def test_run_injects_parameters_and_strip_removes_timestamps(tmp_path):
     executed = nbformat.read(out / "01_x.ipynb", as_version=4)
     printed = [o["text"] for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
     assert printed == ["full 3\n"]  # dataset is not declared, so not injected
+    slowest = pipeline.slowest_cells(out / "01_x.ipynb", n=5)
+    assert [c["index"] for c in slowest] and {c["index"] for c in slowest} == {1, 2, 3}  # parameters, injected parameters, print
+    assert all(c["seconds"] >= 0 for c in slowest) and "print(profile, seed)" in [c["first_line"] for c in slowest]
     pipeline.strip_run_metadata(out / "01_x.ipynb")
     stripped = nbformat.read(out / "01_x.ipynb", as_version=4)
     assert "papermill" not in stripped.metadata
