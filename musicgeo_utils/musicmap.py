@@ -620,7 +620,11 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
     _Explorer(table, "Style", select=select).add_to(m)  # the legend, as a filter with counts
     _add_title(m, title, len(points))
     pad = BOX * 0.03
-    m.fit_bounds([[-pad, -pad], [BOX + pad, BOX + pad]])
+    # Not animated: Leaflet drops a setView made during a zoom animation, and the explorer's
+    # restore (a shared link's zoom and centre) runs just after this fit.
+    fit = folium.FitBounds([[-pad, -pad], [BOX + pad, BOX + pad]])
+    fit.options["animate"] = False
+    m.add_child(fit)
     return m
 
 

@@ -325,6 +325,26 @@ def decoding_summary(proba, centroids: pd.DataFrame, decoding: str = "top",
     }, index=proba.index if isinstance(proba, pd.DataFrame) else None)
 
 
+def sweep_pair(centroids: pd.DataFrame) -> tuple[str, str]:
+    """Two far-apart class regions for :func:`two_region_sweep`: ``(a, b)``.
+
+    The region with most training tunes (``n``; a tie: the first name) east of 60 deg E and the
+    one west of 40 deg E (East Asia and Europe, in the folk corpus). Where either side has no
+    region (FMA's or Lakh MIDI's North American and European points), the region with most
+    training tunes and the one farthest from it.
+    """
+    if len(centroids) < 2:
+        raise ValueError("a sweep needs two class regions")
+    ranked = centroids.sort_values(["n", "region"], ascending=[False, True])
+    east, west = ranked[ranked["lon"] > 60], ranked[ranked["lon"] < 40]
+    if len(east) and len(west):
+        return str(east.iloc[0]["region"]), str(west.iloc[0]["region"])
+    a = ranked.iloc[0]
+    rest = ranked.iloc[1:]
+    far = great_circle_km(rest["lat"].to_numpy(float), rest["lon"].to_numpy(float), a["lat"], a["lon"])
+    return str(a["region"]), str(rest.iloc[int(np.argmax(far))]["region"])
+
+
 def two_region_sweep(centroids: pd.DataFrame, region_a: str, region_b: str, shares=None,
                      decodings=REGION_DECODINGS, radius_km: float = SUPPORT_KM) -> pd.DataFrame:
     """The decoded point as probability moves from ``region_a`` to ``region_b``.

@@ -168,6 +168,17 @@ class Run:
             tunes["render_problem"] = rendered["reason"].where(rendered["status"] == "skipped").to_numpy()
         return tunes
 
+    def geo_tunes(self) -> pd.DataFrame:
+        """The items whose geographic answers notebooks 03 and 04 saved, for notebook 06.
+
+        Folk: the profile's tunes (:meth:`tunes`, the manifest's columns: geocode level,
+        collection). Another dataset: its items with audio features and a location, as
+        notebook 03 reads them (``features(located=True)``, from the feature cache).
+        """
+        if self.folk:
+            return self.tunes()
+        return self.features(located=True)[0]
+
     def features(self, n_jobs: int | None = None, client=None, located: bool = False):
         """``(tunes, extraction.FeatureSet)`` of the profile's clips, rows in the same order.
 
@@ -210,9 +221,23 @@ def _add_skips(result, clip_ids: pd.Series, reason) -> None:
     result.skips = pd.concat([result.skips, added], ignore_index=True)
 
 
+def has_location(tunes: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``tunes`` have both a latitude and a longitude (a boolean array)."""
+    return (tunes["lat"].notna() & tunes["lon"].notna()).to_numpy()
+
+
+def located(tunes: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``tunes`` with a latitude and longitude (index reset): what a geographic section scores.
+
+    ``tunes`` itself where every row has one (the folk corpus), so such a run computes exactly as before.
+    """
+    has = has_location(tunes)
+    return tunes if has.all() else tunes[has].reset_index(drop=True)
+
+
 def _located(tunes: pd.DataFrame, result):
     """Keep the rows with a latitude and longitude; count the others as skips (``no location``)."""
-    has = (tunes["lat"].notna() & tunes["lon"].notna()).to_numpy()
+    has = has_location(tunes)
     if has.all():
         return tunes, result
     gone = tunes.loc[~has, "tune_id"]

@@ -68,5 +68,11 @@ def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_probl
     linear = (X[:, 0] > 0).astype(int)
     _, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0)
     assert chosen.scores[chosen] == max(chosen.scores.values())
+    # without trees: the logistic regression alone, C chosen on validation as logistic_on_splits does
+    pred, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0, trees=False)
+    assert "gradient-boosted trees" not in chosen.scores and chosen.startswith("logistic regression, C=")
+    logistic_pred, _, C = evaluation.logistic_on_splits(X, linear, split, seed=0)
+    assert chosen == f"logistic regression, C={C:g}"
+    np.testing.assert_array_equal(pred, logistic_pred)
     with pytest.raises(ValueError, match="one entry per row"):
         evaluation.classifier_on_splits(X[:-1], codes, split)

@@ -211,3 +211,14 @@ def test_region_classifiers_answer_the_likeliest_country_of_their_probabilities(
     for name in (model.name, "Berlin point"):  # the points alone would give the Berlin one 10 / 20
         assert table.loc[name, "country_accuracy"] == pytest.approx(16 / 20)
         assert table.loc[name, "balanced_country_accuracy"] == pytest.approx((1 + 1 + 0) / 3)
+
+
+def test_sweep_pair_takes_east_asia_and_europe_or_the_largest_region_and_the_farthest():
+    centres = two_regions().assign(n=[40, 20, 60])
+    assert regions.sweep_pair(centres) == ("Yunnan", "Germany")  # most tunes east of 60 E, most west of 40 E
+    # no region east of 60 E (FMA, Lakh MIDI): the largest and the one farthest from it
+    america = pd.DataFrame({"region": ["Germany", "Ireland", "United States"], "lat": [52.5, 53.3, 45.5],
+                            "lon": [13.4, -6.3, -122.7], "n": [30, 30, 10]})
+    assert regions.sweep_pair(america) == ("Germany", "United States")
+    with pytest.raises(ValueError, match="two"):
+        regions.sweep_pair(america.head(1))

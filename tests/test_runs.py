@@ -82,3 +82,19 @@ def test_needs_magic_runs_or_skips_a_cell_and_passes_errors_on(capsys):
     result = shell.run_cell("%%needs notes locations\n1 / 0")
     assert isinstance(result.error_in_exec, ZeroDivisionError)  # an error in the cell fails it
     np.testing.assert_equal(shell.user_ns["ran"], 42)
+
+
+def test_located_keeps_the_rows_with_a_place_and_the_folk_table_as_it_is():
+    tunes = pd.DataFrame({"tune_id": ["a", "b", "c"], "lat": [53.3, np.nan, 40.7], "lon": [-6.3, 2.0, -73.9]})
+    assert runs.has_location(tunes).tolist() == [True, False, True]
+    kept = runs.located(tunes)
+    assert kept["tune_id"].tolist() == ["a", "c"] and kept.index.tolist() == [0, 1]
+    everywhere = tunes.dropna()
+    assert runs.located(everywhere) is everywhere  # every row located: the very table, nothing recomputed
+
+
+def test_geo_tunes_are_the_folk_profile_or_the_located_items_with_features(monkeypatch):
+    monkeypatch.setattr(runs.Run, "tunes", lambda self: "folk tunes")
+    monkeypatch.setattr(runs.Run, "features", lambda self, located=False: (f"located={located}", None))
+    assert runs.Run("folk", profile="tiny").geo_tunes() == "folk tunes"
+    assert runs.Run("fma", profile="tiny").geo_tunes() == "located=True"
