@@ -41,6 +41,10 @@ Everything from the data (titles, origins, styles, ids, layout names, the
 page title) is escaped with :func:`maps.escape` before it reaches HTML;
 audio file names are made of ``[A-Za-z0-9_.-]`` only.
 
+A song of one's own goes on a saved map through :mod:`musicgeo_utils.songmap`. The panel's
+HTML and script (search, legend filter, hover, URL fragment) are a Jinja template in
+``data/music_map_explorer.html.j2``.
+
 :func:`check_music_map` opens a saved page in headless Chromium, clicks the
 first point, and reports whether a popup opened with an audio element that
 the browser could load, and saves a screenshot.
@@ -63,7 +67,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from . import config, map_html, maps, render, report
-from .cache import content_key, write_bytes, write_npz
+from .cache import content_key, write_bytes
 from .colors import category_colors
 from .embedding import cosine_nearest
 
@@ -91,7 +95,8 @@ def scale_layout(Y, box: float = BOX) -> np.ndarray:
     return (Y - low) * scale + (box - span * scale) / 2
 
 
-def _check_layouts(layouts: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+def scaled_layouts(layouts: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Each layout checked to have ``n`` rows and scaled into the map's box (:func:`scale_layout`)."""
     if not layouts:
         raise ValueError("layouts is empty: give at least one {name: (n, 2) array}")
     scaled = {}
@@ -311,189 +316,7 @@ class _Explorer(MacroElement):
     """Search, the style filter (the legend: counts, click to hide or show), CSV export of the
     visible points, and the view kept in the URL's fragment; ``window.musicMapExplorer`` for tests."""
 
-    _template = Template("""
-{% macro html(this, kwargs) %}
-<div id="mg-explorer" style="position:fixed;bottom:24px;right:10px;z-index:1000;width:250px;
-     background:rgba(255,255,255,0.95);border:1px solid #bbb;border-radius:4px;padding:6px 8px;
-     font:13px sans-serif">
-  <input id="mg-search" type="search" placeholder="search: title, style, origin, collection"
-         aria-label="search the tunes" style="width:100%;box-sizing:border-box">
-  <div id="mg-found" style="color:#555;margin:3px 0"></div>
-  <div id="mg-results"></div>
-  <div style="font-weight:bold;margin-top:4px">{{ this.legend_title }}
-    <span style="font-weight:normal;color:#777">(click to hide or show)</span></div>
-  <div id="mg-styles"></div>
-  <button id="mg-export" type="button" style="margin-top:5px">export the visible points (CSV)</button>
-  <div id="mg-hint" style="color:#a33;margin-top:4px"></div>
-</div>
-{% endmacro %}
-{% macro script(this, kwargs) %}
-(function () {
-  var T = {{ this.table }}, map = {{ this._parent.get_name() }}, d = T.d;
-  var box = document.getElementById("mg-explorer");
-  L.DomEvent.disableClickPropagation(box);
-  L.DomEvent.disableScrollPropagation(box);
-  var hidden = {}, current = 0, selected = null, rows = [];
-  function plain(escaped) { var t = document.createElement("textarea"); t.innerHTML = escaped; return t.value; }
-  var haystack = d.id.map(function (id, i) {
-    return [d.title[i], d.origin[i], d.styles[d.style[i]], id].map(plain).join(" | ").toLowerCase();
-  });
-  var counts = d.styles.map(function () { return 0; });
-  d.style.forEach(function (s) { counts[s] += 1; });
-  d.styles.forEach(function (name, s) {  // names and colours are escaped / checked in Python
-    var row = document.createElement("div");
-    row.className = "mg-style"; row.style.cursor = "pointer";
-    row.innerHTML = '<span style="display:inline-block;width:11px;height:11px;border-radius:50%;'
-      + 'margin-right:5px;background:' + d.palette[s] + '"></span>' + name
-      + ' <span style="color:#777">(' + counts[s] + ')</span>';
-    row.addEventListener("click", function () { toggle(s); });
-    document.getElementById("mg-styles").appendChild(row); rows.push(row);
-  });
-  function visible(i) { return !hidden[d.style[i]]; }
-  function apply() {
-    T.layers.forEach(function (layer) {
-      layer.markers.forEach(function (m, i) {
-        var show = visible(i), has = layer.group.hasLayer(m);
-        if (show && !has) { layer.group.addLayer(m); } else if (!show && has) { layer.group.removeLayer(m); }
-      });
-    });
-    rows.forEach(function (row, s) { row.style.opacity = hidden[s] ? 0.35 : 1; });
-    save();
-  }
-  function toggle(s) { if (hidden[s]) { delete hidden[s]; } else { hidden[s] = true; } apply(); }
-  function search(query) {
-    var q = query.trim().toLowerCase(), hits = [];
-    if (q.length >= 2) { haystack.forEach(function (h, i) { if (h.indexOf(q) >= 0) { hits.push(i); } }); }
-    document.getElementById("mg-found").textContent = q.length < 2 ? "" : hits.length + " tune(s) found";
-    var list = document.getElementById("mg-results");
-    list.innerHTML = "";
-    hits.slice(0, 8).forEach(function (i) {
-      var item = document.createElement("div");
-      item.style.cursor = "pointer"; item.style.color = "#1f4e99";
-      item.innerHTML = d.title[i] + ' <span style="color:#777">' + d.styles[d.style[i]] + "</span>";
-      item.addEventListener("click", function () { select(i); });
-      list.appendChild(item);
-    });
-    return hits;
-  }
-  function select(i, fly) {
-    if (hidden[d.style[i]]) { delete hidden[d.style[i]]; apply(); }
-    var m = T.layers[current].markers[i];
-    selected = i;
-    if (fly !== false) { map.setView(m.getLatLng(), Math.max(map.getZoom(), 4)); }
-    m.openPopup();
-    save();
-  }
-  function visibleRows() {
-    var xy = T.layers[current].xy, out = [];
-    d.id.forEach(function (id, i) { if (visible(i)) { out.push(i); } });
-    return out.map(function (i) {
-      return [d.id[i], d.title[i], d.origin[i], d.styles[d.style[i]]].map(plain).concat([xy.x[i], xy.y[i]]);
-    });
-  }
-  function csv() {
-    function cell(v) { v = String(v); return /[",\\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
-    return [["tune_id", "title", "origin", "style", "x", "y"]].concat(visibleRows())
-      .map(function (r) { return r.map(cell).join(","); }).join("\\n") + "\\n";
-  }
-  function exportCsv() {
-    var a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([csv()], {type: "text/csv"}));
-    a.download = "music_map_points.csv"; document.body.appendChild(a); a.click(); a.remove();
-  }
-  function state() {
-    var c = map.getCenter(), p = new URLSearchParams();
-    p.set("layer", current); p.set("zoom", map.getZoom().toFixed(2));
-    p.set("x", c.lng.toFixed(2)); p.set("y", c.lat.toFixed(2));
-    var off = Object.keys(hidden).sort(); if (off.length) { p.set("hide", off.join(".")); }
-    if (selected !== null) { p.set("tune", plain(d.id[selected])); }
-    return p.toString();
-  }
-  var loading = true;
-  function save() {
-    if (loading) { return; }
-    try { history.replaceState(null, "", "#" + state()); } catch (e) {}  // about:srcdoc has no history
-  }
-  function useLayer(k) {
-    var radios = document.querySelectorAll(".leaflet-control-layers-base input");
-    if (k !== current && radios[k]) { radios[k].click(); }
-    current = k;
-  }
-  map.on("baselayerchange", function (e) {
-    T.layers.forEach(function (layer, k) { if (layer.group === e.layer) { current = k; } });
-    if (selected !== null) { map.closePopup(); selected = null; }
-    save();
-  });
-  map.on("moveend", save);
-  document.getElementById("mg-search").addEventListener("input", function (e) { search(e.target.value); });
-  document.getElementById("mg-search").addEventListener("keydown", function (e) {
-    if (e.key === "Enter") { var hits = search(e.target.value); if (hits.length) { select(hits[0]); } }
-  });
-  document.getElementById("mg-export").addEventListener("click", exportCsv);
-  var player = new Audio(), previewing = null, stopTimer = null;  // one sound at a time
-  function stopPreview() { clearTimeout(stopTimer); if (previewing !== null) { player.pause(); previewing = null; } }
-  function preview(i) {  // hover: the first {{ this.preview_seconds }} s of the tune's excerpt
-    if (!d.audio[i]) { return; }
-    document.querySelectorAll("audio").forEach(function (a) { a.pause(); });
-    previewing = i; player.src = d.prefix + d.audio[i]; player.currentTime = 0;
-    var hint = document.getElementById("mg-hint");
-    player.play().then(function () {
-      hint.textContent = "";
-      clearTimeout(stopTimer); stopTimer = setTimeout(stopPreview, {{ this.preview_ms }});
-    }).catch(function (err) {
-      if (err && err.name === "NotAllowedError") {  // the browser waits for a first click or key press
-        hint.textContent = "Click once anywhere on the page to hear a preview when you hover over a point.";
-      }
-    });
-  }
-  T.layers.forEach(function (layer) {
-    layer.markers.forEach(function (m, i) {
-      m.on("mouseover", function () { preview(i); });
-      m.on("mouseout", stopPreview);
-    });
-  });
-  document.addEventListener("click", function (e) {
-    var el = e.target.closest ? e.target.closest("[data-mg-play],[data-mg-open]") : null;
-    if (!el) { return; }
-    e.preventDefault();
-    var j = parseInt(el.getAttribute("data-mg-play") || el.getAttribute("data-mg-open"), 10);
-    if (el.hasAttribute("data-mg-open")) { select(j); return; }
-    document.querySelectorAll("audio").forEach(function (a) { a.pause(); });
-    stopPreview(); player.src = d.prefix + d.audio[j]; player.play().catch(function () {});
-  });
-  document.addEventListener("play", function (e) {  // a popup's own player stops the others
-    if (e.target !== player) { player.pause(); }
-    document.querySelectorAll("audio").forEach(function (a) { if (a !== e.target) { a.pause(); } });
-  }, true);
-  function restore() {
-    var p = new URLSearchParams((location.hash || "").slice(1));
-    var k = parseInt(p.get("layer"), 10);
-    if (k >= 0 && k < T.layers.length) { useLayer(k); }
-    (p.get("hide") || "").split(".").forEach(function (s) {
-      s = parseInt(s, 10); if (s >= 0 && s < d.styles.length) { hidden[s] = true; }
-    });
-    apply();
-    var zoom = parseFloat(p.get("zoom")), x = parseFloat(p.get("x")), y = parseFloat(p.get("y"));
-    if (isFinite(zoom) && isFinite(x) && isFinite(y)) { map.setView([y, x], zoom); }
-    var tune = p.get("tune");
-    if (tune === null && {{ this.select }} !== null) { tune = {{ this.select }}; }  // the page's own start
-    if (tune !== null) {
-      var i = d.id.map(plain).indexOf(tune);
-      if (i >= 0) { select(i, false); }
-    }
-  }
-  setTimeout(function () { restore(); loading = false; }, 0);  // after the page's own fit_bounds
-  window.musicMapExplorer = {
-    search: search, select: select, toggle: toggle, csv: csv, state: state,
-    visibleCount: function () {
-      var n = 0; map.eachLayer(function (l) { if (l instanceof L.CircleMarker) { n += 1; } }); return n;
-    },
-    layer: function () { return current; }, hidden: function () { return Object.keys(hidden).map(Number); },
-    preview: preview, player: player,
-    selected: function () { return selected === null ? null : plain(d.id[selected]); }
-  };
-})();
-{% endmacro %}""")
+    _template = Template((config.PACKAGE_DIR / "data" / "music_map_explorer.html.j2").read_text(encoding="utf-8"))
 
     def __init__(self, table: _PointTable, legend_title: str, preview_seconds: float = 3.0,
                  select: str | None = None):
@@ -544,7 +367,8 @@ def _add_title(m: folium.Map, title: str, n: int) -> None:
     m.get_root().html.add_child(Element(caption), name="music_map_title")
 
 
-def _check_columns(points: pd.DataFrame, columns: list[str]) -> None:
+def require_columns(points: pd.DataFrame, columns: list[str]) -> None:
+    """A clear error when ``points`` lacks one of ``columns`` or repeats a ``tune_id``."""
     missing = [c for c in columns if c not in points.columns]
     if missing:
         raise KeyError(f"points lacks columns {missing} (has {list(points.columns)})")
@@ -599,8 +423,8 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
     """
     if audio not in ("relative", "none"):
         raise ValueError(f"audio must be 'relative' or 'none', not {audio!r}")
-    _check_columns(points, ["tune_id", "title", origin, style])
-    scaled = _check_layouts(layouts, len(points))
+    require_columns(points, ["tune_id", "title", origin, style])
+    scaled = scaled_layouts(layouts, len(points))
     keep = sample_points(points, max_points, seed, style)
     near = _kept_neighbours(neighbours, keep, len(points))
     points = points.iloc[keep].reset_index(drop=True)
@@ -631,87 +455,6 @@ def music_map(points: pd.DataFrame, layouts: Mapping[str, np.ndarray], audio_pat
 def save_music_map(m: folium.Map, path: str | os.PathLike) -> Path:
     """Write the standalone page (Leaflet and jQuery inline, no external URL), atomically."""
     return map_html.save_offline(m, path)
-
-
-# --------------------------------------------------------------------------- your song on the map
-
-#: The reference file's name, beside the prediction bundle (notebook 05 writes it).
-REFERENCE_NAME = "music-map.npz"
-#: Columns of the map's points that :func:`save_map_reference` keeps (those present).
-REFERENCE_COLUMNS = ("tune_id", "title", "country", "style", "key", "meter")
-SONG_STYLE = "your song"
-
-
-def save_map_reference(path: str | os.PathLike, points: pd.DataFrame, layouts: Mapping[str, np.ndarray],
-                       embedding: np.ndarray) -> Path:
-    """What ``musicgeo-predict --music-map`` needs to place a song among the map's tunes, as one ``.npz``.
-
-    The points' texts (:data:`REFERENCE_COLUMNS`), each layout's 2-D
-    coordinates (as drawn) and the embedding the layouts were made from
-    (e.g. the best CRNN's penultimate layer); plain arrays, never pickled.
-    """
-    _check_columns(points, ["tune_id", "title", "country", "style"])
-    embedding = np.asarray(embedding, dtype=np.float32)
-    if len(embedding) != len(points):
-        raise ValueError(f"embedding has {len(embedding)} rows, the points table {len(points)}")
-    scaled = _check_layouts(layouts, len(points))
-    texts = {c: np.array(points[c].fillna("").astype(str).tolist(), dtype=str)  # unicode arrays, not objects
-             for c in REFERENCE_COLUMNS if c in points.columns}
-    return write_npz(path, **texts, embedding=embedding, layout_names=np.array(list(scaled)),
-                           layouts=np.stack(list(scaled.values())).astype(np.float32))
-
-
-def read_map_reference(path: str | os.PathLike) -> dict:
-    """A reference written by :func:`save_map_reference`: ``points``, ``layouts`` ({name: (n, 2)}), ``embedding``."""
-    from .cache import read_npz
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no map of music reference (notebook 05 writes it)")
-    try:
-        data = read_npz(path)
-        points = pd.DataFrame({c: data[c] for c in REFERENCE_COLUMNS if c in data})
-        layouts = dict(zip(data["layout_names"].tolist(), data["layouts"]))
-        embedding = data["embedding"]
-    except (KeyError, ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a map of music reference ({err})") from None
-    return {"points": points, "layouts": layouts, "embedding": embedding}
-
-
-def place_on_layouts(reference: dict, vector: np.ndarray, k: int = 5) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Where a new clip goes: its ``k`` nearest reference tunes (cosine, in the embedding) and, on
-    every layout, the mean of their positions weighted by ``1 / distance``.
-
-    One rule for PCA, t-SNE and UMAP: t-SNE has no transform for new points
-    at all, and UMAP's fitted model can only be saved by pickling, which this
-    project never loads; the weighted mean of neighbours lies among them on
-    each layout, so the song sits with the tunes that sound like it.
-    """
-    E = np.asarray(reference["embedding"], dtype=np.float64)
-    v = np.asarray(vector, dtype=np.float64).ravel()
-    if v.shape[0] != E.shape[1]:
-        raise ValueError(f"the clip's embedding has {v.shape[0]} dimensions, the map's {E.shape[1]}")
-    near, similarity = cosine_nearest(E, v, k)
-    near, distance = near[0], 1.0 - similarity[0]
-    weights = 1.0 / np.maximum(distance, 1e-9)
-    weights /= weights.sum()
-    return near, {name: weights @ Y[near] for name, Y in reference["layouts"].items()}
-
-
-def song_map(reference: dict, name: str, vector: np.ndarray, out_path: str | os.PathLike, k: int = 5,
-             title: str = "Your song on the map of music") -> tuple[Path, pd.DataFrame]:
-    """A standalone map page: the reference tunes and the song (style :data:`SONG_STYLE`, popup open,
-    its ``k`` nearest tunes listed); returns the page and the nearest tunes (``tune_id, title, style``)."""
-    near, places = place_on_layouts(reference, vector, k)
-    points = reference["points"]
-    song_id = f"{SONG_STYLE}: {name}"
-    song = pd.DataFrame([{"tune_id": song_id, "title": name, "country": "?", "style": SONG_STYLE}])
-    table = pd.concat([points, song], ignore_index=True)
-    layouts = {n: np.vstack([Y, places[n][None, :]]) for n, Y in reference["layouts"].items()}
-    neighbours = [[] for _ in range(len(points))] + [[int(j) for j in near]]  # only the song lists them
-    m = music_map(table, layouts, audio="none", title=title, select=song_id, neighbours=neighbours)
-    nearest = points.iloc[near][["tune_id", "title", "style"]].reset_index(drop=True)
-    return save_music_map(m, out_path), nearest
 
 
 # --------------------------------------------------------------------------- headless check

@@ -407,12 +407,12 @@ def prediction_map(pred: Prediction, out_path: str | Path) -> Path:
 
 def music_map_page(predictor: Predictor, pred: Prediction, out_path: str | Path):
     """The map of music (notebook 05's tunes and layouts, beside the bundle) with the song placed
-    among its nearest tunes in the same embedding (:func:`musicmap.song_map`); (page, nearest tunes)."""
-    from . import musicmap
+    among its nearest tunes in the same embedding (:func:`songmap.song_map`); (page, nearest tunes)."""
+    from . import songmap
 
-    path = predictor.bundle.path.parent / musicmap.REFERENCE_NAME
+    path = predictor.bundle.path.parent / songmap.REFERENCE_NAME
     try:
-        return musicmap.song_map(musicmap.read_map_reference(path), pred.path.name, pred.embedding, out_path)
+        return songmap.song_map(songmap.read_map_reference(path), pred.path.name, pred.embedding, out_path)
     except FileNotFoundError:
         raise PredictError(f"{path} not found: run notebook 05 to draw the map of music") from None
     except ValueError as err:

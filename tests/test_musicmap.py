@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musicgeo_utils import map_html, maps, musicmap, report
+from musicgeo_utils import map_html, maps, musicmap, report, songmap
 
 XSS_TITLE = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
@@ -336,15 +336,15 @@ def test_hover_previews_a_tune_or_invites_a_first_click(corpus):
 def test_song_map_opens_on_the_song_with_its_nearest_tunes(corpus, tmp_path):
     points, layouts, paths, out = corpus
     X = np.random.default_rng(2).normal(size=(len(points), 4))
-    path = musicmap.save_map_reference(tmp_path / "ref.npz", points, layouts, X)
-    reference = musicmap.read_map_reference(path)
+    path = songmap.save_map_reference(tmp_path / "ref.npz", points, layouts, X)
+    reference = songmap.read_map_reference(path)
     assert reference["points"]["title"].tolist() == points["title"].tolist()
-    page, nearest = musicmap.song_map(reference, "<b>my song</b>.wav", X[4] + 0.01, out / "song.html", k=3)
+    page, nearest = songmap.song_map(reference, "<b>my song</b>.wav", X[4] + 0.01, out / "song.html", k=3)
     assert nearest["tune_id"].iloc[0] == "essen/han/4" and len(nearest) == 3
     opened = probe(page, act=False)
     assert opened["selected"] == "your song: <b>my song</b>.wav" and opened["start"] == len(points) + 1
     assert "Nearest tunes" in opened["popup"] and "Tune 4" in opened["popup"]
     with pytest.raises(ValueError, match="dimensions"):
-        musicmap.place_on_layouts(reference, X[0][:2])
+        songmap.place_on_layouts(reference, X[0][:2])
     with pytest.raises(ValueError, match="select"):
         musicmap.music_map(points, layouts, select="nobody")

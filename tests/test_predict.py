@@ -277,7 +277,7 @@ def test_main_prints_the_answer_and_writes_the_map(bundle, clips, tmp_path, caps
 
 
 def test_music_map_places_the_song_among_its_nearest_tunes(bundle, predictor, clips, tmp_path, capsys):
-    from musicgeo_utils import musicmap
+    from musicgeo_utils import songmap
 
     ref = np.load(bundle.parent / "reference.npz")  # 6 tunes with 8-d embeddings: the map's tunes here
     points = pd.DataFrame({"tune_id": ref["tune_id"], "title": [f"<i>tune</i> {i}" for i in range(6)],
@@ -287,13 +287,13 @@ def test_music_map_places_the_song_among_its_nearest_tunes(bundle, predictor, cl
     out = tmp_path / "song.html"
     assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(bundle), "--music-map", str(out)]) == 1
     assert "music-map.npz not found: run notebook 05" in capsys.readouterr().err
-    musicmap.save_map_reference(bundle.parent / musicmap.REFERENCE_NAME, points, layouts, ref["embedding"])
+    songmap.save_map_reference(bundle.parent / songmap.REFERENCE_NAME, points, layouts, ref["embedding"])
     try:
         assert predict.main([str(clips / "stereo44k.wav"), "--bundle", str(bundle), "--music-map", str(out)]) == 0
         printed = capsys.readouterr().out
         pred = predictor(clips / "stereo44k.wav")
-        reference = musicmap.read_map_reference(bundle.parent / musicmap.REFERENCE_NAME)
-        near, places = musicmap.place_on_layouts(reference, pred.embedding)
+        reference = songmap.read_map_reference(bundle.parent / songmap.REFERENCE_NAME)
+        near, places = songmap.place_on_layouts(reference, pred.embedding)
         unit = ref["embedding"] / np.linalg.norm(ref["embedding"], axis=1, keepdims=True)
         cosine = unit @ (pred.embedding / np.linalg.norm(pred.embedding))
         assert list(near) == list(np.argsort(-cosine, kind="stable")[:5])  # the 5 most similar tunes
@@ -307,7 +307,7 @@ def test_music_map_places_the_song_among_its_nearest_tunes(bundle, predictor, cl
         assert predict.main([str(clips / "stereo44k.wav"), str(clips / "long.flac"), "--bundle", str(bundle),
                              "--music-map", str(out)]) == predict.EXIT_USAGE
     finally:
-        (bundle.parent / musicmap.REFERENCE_NAME).unlink()
+        (bundle.parent / songmap.REFERENCE_NAME).unlink()
 
 
 @pytest.mark.parametrize("name, message", [
