@@ -8,7 +8,8 @@ The run says
   UCI GOM has only published features), ``notes`` (a score for every
   item, so audio is rendered and transcriptions can be scored against the
   truth), ``locations`` (latitude/longitude, for the geographic sections) and
-  its label (``style`` for the folk corpus, ``genre`` for GTZAN and FMA). A
+  its label (``style`` for the folk corpus, ``genre`` for GTZAN and FMA), and
+  ``provenance`` (each item's geocode level and book: the folk corpus only). A
   notebook section that needs something the dataset lacks starts with the cell
   magic ``%%needs notes`` (or ``locations``): on such a dataset the cell prints
   one line saying why and is skipped, without an error (:func:`needs`);
@@ -41,25 +42,32 @@ from . import config
 #: What each dataset offers the notebooks (:data:`CAPABILITIES`) and its ``label``: the
 #: column that the style models learn, shown as ``style`` in every tunes table.
 OFFERS: dict[str, dict] = {
-    "folk": {"audio": True, "notes": True, "locations": True, "catalogue": False, "label": "style"},
-    "gtzan": {"audio": True, "notes": False, "locations": False, "catalogue": True, "label": "genre"},
+    "folk": {"audio": True, "notes": True, "locations": True, "catalogue": False, "provenance": True,
+             "label": "style"},
+    "gtzan": {"audio": True, "notes": False, "locations": False, "catalogue": True, "provenance": False,
+              "label": "genre"},
     # the same recordings with a seeded random split (the Music-Mapp write-up's), not artist-filtered
-    "gtzan_random": {"audio": True, "notes": False, "locations": False, "catalogue": True, "label": "genre"},
-    "fma": {"audio": True, "notes": False, "locations": True, "catalogue": True, "label": "genre"},
+    "gtzan_random": {"audio": True, "notes": False, "locations": False, "catalogue": True, "provenance": False,
+                     "label": "genre"},
+    "fma": {"audio": True, "notes": False, "locations": True, "catalogue": True, "provenance": False, "label": "genre"},
     # Lakh MIDI matched to the MSD: whole MIDI files rendered through the soundfont, artist locations.
     # Its notes are MIDI, but the notebooks' score sections read the folk corpus's manifest: no "notes".
-    "lmd_msd": {"audio": True, "notes": False, "locations": True, "catalogue": True, "label": "country"},
+    "lmd_msd": {"audio": True, "notes": False, "locations": True, "catalogue": True, "provenance": False,
+                "label": "country"},
     # UCI "Geographical Original of Music": published features and a point per track, no audio
-    "uci_gom": {"audio": False, "notes": False, "locations": True, "catalogue": True, "label": "country"},
+    "uci_gom": {"audio": False, "notes": False, "locations": True, "catalogue": True, "provenance": False,
+                "label": "country"},
 }
 #: Where a dataset name is another dataset's files read differently (its loader's name, keywords).
 ALIASES = {"gtzan_random": ("gtzan", {"split": "random"})}
 #: Capabilities a notebook section can need (``%%needs ...``): ``catalogue`` = a dataset read by its
 #: loader from files under ``data_root`` (tracks, skips, split); the folk corpus comes from music21.
-CAPABILITIES = ("audio", "notes", "locations", "catalogue")
+#: ``provenance`` = each item's geocode level and book (collection), which only the folk corpus records.
+CAPABILITIES = ("audio", "notes", "locations", "catalogue", "provenance")
 #: How a skipped cell says what its dataset lacks.
 LACKS = {"audio": "no audio (only published features)", "notes": "no scores (notes)", "locations": "no locations",
-         "catalogue": "no dataset files to list (its tunes come from music21's corpus)"}
+         "catalogue": "no dataset files to list (its tunes come from music21's corpus)",
+         "provenance": "no geocode levels or books (only the folk corpus records them)"}
 #: Columns every run's tunes table has.
 TUNE_COLUMNS = ["tune_id", "title", "style", "split", "country", "lat", "lon", "audio_path"]
 
