@@ -114,11 +114,17 @@ test:
 
 check: unit
 
+# The unit and after-nbval tests run on TEST_WORKERS pytest-xdist workers (2: CI's cores);
+# loadgroup keeps tests marked with one xdist_group on one worker and puts the two
+# dataset chains of tests/after_nbval on different ones. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadgroup
+
 unit: env
-	$(PYTHON) -m pytest -q tests --ignore=tests/after_nbval
+	$(PYTHON) -m pytest -q $(XDIST) tests --ignore=tests/after_nbval
 
 after-nbval: env
-	MUSICGEO_TEST_STAGE=after-nbval $(PYTHON) -m pytest -q -p no:cacheprovider tests/after_nbval
+	MUSICGEO_TEST_STAGE=after-nbval $(PYTHON) -m pytest -q $(XDIST) -p no:cacheprovider tests/after_nbval
 
 nbval: env
 	$(PYTHON) -m pytest -q --nbval-lax --nbval-current-env \

@@ -11,8 +11,12 @@ The run says
   its label (``style`` for the folk corpus, ``genre`` for GTZAN and FMA), and
   ``provenance`` (each item's geocode level and book: the folk corpus only). A
   notebook section that needs something the dataset lacks starts with the cell
-  magic ``%%needs notes`` (or ``locations``): on such a dataset the cell prints
-  one line saying why and is skipped, without an error (:func:`needs`);
+  magic ``%%needs notes`` (or any of :data:`CAPABILITIES`, several at once:
+  ``%%needs locations notes``): on such a dataset the cell prints one line
+  saying why and is skipped, without an error (:func:`needs`);
+- **its other split**: GTZAN runs as ``gtzan`` (the fault-filtered split) and
+  as ``gtzan_random`` (the same files, a random split); :meth:`Run.split_twin`
+  and :func:`compare_splits` put the two runs' tables side by side;
 - **where its outputs go**: the folk default keeps ``data/results/``,
   ``data/models/<profile>/`` and ``reports/``; another dataset gets its own
   folder under each (``data/results/gtzan/``, ``data/models/gtzan/<profile>/``,
@@ -60,6 +64,10 @@ OFFERS: dict[str, dict] = {
 }
 #: Where a dataset name is another dataset's files read differently (its loader's name, keywords).
 ALIASES = {"gtzan_random": ("gtzan", {"split": "random"})}
+#: The same files under another split, and how each split is called in a side-by-side table
+#: (:func:`compare_splits`): GTZAN's fault-filtered, artist-conditional split and a random one.
+SPLIT_TWINS = {"gtzan": "gtzan_random", "gtzan_random": "gtzan"}
+SPLIT_NAMES = {"gtzan": "filtered split", "gtzan_random": "random split"}
 #: Capabilities a notebook section can need (``%%needs ...``): ``catalogue`` = a dataset read by its
 #: loader from files under ``data_root`` (tracks, skips, split); the folk corpus comes from music21.
 #: ``provenance`` = each item's geocode level and book (collection), which only the folk corpus records.
@@ -116,6 +124,11 @@ class Run:
     def label(self) -> str:
         """What the ``style`` column holds for this dataset: 'style' or 'genre'."""
         return OFFERS[self.dataset]["label"]
+
+    def split_twin(self) -> "Run | None":
+        """The run of the same files under the other split (:data:`SPLIT_TWINS`), or ``None``."""
+        twin = SPLIT_TWINS.get(self.dataset)
+        return None if twin is None else Run(twin, self.data_root, self.profile, self.seed)
 
     # ------------------------------------------------------------------ where outputs go
 
@@ -365,3 +378,38 @@ def needs(line: str, cell: str) -> None:
               "(the sections above use them)")
         return
     get_ipython().run_cell(cell).raise_error()  # an error in the cell fails the notebook
+
+
+def compare_splits(run: Run, name: str = "style", key: str = "features",
+                   columns: tuple[str, ...] = ("model", "accuracy", "macro_f1", "n")) -> pd.DataFrame:
+    """One results table of ``run`` and of its :meth:`~Run.split_twin`, side by side.
+
+    Reads ``<name>-<profile>-<seed>.parquet`` of both runs (what notebook 04
+    wrote for each) and joins them on ``key``: one column group per split
+    (:data:`SPLIT_NAMES`, this run's first), ``columns`` in each. The key is
+    the input (``features``: "mel spectrogram", "summary features"), not the
+    model's name, which carries what validation chose (e.g. ``C=1`` on one
+    split, ``C=0.01`` on the other). An input that only one run has gets NaN
+    on the other side. The twin's table must exist:
+    a missing one raises :class:`FileNotFoundError` saying which ``make
+    report`` makes it. ``run`` without a twin is a :class:`ValueError`.
+    """
+    twin = run.split_twin()
+    if twin is None:
+        raise ValueError(f"dataset {run.dataset!r} has no other split to compare with (those that do: "
+                         f"{sorted(SPLIT_TWINS)})")
+    tables = {}
+    for one in (run, twin):
+        path = one.results_path(name)
+        if not path.is_file():
+            root = f" DATA_ROOT={one.data_root}" if one.data_root else ""
+            raise FileNotFoundError(f"{path}: no {name} results for dataset {one.dataset!r} yet; run "
+                                    f"`make report DATASET={one.dataset}{root} PROFILE={one.profile}` first")
+        table = pd.read_parquet(path)
+        missing = [c for c in (key, *columns) if c not in table.columns]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}")
+        tables[SPLIT_NAMES[one.dataset]] = table.set_index(key)[list(columns)]
+    both = pd.concat(tables, axis=1, join="outer", sort=False)
+    both.columns.names = ["split", None]
+    return both

@@ -98,3 +98,33 @@ def test_geo_tunes_are_the_folk_profile_or_the_located_items_with_features(monke
     monkeypatch.setattr(runs.Run, "features", lambda self, located=False: (f"located={located}", None))
     assert runs.Run("folk", profile="tiny").geo_tunes() == "folk tunes"
     assert runs.Run("fma", profile="tiny").geo_tunes() == "located=True"
+
+
+def test_gtzan_splits_side_by_side_from_what_each_run_wrote(folders):
+    filtered = runs.Run("gtzan", "/data/gtzan", "tiny", 1)
+    random = filtered.split_twin()
+    assert random == runs.Run("gtzan_random", "/data/gtzan", "tiny", 1) and random.split_twin() == filtered
+    assert runs.Run().split_twin() is None and runs.Run("fma").split_twin() is None
+    with pytest.raises(ValueError, match="dataset 'folk' has no other split"):
+        runs.compare_splits(runs.Run())
+    pd.DataFrame({"model": ["style CRNN (mel)", "logistic regression (summary features, C=1)"],
+                  "features": ["mel spectrogram", "summary features"],
+                  "accuracy": [0.51, 0.55], "macro_f1": [0.49, 0.53], "n": [290, 290]}
+                 ).to_parquet(filtered.results_path("style"))
+    with pytest.raises(FileNotFoundError, match=r"dataset 'gtzan_random' yet; run `make report "
+                                                r"DATASET=gtzan_random DATA_ROOT=/data/gtzan PROFILE=tiny`"):
+        runs.compare_splits(filtered)
+    pd.DataFrame({"model": ["style CRNN (mel)", "logistic regression (summary features, C=0.01)"],
+                  "features": ["mel spectrogram", "whole score"],
+                  "accuracy": [0.79, 0.9], "macro_f1": [0.78, 0.87], "n": [150, 150]}
+                 ).to_parquet(random.results_path("style"))
+    both = runs.compare_splits(filtered)
+    assert list(both.columns.get_level_values(0).unique()) == ["filtered split", "random split"]
+    assert both.loc["mel spectrogram", ("random split", "macro_f1")] == 0.78
+    assert both.loc["mel spectrogram", ("filtered split", "n")] == 290
+    assert both.loc["summary features", ("filtered split", "model")].endswith("C=1)")
+    assert np.isnan(both.loc["summary features", ("random split", "accuracy")])
+    assert np.isnan(both.loc["whole score", ("filtered split", "macro_f1")])
+    assert list(runs.compare_splits(random).columns.get_level_values(0).unique()) == ["random split", "filtered split"]
+    with pytest.raises(ValueError, match="missing column"):
+        runs.compare_splits(filtered, columns=("model", "top_3_accuracy"))

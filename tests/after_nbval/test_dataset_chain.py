@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pytest
 
 from musicgeo_utils import config, uci_gom
 
@@ -42,6 +43,7 @@ def _not_run(seconds: dict) -> set[str]:
     return {name for name, value in seconds.items() if isinstance(value, str)}
 
 
+@pytest.mark.xdist_group("gtzan-chain")  # the two chains on different workers (make after-nbval: -n 2)
 def test_the_whole_chain_runs_on_a_tiny_gtzan_copy(tmp_path):
     subprocess.run([sys.executable, "tools/make_tiny_datasets.py", str(tmp_path), "--datasets", "gtzan",
                     "--per-class", "8"], cwd=ROOT, check=True)
@@ -52,11 +54,13 @@ def test_the_whole_chain_runs_on_a_tiny_gtzan_copy(tmp_path):
     assert "skipped: dataset 'gtzan' has no scores (notes)" in _outputs(out / "02_feature_extraction.ipynb")
     trained = _outputs(out / "04_crnn_training.ipynb")
     assert "style CRNN (mel)" in trained and "validation macro-F1" in trained
+    assert "run `make report DATASET=gtzan_random" in trained  # the random split beside it: how to make it
     assert (tmp_path / "reports" / "gtzan" / "maps" / "music_map.html").is_file()
     assert (config.DATA_DIR / "results" / "gtzan" / "crnn-style-tiny-0.npz").is_file()
     assert "Not run:" in page
 
 
+@pytest.mark.xdist_group("uci-chain")
 def test_uci_gom_runs_the_geographic_baselines_on_its_published_features(tmp_path):
     # The release's layout (comma-separated, 68 features, then the capital's lat, lon), features
     # drawn around one centre per capital so that the place is learnable: 20 tracks each.
