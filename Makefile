@@ -103,10 +103,10 @@ golden: env
 # named "(after nbval)" read what the notebooks wrote under data/ and run only
 # when nbval passed. `make check` is the unit tests alone, for day-to-day work.
 TEST_STAGES = \
-  "environment (make env):150:$(MAKE) --no-print-directory env" \
-  "unit tests (make check):210:$(MAKE) --no-print-directory unit" \
-  "nbval (notebooks, cold caches):1200:$(MAKE) --no-print-directory nbval" \
-  "notebook outputs (after nbval):240:$(MAKE) --no-print-directory after-nbval"
+  "environment (make env):90:$(MAKE) --no-print-directory env" \
+  "unit tests (make check):150:$(MAKE) --no-print-directory unit" \
+  "nbval (notebooks, cold caches):1440:$(MAKE) --no-print-directory nbval" \
+  "notebook outputs (after nbval):120:$(MAKE) --no-print-directory after-nbval"
 
 # The ledger script needs only the standard library, so it runs before the venv exists.
 test:
