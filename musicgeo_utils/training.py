@@ -27,7 +27,6 @@ warns instead of failing) and restored afterwards. Build the model after
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import logging
 import os
@@ -35,7 +34,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -46,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 from . import config as mg_config
 from .cache import atomic_path, content_key
 from .evaluation import accuracy, macro_f1
+from .fit_state import CHECKPOINT_FORMAT, load_fit_state, resume_path, save_fit_state, to_plain
 from .meldata import CLIP_WINDOWS, MelDataset, mel_normalization_stats, pad_collate
 from .models import MODELS, build_model
 
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = "musicgeo-checkpoint-v1"
 _logged_devices: set[str] = set()
 _threads_configured = False
 
@@ -175,7 +174,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         """The config as a plain dict (JSON- and ``weights_only``-safe)."""
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     def build_model(self) -> nn.Module:
         """A fresh model named by ``model`` with ``model_kwargs``."""
@@ -426,7 +425,7 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     the best model is saved there (atomically) at every improvement and once
     more at the end with the history in ``extra``; the full training state
     after each epoch (weights, optimiser, best weights, history, random number
-    generators) goes to :func:`resume_path` of it, so that a fit interrupted
+    generators) goes to :func:`~musicgeo_utils.fit_state.resume_path` of it, so that a fit interrupted
     after epoch k and called again continues at epoch k + 1 and ends with the
     same weights and history as an uninterrupted one (the file is removed
     when the fit completes). Missing normalisation statistics are measured on
@@ -448,7 +447,7 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     val_loader = _loader(val_ds.as_eval(config.eval_crops), config, False, device) if val_ds else None
     stopper = _EarlyStopping(config.monitor if val_ds is not None else "train_loss", config.patience)
     state_path = resume_path(checkpoint_path) if checkpoint_path is not None else None
-    rows = _resume(state_path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler) if state_path else []
+    rows = load_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler) if state_path else []
     with _deterministic(device):
         for epoch in range(len(rows) + 1, config.epochs + 1):
             if rows and stopper.should_stop(len(rows)):
@@ -468,72 +467,13 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
                 save_checkpoint(checkpoint_path, model, config,
                                 {"epoch": epoch, stopper.monitor: stopper.best})
             if state_path is not None:
-                _save_resume(state_path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler)
+                save_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler)
             if stopper.should_stop(epoch):
                 break
     history = _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
     if state_path is not None:
         state_path.unlink(missing_ok=True)
     return history
-
-
-def resume_path(checkpoint_path: str | os.PathLike) -> Path:
-    """Where :func:`fit` keeps the training state of an unfinished fit: ``<checkpoint>.resume``."""
-    path = Path(checkpoint_path)
-    return path.with_name(path.name + ".resume")
-
-
-def _save_resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler=None) -> None:
-    """The whole training state after an epoch, atomically (tensors and plain data only)."""
-    payload = {
-        "format": CHECKPOINT_FORMAT, "config": _to_plain(config.to_dict()),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-        "scheduler": None if scheduler is None else scheduler.state_dict(),
-        "best": float(stopper.best), "best_epoch": stopper.best_epoch,
-        "best_state": None if stopper.state is None else {k: v.detach().cpu() for k, v in stopper.state.items()},
-        "rows": _to_plain(rows), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def _resume(path: Path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler=None) -> list[dict]:
-    """Restore a state saved by :func:`_save_resume`; return the finished epochs' rows.
-
-    No file: a fresh start (``[]``). A file of another configuration, or one
-    that cannot be read, is reported and ignored (the fit starts over).
-    """
-    if not path.is_file():
-        return []
-    fresh = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), scaler.state_dict()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != _to_plain(config.to_dict()):
-            raise ValueError("it belongs to another configuration")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-    except Exception as exc:  # a damaged or foreign file must not stop the run
-        log.warning("ignoring the training state %s (%s); training from the start", path, exc)
-        # a file that failed half-way must not leave its weights behind
-        model.load_state_dict(fresh[0])
-        optimizer.load_state_dict(fresh[1])
-        scaler.load_state_dict(fresh[2])
-        return []
-    model.to(device)
-    stopper.best, stopper.best_epoch = state["best"], state["best_epoch"]
-    stopper.state = None if state["best_state"] is None else {k: v.to(device) for k, v in state["best_state"].items()}
-    torch.set_rng_state(state["torch_rng"])
-    shuffle.set_state(state["shuffle_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    rows = [dict(row) for row in state["rows"]]
-    log.info("resuming %s after epoch %d", path, len(rows))
-    return rows
 
 
 def _finish(model, stopper, frame, config, checkpoint_path) -> History:
@@ -551,23 +491,6 @@ def _finish(model, stopper, frame, config, checkpoint_path) -> History:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _to_plain(value: Any) -> Any:
-    """Convert to dict/list/str/float/int/bool/None (NumPy and tuples included)."""
-    if isinstance(value, dict):
-        return {str(k): _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _to_plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TypeError(f"checkpoint metadata must be plain data, got {type(value).__name__}: {value!r}")
-
-
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: TrainConfig | None = None,
                     extra: dict | None = None) -> Path:
     """Write weights, model hparams, config, normalisation stats and ``extra``.
@@ -580,11 +503,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: TrainConf
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model_name": type(model).registry_name,
-        "model_kwargs": _to_plain(model.hparams),
+        "model_kwargs": to_plain(model.hparams),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "config": config.to_dict() if config is not None else None,
         "normalization": normalizer.stats() if normalizer is not None else None,
-        "extra": _to_plain(extra or {}),
+        "extra": to_plain(extra or {}),
         "torch_version": str(torch.__version__),
     }
     with atomic_path(path) as tmp:
@@ -690,7 +613,7 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
     # settings added later enter the key only when used, so earlier trainings keep their keys
     settings = {k: v for k, v in config.to_dict().items() if k not in ("sampler", "lr_schedule") or v is not None}
     return content_key(CHECKPOINT_FORMAT, CPU_NUMERICS, settings, type(model).registry_name,
-                       _to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
+                       to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 
 
 def fit_or_load(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,

@@ -136,13 +136,14 @@ def test_fit_is_deterministic_for_a_seed():
 
 def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path, monkeypatch):
     import musicgeo_utils.training as training
+    from musicgeo_utils import fit_state
 
     clips, labels = band_clips(16)
     sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
     cfg = tiny_config(epochs=5, patience=5)
     whole = tiny_crnn(0, dropout=0.1)
     expected = fit(whole, *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
-    assert not training.resume_path(tmp_path / "whole.pt").exists()  # removed when the fit completes
+    assert not fit_state.resume_path(tmp_path / "whole.pt").exists()  # removed when the fit completes
 
     real_epoch, epochs_run = training._run_epoch, []
 
@@ -155,7 +156,7 @@ def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path,
     monkeypatch.setattr(training, "_run_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_crnn(0, dropout=0.1), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
-    assert training.resume_path(tmp_path / "cut.pt").is_file()
+    assert fit_state.resume_path(tmp_path / "cut.pt").is_file()
     monkeypatch.setattr(training, "_run_epoch", lambda *args: epochs_run.append(args[-1]) or real_epoch(*args))
     resumed_model = tiny_crnn(0, dropout=0.1)
     resumed = fit(resumed_model, *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
@@ -164,18 +165,18 @@ def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path,
     pd.testing.assert_frame_equal(resumed.frame[columns], expected.frame[columns])
     assert state_equal(resumed_model, whole) and resumed.best_epoch == expected.best_epoch
     # a state left by another configuration is ignored, not trusted
-    training._save_resume(training.resume_path(tmp_path / "other.pt"), tiny_config(epochs=9), whole,
+    fit_state.save_fit_state(fit_state.resume_path(tmp_path / "other.pt"), tiny_config(epochs=9), whole,
                           torch.optim.AdamW(whole.parameters()), torch.amp.GradScaler("cuda", enabled=False),
                           training._EarlyStopping("val_loss", 5), torch.Generator(), [{"epoch": 1}])
     other = fit(tiny_crnn(0, dropout=0.1), *sets(), cfg, checkpoint_path=tmp_path / "other.pt")
     pd.testing.assert_frame_equal(other.frame[columns], expected.frame[columns])
     # a state of this configuration that breaks half-way (the optimiser's part) leaves nothing behind
-    training._save_resume(training.resume_path(tmp_path / "broken.pt"), cfg, whole,
+    fit_state.save_fit_state(fit_state.resume_path(tmp_path / "broken.pt"), cfg, whole,
                           torch.optim.AdamW(whole.parameters()), torch.amp.GradScaler("cuda", enabled=False),
                           training._EarlyStopping("val_loss", 5), torch.Generator(), [])
-    broken = torch.load(training.resume_path(tmp_path / "broken.pt"), weights_only=True)
+    broken = torch.load(fit_state.resume_path(tmp_path / "broken.pt"), weights_only=True)
     broken["optimizer"] = {"state": {}, "param_groups": []}
-    torch.save(broken, training.resume_path(tmp_path / "broken.pt"))
+    torch.save(broken, fit_state.resume_path(tmp_path / "broken.pt"))
     fresh_model = tiny_crnn(0, dropout=0.1)
     again = fit(fresh_model, *sets(), cfg, checkpoint_path=tmp_path / "broken.pt")
     pd.testing.assert_frame_equal(again.frame[columns], expected.frame[columns])
