@@ -390,9 +390,9 @@ def compare_splits(run: Run, name: str = "style", key: str = "features",
     the input (``features``: "mel spectrogram", "summary features"), not the
     model's name, which carries what validation chose (e.g. ``C=1`` on one
     split, ``C=0.01`` on the other). An input that only one run has gets NaN
-    on the other side. The twin's table must exist:
-    a missing one raises :class:`FileNotFoundError` saying which ``make
-    report`` makes it. ``run`` without a twin is a :class:`ValueError`.
+    on the other side. The twin's table must exist: a missing one raises
+    :class:`FileNotFoundError` saying which ``make report`` makes it. ``run``
+    without a twin is a :class:`ValueError`.
     """
     twin = run.split_twin()
     if twin is None:
@@ -402,9 +402,10 @@ def compare_splits(run: Run, name: str = "style", key: str = "features",
     for one in (run, twin):
         path = one.results_path(name)
         if not path.is_file():
-            root = f" DATA_ROOT={one.data_root}" if one.data_root else ""
+            where = (f" DATA_ROOT={one.data_root}" if one.data_root else "") + f" PROFILE={one.profile}" + (
+                f" SEED={one.seed}" if one.seed else "")
             raise FileNotFoundError(f"{path}: no {name} results for dataset {one.dataset!r} yet; run "
-                                    f"`make report DATASET={one.dataset}{root} PROFILE={one.profile}` first")
+                                    f"`make report DATASET={one.dataset}{where}` first")
         table = pd.read_parquet(path)
         missing = [c for c in (key, *columns) if c not in table.columns]
         if missing:

@@ -112,7 +112,7 @@ def test_gtzan_splits_side_by_side_from_what_each_run_wrote(folders):
                   "accuracy": [0.51, 0.55], "macro_f1": [0.49, 0.53], "n": [290, 290]}
                  ).to_parquet(filtered.results_path("style"))
     with pytest.raises(FileNotFoundError, match=r"dataset 'gtzan_random' yet; run `make report "
-                                                r"DATASET=gtzan_random DATA_ROOT=/data/gtzan PROFILE=tiny`"):
+                                                r"DATASET=gtzan_random DATA_ROOT=/data/gtzan PROFILE=tiny SEED=1` first"):
         runs.compare_splits(filtered)
     pd.DataFrame({"model": ["style CRNN (mel)", "logistic regression (summary features, C=0.01)"],
                   "features": ["mel spectrogram", "whole score"],
