@@ -26,6 +26,9 @@ epoch's weights. The variants change one choice at a time against notebook
 - ``pitch-200-balanced-sampler``: classes drawn equally often instead of a
   class-weighted loss (``TrainConfig(sampler="balanced", class_weight=None)``);
 - ``pitch-200-cosine-balanced-sampler``: both.
+- ``pitch-200-ema``: validated, kept and saved with an exponential moving
+  average of the weights (``TrainConfig(ema_decay=0.995)``: about 2.6 epochs);
+- ``pitch-200-ema-lr3``: the same with the learning rate 3e-3.
 
 One run trains every variant in turn on one machine, so their times compare;
 all numbers come from this run. Results are also written (atomically) to
@@ -45,6 +48,7 @@ from musicgeo_utils.models import COMPACT_CRNN_KWARGS as COMPACT  # notebook 04'
 from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH  # notebook 04's pitch CRNN
 
 COSINE, SAMPLER = {"lr_schedule": "cosine"}, {"sampler": "balanced", "class_weight": None}
+EMA = {"ema_decay": 0.995}
 VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in semitones[, TrainConfig changes])
     "compact-256": (COMPACT, 256, False, "mel", 0),
     "compact-128": (COMPACT, 128, False, "mel", 0),
@@ -57,6 +61,8 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-cosine": (PITCH, 200, False, "roll", 6, COSINE),
     "pitch-200-balanced-sampler": (PITCH, 200, False, "roll", 6, SAMPLER),
     "pitch-200-cosine-balanced-sampler": (PITCH, 200, False, "roll", 6, {**COSINE, **SAMPLER}),
+    "pitch-200-ema": (PITCH, 200, False, "roll", 6, EMA),
+    "pitch-200-ema-lr3": (PITCH, 200, False, "roll", 6, {**EMA, "lr": 3e-3}),
 }
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")

@@ -4,8 +4,8 @@
   dicts, lists, strings and numbers, so that every file is read back with
   ``torch.load(..., weights_only=True)`` (nothing is unpickled);
 - :func:`save_fit_state` / :func:`load_fit_state` write and restore the whole
-  training state after an epoch (weights, optimiser, scaler, schedule, best
-  weights, history, random number generators) at :func:`resume_path`, so that
+  training state after an epoch (weights, optimiser, scaler, schedule, the
+  weights' moving average, best weights, history, random number generators) at :func:`resume_path`, so that
   :func:`musicgeo_utils.training.fit` interrupted after epoch k continues at
   epoch k + 1 and ends as an uninterrupted fit would.
 
@@ -53,13 +53,15 @@ def resume_path(checkpoint_path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".resume")
 
 
-def save_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler=None) -> None:
+def save_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler=None,
+                   averaged=None) -> None:
     """The whole training state after an epoch, atomically (tensors and plain data only)."""
     payload = {
         "format": CHECKPOINT_FORMAT, "config": to_plain(config.to_dict()),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "averaged": None if averaged is None else {k: v.detach().cpu() for k, v in averaged.state_dict().items()},
         "best": float(stopper.best), "best_epoch": stopper.best_epoch,
         "best_state": None if stopper.state is None else {k: v.detach().cpu() for k, v in stopper.state.items()},
         "rows": to_plain(rows), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
@@ -69,7 +71,8 @@ def save_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffl
         torch.save(payload, tmp)
 
 
-def load_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler=None) -> list[dict]:
+def load_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler=None,
+                   averaged=None) -> list[dict]:
     """Restore a state saved by :func:`save_fit_state`; return the finished epochs' rows.
 
     No file: a fresh start (``[]``). A file of another configuration, or one
@@ -77,7 +80,8 @@ def load_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffl
     """
     if not path.is_file():
         return []
-    fresh = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), scaler.state_dict()
+    fresh = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), scaler.state_dict(),
+             None if averaged is None else copy.deepcopy(averaged.state_dict()))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != to_plain(config.to_dict()):
@@ -87,14 +91,20 @@ def load_fit_state(path: Path, config, model, optimizer, scaler, stopper, shuffl
         scaler.load_state_dict(state["scaler"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
+        if averaged is not None:
+            averaged.load_state_dict(state["averaged"])
     except Exception as exc:  # a damaged or foreign file must not stop the run
         log.warning("ignoring the training state %s (%s); training from the start", path, exc)
         # a file that failed half-way must not leave its weights behind
         model.load_state_dict(fresh[0])
         optimizer.load_state_dict(fresh[1])
         scaler.load_state_dict(fresh[2])
+        if averaged is not None:
+            averaged.load_state_dict(fresh[3])
         return []
     model.to(device)
+    if averaged is not None:
+        averaged.to(device)
     stopper.best, stopper.best_epoch = state["best"], state["best_epoch"]
     stopper.state = None if state["best_state"] is None else {k: v.to(device) for k, v in state["best_state"].items()}
     torch.set_rng_state(state["torch_rng"])

@@ -28,8 +28,13 @@ answer the notebooks saved for it (a test after nbval checks this).
 How sure it is: the most probable region with its calibrated probability
 (temperature fitted on validation), the decoded point, and "uncertain" when
 less than half of the probability lies within 1,000 km of that point
-(:func:`regions.decoding_summary`'s support). Bad input (unreadable, empty or
-silent audio, a clip shorter than one window, a missing bundle or model)
+(:func:`regions.decoding_summary`'s support). Whether the clip is like the
+music the models learned: the bundle's out-of-distribution check
+(:mod:`musicgeo_utils.novelty`, calibrated on validation) flags an unfamiliar
+clip, prints a warning with the reason and states the answer as uncertain; the
+answer itself stays the models'. Bad input (unreadable, empty or
+silent audio, NaN or infinite samples, a clip shorter than one window, a
+missing bundle or model)
 gives one line naming the file, never a traceback; in batch mode that file's
 row carries the reason and the run goes on.
 """
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +62,7 @@ UNCERTAIN_BELOW = 0.5
 #: Columns of the batch mode's CSV.
 CSV_COLUMNS = ["file", "status", "error", "region_model", "top_region", "top_region_probability", "support",
                "uncertain", "lat", "lon", "decoding", "country", "style_model", "style", "style_probability",
-               "duration_s", "n_windows"]
+               "duration_s", "n_windows", "unfamiliar", "novelty", "novelty_reason"]
 
 
 # --------------------------------------------------------------------------- audio
@@ -102,7 +107,8 @@ def _librosa_fallback(path: Path, reason: str) -> tuple[np.ndarray, int]:
 @dataclass
 class Heard:
     """One clip as the models hear it: ``inputs`` (named summary + ``heard:`` columns), ``mel``, the
-    transcribed notes' semitone ``roll`` (:mod:`musicgeo_utils.pitchroll`), its length."""
+    transcribed notes' semitone ``roll`` (:mod:`musicgeo_utils.pitchroll`), its length, and the
+    melody front end's ``voiced`` frames (empty when it heard nothing)."""
 
     name: str
     inputs: pd.Series
@@ -110,6 +116,7 @@ class Heard:
     roll: np.ndarray
     duration_s: float
     n_windows: int
+    voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def hear(samples: np.ndarray, rate: int, bundle: Bundle, name: str = "<audio>") -> Heard:
@@ -120,6 +127,9 @@ def hear(samples: np.ndarray, rate: int, bundle: Bundle, name: str = "<audio>") 
 
     samples = np.asarray(samples, dtype=np.float32)
     samples = samples[:, None] if samples.ndim == 1 else samples
+    broken = int(np.size(samples) - np.count_nonzero(np.isfinite(samples)))
+    if broken:
+        raise PredictError(f"{name}: {broken} NaN or infinite samples; no answer for a damaged signal")
     params = bundle.feature_params
     y = mono_at_rate(samples, rate, params)
     window_s = bundle.crop_frames * params.hop_length / params.sample_rate
@@ -134,8 +144,10 @@ def hear(samples: np.ndarray, rate: int, bundle: Bundle, name: str = "<audio>") 
     descriptors, _ = transcribed_score.transcribed_score_descriptors(heard, [name])
     summary = pd.Series(clip.summary, index=summary_names(params))
     roll = pitchroll.note_roll(heard.notes, samples.shape[0] / rate)
+    track = heard.tracks.get(name)
     return Heard(name, clip_inputs(summary, descriptors.iloc[0]), clip.mel, roll, y.size / params.sample_rate,
-                 len(window_starts(clip.mel.shape[1], bundle.crop_frames)))
+                 len(window_starts(clip.mel.shape[1], bundle.crop_frames)),
+                 np.zeros(0, dtype=bool) if track is None else np.asarray(track.voiced, dtype=bool))
 
 
 # --------------------------------------------------------------------------- models
@@ -207,7 +219,11 @@ class Prediction:
     :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability``, most probable
     first; ``neighbours``: the reference tunes nearest in the style CRNN's
     penultimate space (``tune_id, style, similarity``, cosine);
-    ``region_model``/``style_model``: the models that answered.
+    ``region_model``/``style_model``: the models that answered;
+    ``unfamiliar``: the out-of-distribution check flagged the clip
+    (``novelty``: its score, ``novelty_reason``: the statistic that made it;
+    ``None`` and ``""`` when the bundle has no check); ``uncertain`` is then
+    true as well.
     """
 
     path: Path
@@ -227,6 +243,10 @@ class Prediction:
     duration_s: float
     embedding: np.ndarray
     top: int = 5
+    unfamiliar: bool = False
+    novelty: float | None = None
+    novelty_reason: str = ""
+    novelty_statistics: dict = field(default_factory=dict)
 
     @property
     def top_region(self) -> pd.Series:
@@ -239,7 +259,8 @@ class Prediction:
                 "support": self.support, "uncertain": self.uncertain, "lat": self.lat, "lon": self.lon,
                 "decoding": self.decoding, "country": self.country, "style_model": self.style_model,
                 "style": self.styles.iloc[0]["style"], "style_probability": float(self.styles.iloc[0]["probability"]),
-                "duration_s": self.duration_s, "n_windows": self.n_windows}
+                "duration_s": self.duration_s, "n_windows": self.n_windows, "unfamiliar": self.unfamiliar,
+                "novelty": self.novelty, "novelty_reason": self.novelty_reason}
 
 
 class Predictor:
@@ -253,6 +274,7 @@ class Predictor:
         self.style_model = self._load(self.bundle.style, "style model")
         self.embedder = _load_crnn(self.bundle.embedding, None, "embedding checkpoint", device)
         self.reference = _reference(self.bundle.reference, int(self.embedder.head[-1].in_features))
+        self._reference_vectors = None if self.reference is None else np.stack(self.reference["_vector"].to_numpy())
 
     def _load(self, card, what: str):
         if card.kind == "crnn":
@@ -313,17 +335,31 @@ class Predictor:
         style_proba = training.softmax(style_scores[None, :])[0] if b.style.kind == "crnn" else style_scores
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames)
         params = b.feature_params
+        familiarity = self._novelty(heard, embedding)
         table = b.regions.assign(probability=calibrated.astype(float))
         styles = pd.DataFrame({"style": b.style.classes, "probability": style_proba.astype(float)})
         return Prediction(
             path=Path(heard.name), lat=float(lat[0]), lon=float(lon[0]), decoding=b.decoding, country=country,
-            support=support, uncertain=support < UNCERTAIN_BELOW,
+            support=support, uncertain=support < UNCERTAIN_BELOW or familiarity.get("unfamiliar", False),
             regions=table.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True),
             styles=styles.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True),
             neighbours=_neighbours(self.reference, embedding, self.n_neighbours),
             region_model=_model_label(b.region.name, b.region.features), style_model=_model_label(b.style.name, b.style.features),
             n_windows=heard.n_windows, window_s=b.crop_frames * params.hop_length / params.sample_rate,
-            duration_s=heard.duration_s, embedding=embedding, top=top)
+            duration_s=heard.duration_s, embedding=embedding, top=top, **familiarity)
+
+    def _novelty(self, heard: Heard, embedding: np.ndarray) -> dict:
+        """The out-of-distribution check's fields of :class:`Prediction` (none without a check)."""
+        from . import novelty
+
+        check = self.bundle.novelty
+        if check is None or self._reference_vectors is None:
+            return {}
+        stats = novelty.statistics(embedding[None, :], self._reference_vectors, [heard.mel], [heard.voiced],
+                                   k=check.k)
+        return {"unfamiliar": bool(check.unfamiliar(stats).iloc[0]), "novelty": float(check.novelty(stats).iloc[0]),
+                "novelty_reason": str(check.reasons(stats).iloc[0]),
+                "novelty_statistics": {k: float(v) for k, v in stats.iloc[0].items()}}
 
 
 def predict_file(path: str | Path, bundle_path: str | Path | None = None, profile: str = "small",
@@ -359,12 +395,19 @@ def _model_label(name: str, features: str) -> str:
 
 def format_prediction(pred: Prediction) -> str:
     """The answer as the text the command line prints."""
-    lines = [f"{pred.path}: {pred.duration_s:.1f} s, {pred.n_windows} window(s) of {pred.window_s:.2f} s",
+    lines = [f"{pred.path}: {pred.duration_s:.1f} s, {pred.n_windows} window(s) of {pred.window_s:.2f} s"]
+    if pred.unfamiliar:
+        value = pred.novelty_statistics.get(pred.novelty_reason, float("nan"))
+        lines.append(f"WARNING: this clip is unlike the music the models learned (its {pred.novelty_reason} "
+                     f"{value:.3f} lies outside the validation clips'); the answers below are guesses, "
+                     "and their probabilities overstate how sure the models can be")
+    lines += [
              f"Region model (best on validation): {pred.region_model}",
              f"Top {pred.top} regions (calibrated probabilities):"]
     for i, row in enumerate(pred.regions.head(pred.top).itertuples(index=False), 1):
         lines.append(f"  {i}. {row.region} ({row.country}): {100 * row.probability:.1f} %")
-    verdict = ("uncertain: the probability is spread over far-apart regions" if pred.uncertain
+    verdict = ("uncertain: the probability is spread over far-apart regions" if pred.support < UNCERTAIN_BELOW
+               else "uncertain: the clip is unlike the training clips" if pred.unfamiliar
                else "the point stands for most of the probability")
     lines.append(f"Decoded point ({pred.decoding}): {_degrees(pred.lat, pred.lon)}; most probable country "
                  f"(probabilities summed over its regions): {pred.country}; "

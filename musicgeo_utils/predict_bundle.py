@@ -8,7 +8,8 @@ files sit in its own folder::
      "region": <model card>,   # the region model validation ranked best (notebooks 03 and 04)
      "style": <model card>,    # the style model validation ranked best (notebook 04)
      "embedding": {"checkpoint": "pitch-crnn-....pt", "reference": "reference-embeddings.npz",
-                   "input": "pitch roll", "crop_frames": 200}}
+                   "input": "pitch roll", "crop_frames": 200},
+     "novelty": {"centre": [...], "scale": [...], "threshold": 4.1, "k": 10, "false_alarm": 0.03}}
 
 A model card (:mod:`musicgeo_utils.saved_models`) names the model's kind
 (``sklearn`` or ``crnn``), file, input columns with their standardisation,
@@ -23,6 +24,8 @@ CRNN whose penultimate layer places a clip among the reference tunes
 the one notebook 05 maps. Its ``input`` is ``"mel spectrogram"`` (the default,
 windows of the bundle's ``crop_frames``) or :data:`PITCH_ROLL` (windows of its
 own ``crop_frames`` roll frames); a CRNN model card says the same in its ``extra``.
+``novelty`` (optional) is the out-of-distribution check calibrated on validation
+(:class:`musicgeo_utils.novelty.NoveltyCheck`); it needs the ``reference``.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from . import config
 from .cache import read_json, write_json
 from .features import FeatureParams
 from .geo import REGION_DECODINGS
+from .novelty import NoveltyCheck
 from .saved_models import ModelCard, ModelError, card_from_dict
 from .transcription import TranscriptionParams
 
@@ -71,6 +75,7 @@ class Bundle:
     decode_calibrated: bool = False
     embedding_input: str = MEL
     embedding_crop_frames: int | None = None
+    novelty: NoveltyCheck | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -172,6 +177,14 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     embedding_crop = _need(embedding, "crop_frames", int, "embedding.", path) if "crop_frames" in embedding else crop
     if embedding_crop <= 0:
         raise PredictError(f"bundle {path}: embedding.crop_frames must be positive, got {embedding_crop}")
+    novelty = raw.get("novelty")
+    if novelty is not None:
+        if reference is None:
+            raise PredictError(f"bundle {path}: novelty needs embedding.reference")
+        try:
+            novelty = NoveltyCheck.from_dict(_need(raw, "novelty", dict, "", path))
+        except ValueError as err:
+            raise PredictError(f"bundle {path}: {err}") from None
     return Bundle(
         path=path, profile=str(raw.get("profile", "")), seed=int(raw.get("seed", 0)), crop_frames=crop,
         feature_params=_params(FeatureParams, _need(raw, "feature_params", dict, "", path), "feature_params", path),
@@ -185,7 +198,7 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         country_shares=_shares(extra.get("country_shares"), region.classes, path),
         decoding=decoding, temperature=temperature,
         decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
-        embedding_input=embedding_input, embedding_crop_frames=embedding_crop)
+        embedding_input=embedding_input, embedding_crop_frames=embedding_crop, novelty=novelty)
 
 
 def read_bundle(path: str | Path) -> Bundle:

@@ -12,6 +12,7 @@ plays no part in either choice.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,10 @@ class CrnnCandidate:
             logits.append(self._memo[key][0])
             embeddings.append(self._memo[key][1])
         return np.concatenate(ids), np.concatenate(logits), np.concatenate(embeddings)
+
+    def with_inputs(self, inputs: pd.Series) -> "CrnnCandidate":
+        """The same network reading other clips' inputs (e.g. other renders of the same tunes)."""
+        return dataclasses.replace(self, inputs=inputs, _memo={})
 
     def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
         codes = np.asarray(codes)

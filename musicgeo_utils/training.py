@@ -131,7 +131,11 @@ class TrainConfig:
     class equally often in expectation (seeded; an alternative to
     ``class_weight``). ``lr_schedule``: ``"cosine"`` lowers the learning rate
     from ``lr`` to ``lr / 100`` along a half cosine over ``epochs`` (stepped
-    once per epoch); ``None`` keeps it constant. ``model`` and
+    once per epoch); ``None`` keeps it constant. ``ema_decay``: keep an
+    exponential moving average of the weights (and batch-norm statistics),
+    updated after every step with this decay (e.g. 0.998), and validate, stop
+    and save with the averaged weights (Polyak averaging: a smoother model
+    than the last step's); ``None`` uses the raw weights. ``model`` and
     ``model_kwargs`` name the architecture in :data:`musicgeo_utils.models.MODELS`
     (:meth:`build_model` makes it); :func:`fit` trains the model it is given
     and the checkpoint rebuilds it from the model's own ``hparams``, so these
@@ -153,6 +157,7 @@ class TrainConfig:
     class_weight: str | None = None
     sampler: str | None = None
     lr_schedule: str | None = None
+    ema_decay: float | None = None
     device: str | None = None
     progress: bool = True
     model: str = "crnn"
@@ -171,6 +176,8 @@ class TrainConfig:
             raise ValueError("sampler 'balanced' needs task 'classify'")
         if self.lr_schedule not in (None, "cosine"):
             raise ValueError(f"lr_schedule must be None or 'cosine', got {self.lr_schedule!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay!r}")
 
     def to_dict(self) -> dict:
         """The config as a plain dict (JSON- and ``weights_only``-safe)."""
@@ -340,7 +347,16 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.M
     return float(loss.detach()), out.detach().float()
 
 
-def _run_epoch(model, loader, loss_fn, optimizer, scaler, use_amp, device, cfg, epoch):
+def _averaged(model: nn.Module, cfg: TrainConfig):
+    """The moving average of ``model``'s weights and buffers that ``cfg.ema_decay`` asks for (``None``: none)."""
+    if cfg.ema_decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+
+
+def _run_epoch(model, loader, loss_fn, optimizer, scaler, use_amp, device, cfg, averaged, epoch):
     from tqdm.auto import tqdm
 
     model.train()
@@ -349,6 +365,8 @@ def _run_epoch(model, loader, loss_fn, optimizer, scaler, use_amp, device, cfg, 
     for x, y in bar:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss, out = train_step(model, x, y, loss_fn, optimizer, scaler, use_amp)
+        if averaged is not None:
+            averaged.update_parameters(model)
         total_loss += loss * len(y)
         seen += len(y)
         if cfg.task == "classify":
@@ -440,6 +458,8 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     model.to(device)
     optimizer = make_optimizer(model, config.lr, config.weight_decay, device)
     scheduler = _scheduler(optimizer, config)
+    averaged = _averaged(model, config)
+    judged = model if averaged is None else averaged.module  # the weights that are validated, kept and saved
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_fn = _loss_fn(config, train_ds, device)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -447,7 +467,8 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     val_loader = _loader(val_ds.as_eval(config.eval_crops), config, False, device) if val_ds else None
     stopper = _EarlyStopping(config.monitor if val_ds is not None else "train_loss", config.patience)
     state_path = resume_path(checkpoint_path) if checkpoint_path is not None else None
-    rows = load_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler) if state_path else []
+    rows = (load_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, device, scheduler, averaged)
+            if state_path else [])
     with _deterministic(device):
         for epoch in range(len(rows) + 1, config.epochs + 1):
             if rows and stopper.should_stop(len(rows)):
@@ -455,19 +476,20 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
             start = time.perf_counter()
             train_ds.set_epoch(epoch)
             loss, acc = _run_epoch(model, train_loader, loss_fn, optimizer, scaler, use_amp,
-                                   device, config, epoch)
+                                   device, config, averaged, epoch)
             row = {"epoch": epoch, "train_loss": loss, "train_accuracy": acc,
-                   **_evaluate(model, val_loader, loss_fn, device, config, use_amp),
+                   **_evaluate(judged, val_loader, loss_fn, device, config, use_amp),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
             rows.append(row)
             if scheduler is not None:
                 scheduler.step()
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            if stopper.update(epoch, row[stopper.monitor], model) and checkpoint_path:
-                save_checkpoint(checkpoint_path, model, config,
+            if stopper.update(epoch, row[stopper.monitor], judged) and checkpoint_path:
+                save_checkpoint(checkpoint_path, judged, config,
                                 {"epoch": epoch, stopper.monitor: stopper.best})
             if state_path is not None:
-                save_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler)
+                save_fit_state(state_path, config, model, optimizer, scaler, stopper, shuffle, rows, scheduler,
+                               averaged)
             if stopper.should_stop(epoch):
                 break
     history = _finish(model, stopper, pd.DataFrame(rows), config, checkpoint_path)
@@ -611,7 +633,8 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
         return part + [{"shift_bins": ds.shift_bins}] if getattr(ds, "shift_bins", 0) else part
 
     # settings added later enter the key only when used, so earlier trainings keep their keys
-    settings = {k: v for k, v in config.to_dict().items() if k not in ("sampler", "lr_schedule") or v is not None}
+    settings = {k: v for k, v in config.to_dict().items()
+                if k not in ("sampler", "lr_schedule", "ema_decay") or v is not None}
     return content_key(CHECKPOINT_FORMAT, CPU_NUMERICS, settings, type(model).registry_name,
                        to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 

@@ -412,3 +412,54 @@ def test_model_label_names_the_features_once():
     assert predict._model_label("geographic CRNN (mel)", "mel spectrogram") == "geographic CRNN (mel) (mel spectrogram)"
     assert (predict._model_label("gradient-boosted trees (transcribed score)", "transcribed score")
             == "gradient-boosted trees (transcribed score)")
+
+
+def test_an_unfamiliar_clip_gets_a_warning_and_an_uncertain_answer(tmp_path, melody):
+    from musicgeo_utils import novelty
+
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    plain = predict.Predictor(write_bundle(folder, *crnn_cards(folder)))
+    heard = predict.hear(melody, 44100, plain.bundle, "melody")
+    known = plain(melody, sample_rate=44100)
+    reference = np.stack(plain.reference["_vector"].to_numpy())
+    stats = novelty.statistics(known.embedding[None, :], reference, [heard.mel], [heard.voiced])
+    # a check centred on the melody itself, so that only a clip far from it is flagged
+    check = novelty.NoveltyCheck(tuple(stats.iloc[0]), (0.05, 0.05, 0.05), threshold=3.0)
+    bundle = json.loads((folder / predict.BUNDLE_NAME).read_text())
+    (folder / predict.BUNDLE_NAME).write_text(json.dumps({**bundle, "novelty": check.to_dict()}))
+    checked = predict.Predictor(folder / predict.BUNDLE_NAME)
+    assert checked.bundle.novelty == check
+    same = checked(melody, sample_rate=44100)
+    assert not same.unfamiliar and same.novelty == pytest.approx(0.0, abs=1e-9)
+    assert "WARNING" not in predict.format_prediction(same)
+    noise = np.random.default_rng(0).normal(0, 0.1, 4 * 44100).astype(np.float32)
+    strange, unchecked = checked(noise, sample_rate=44100), plain(noise, sample_rate=44100)
+    assert strange.unfamiliar and strange.uncertain and strange.novelty > check.threshold
+    assert strange.novelty_reason in novelty.STATISTICS
+    assert not unchecked.unfamiliar and unchecked.novelty is None  # no check in the bundle: nothing said
+    text = predict.format_prediction(strange)
+    assert "WARNING: this clip is unlike the music the models learned" in text
+    assert f"its {strange.novelty_reason} {strange.novelty_statistics[strange.novelty_reason]:.3f}" in text
+    assert "uncertain: " in text
+    # the answer itself stays the models': the same probabilities, the same point
+    pd.testing.assert_frame_equal(strange.regions, unchecked.regions)
+    pd.testing.assert_frame_equal(strange.styles, unchecked.styles)
+    assert (strange.lat, strange.lon) == (unchecked.lat, unchecked.lon)
+    row = strange.row()
+    assert row["unfamiliar"] is True and row["novelty_reason"] == strange.novelty_reason
+    assert list(row) == predict.CSV_COLUMNS
+    (folder / predict.BUNDLE_NAME).write_text(json.dumps({**bundle, "novelty": {**check.to_dict(), "scale": [1]}}))
+    with pytest.raises(predict.PredictError, match="novelty check"):
+        predict.read_bundle(folder / predict.BUNDLE_NAME)
+    no_reference = {**bundle, "embedding": {**bundle["embedding"], "reference": None}, "novelty": check.to_dict()}
+    (folder / predict.BUNDLE_NAME).write_text(json.dumps(no_reference))
+    with pytest.raises(predict.PredictError, match="novelty needs embedding.reference"):
+        predict.read_bundle(folder / predict.BUNDLE_NAME)
+
+
+def test_nan_or_infinite_samples_are_refused_with_their_count(predictor, melody):
+    broken = melody.copy()
+    broken[[10, 20, 30]] = [np.nan, np.inf, -np.inf]
+    with pytest.raises(predict.PredictError, match="3 NaN or infinite samples"):
+        predictor(broken, sample_rate=44100, name="broken")

@@ -183,18 +183,10 @@ def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path,
     assert state_equal(fresh_model, whole)
 
 
-def test_cosine_schedule_lowers_the_rate_and_resumes_with_it(tmp_path, monkeypatch):
+def cut_in_epoch_3_then_resumed(monkeypatch, new_model, sets, cfg, checkpoint_path):
+    """A fit stopped during epoch 3 (as by Ctrl-C), then called again: (the resumed model, its history)."""
     import musicgeo_utils.training as training
 
-    clips, labels = band_clips(16)
-    sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
-    cfg = tiny_config(epochs=4, patience=4, lr_schedule="cosine")
-    expected = fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
-    # the rate used in each epoch: lr * (1 + cos(pi * k / epochs)) / 2 above lr / 100, k = epoch - 1
-    k = np.arange(4)
-    np.testing.assert_allclose(expected.frame["lr"], 1e-4 + (1e-2 - 1e-4) * (1 + np.cos(np.pi * k / 4)) / 2)
-    constant = fit(tiny_crnn(0), *sets(), tiny_config(epochs=4, patience=4))
-    assert (constant.frame["lr"] == 1e-2).all()
     real_epoch = training._run_epoch
 
     def interrupted(*args):
@@ -204,11 +196,54 @@ def test_cosine_schedule_lowers_the_rate_and_resumes_with_it(tmp_path, monkeypat
 
     monkeypatch.setattr(training, "_run_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+        fit(new_model(), *sets(), cfg, checkpoint_path=checkpoint_path)
     monkeypatch.setattr(training, "_run_epoch", real_epoch)
-    resumed = fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "cut.pt")
+    model = new_model()
+    return model, fit(model, *sets(), cfg, checkpoint_path=checkpoint_path)
+
+
+def test_cosine_schedule_lowers_the_rate_and_resumes_with_it(tmp_path, monkeypatch):
+    clips, labels = band_clips(16)
+    sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
+    cfg = tiny_config(epochs=4, patience=4, lr_schedule="cosine")
+    expected = fit(tiny_crnn(0), *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
+    # the rate used in each epoch: lr * (1 + cos(pi * k / epochs)) / 2 above lr / 100, k = epoch - 1
+    k = np.arange(4)
+    np.testing.assert_allclose(expected.frame["lr"], 1e-4 + (1e-2 - 1e-4) * (1 + np.cos(np.pi * k / 4)) / 2)
+    constant = fit(tiny_crnn(0), *sets(), tiny_config(epochs=4, patience=4))
+    assert (constant.frame["lr"] == 1e-2).all()
+    _, resumed = cut_in_epoch_3_then_resumed(monkeypatch, lambda: tiny_crnn(0), sets, cfg, tmp_path / "cut.pt")
     columns = [c for c in expected.frame.columns if c != "seconds"]
     pd.testing.assert_frame_equal(resumed.frame[columns], expected.frame[columns])  # the schedule went on
+
+
+def test_weight_average_is_what_is_validated_kept_and_resumed(tmp_path, monkeypatch):
+    import musicgeo_utils.training as training
+
+    clips, labels = band_clips(16)
+    sets = lambda: (MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False))  # noqa: E731
+    cfg = tiny_config(epochs=4, patience=4, ema_decay=0.9)
+    averaged_model = tiny_crnn(0, dropout=0.1)
+    averaged = fit(averaged_model, *sets(), cfg, checkpoint_path=tmp_path / "whole.pt")
+    raw_model = tiny_crnn(0, dropout=0.1)
+    raw = fit(raw_model, *sets(), tiny_config(epochs=4, patience=4))
+    assert not state_equal(averaged_model, raw_model)
+    assert not np.allclose(averaged.frame["val_loss"], raw.frame["val_loss"])
+    # the returned weights are the ones that scored the best epoch's validation loss
+    loss_fn = nn.CrossEntropyLoss()
+    loader = training._loader(sets()[1], cfg, False, torch.device("cpu"))
+    again = training._evaluate(averaged_model, loader, loss_fn, torch.device("cpu"), cfg, False)["val_loss"]
+    assert again == pytest.approx(averaged.frame.loc[averaged.best_epoch - 1, "val_loss"], rel=1e-5)
+    reloaded, _, _ = load_checkpoint(tmp_path / "whole.pt", "cpu")
+    assert state_equal(reloaded, averaged_model)
+    # interrupted in epoch 3 and called again: the average goes on from where it was
+    resumed_model, resumed = cut_in_epoch_3_then_resumed(monkeypatch, lambda: tiny_crnn(0, dropout=0.1), sets, cfg,
+                                                         tmp_path / "cut.pt")
+    columns = [c for c in averaged.frame.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(resumed.frame[columns], averaged.frame[columns])
+    assert state_equal(resumed_model, averaged_model)
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny_config(ema_decay=1.0)
 
 
 def test_balanced_sampler_draws_every_class_about_equally_and_is_seeded():
@@ -240,6 +275,8 @@ def test_new_training_settings_leave_earlier_training_keys_alone():
     assert training_key(tiny_config(sampler=None, lr_schedule=None), tiny_crnn(), ds, None) == base
     assert training_key(tiny_config(lr_schedule="cosine"), tiny_crnn(), ds, None) != base
     assert training_key(tiny_config(sampler="balanced"), tiny_crnn(), ds, None) != base
+    assert training_key(tiny_config(ema_decay=None), tiny_crnn(), ds, None) == base
+    assert training_key(tiny_config(ema_decay=0.99), tiny_crnn(), ds, None) != base
 
 
 def test_fit_learns_and_sets_normalisation_from_training_set():

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicgeo_utils import config, georesults, manifest, predict
+from musicgeo_utils import config, georesults, manifest, novelty, predict
 
 PROFILE, SEED = "small", 0
 
@@ -57,3 +57,6 @@ def test_predict_in_a_fresh_process_answers_as_the_notebooks(saved, tmp_path):
     assert answers["country"].tolist() == expected["pred_country"].tolist()
     assert answers["style"].tolist() == styles.loc[answers.index, "style"].tolist()
     np.testing.assert_allclose(answers["style_probability"], styles.loc[answers.index, "probability"], rtol=1e-9)
+    # notebook 04 calibrated the out-of-distribution check into the bundle, and predict ran it on every file
+    assert predict.read_bundle(bundle_path).novelty is not None
+    assert answers["novelty"].notna().all() and answers["novelty_reason"].isin(novelty.STATISTICS).all()
