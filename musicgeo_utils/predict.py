@@ -221,9 +221,10 @@ class Prediction:
     penultimate space (``tune_id, style, similarity``, cosine);
     ``region_model``/``style_model``: the models that answered;
     ``unfamiliar``: the out-of-distribution check flagged the clip
-    (``novelty``: its score, ``novelty_reason``: the statistic that made it;
-    ``None`` and ``""`` when the bundle has no check); ``uncertain`` is then
-    true as well.
+    (``novelty``: its score, ``novelty_reason``: the statistic that made it,
+    ``novelty_statistics``: the clip's statistics beside the validation
+    medians; ``None``, ``""`` and ``{}`` when the bundle has no check);
+    ``uncertain`` is then true as well.
     """
 
     path: Path
@@ -359,7 +360,8 @@ class Predictor:
                                    k=check.k)
         return {"unfamiliar": bool(check.unfamiliar(stats).iloc[0]), "novelty": float(check.novelty(stats).iloc[0]),
                 "novelty_reason": str(check.reasons(stats).iloc[0]),
-                "novelty_statistics": {k: float(v) for k, v in stats.iloc[0].items()}}
+                "novelty_statistics": {**{k: float(v) for k, v in stats.iloc[0].items()},
+                                       **{f"validation median {k}": c for k, c in zip(novelty.STATISTICS, check.centre)}}}
 
 
 def predict_file(path: str | Path, bundle_path: str | Path | None = None, profile: str = "small",
@@ -398,9 +400,10 @@ def format_prediction(pred: Prediction) -> str:
     lines = [f"{pred.path}: {pred.duration_s:.1f} s, {pred.n_windows} window(s) of {pred.window_s:.2f} s"]
     if pred.unfamiliar:
         value = pred.novelty_statistics.get(pred.novelty_reason, float("nan"))
+        typical = pred.novelty_statistics.get(f"validation median {pred.novelty_reason}", float("nan"))
         lines.append(f"WARNING: this clip is unlike the music the models learned (its {pred.novelty_reason} "
-                     f"{value:.3f} lies outside the validation clips'); the answers below are guesses, "
-                     "and their probabilities overstate how sure the models can be")
+                     f"{value:.3f} lies far outside the validation clips', whose median is {typical:.3f}); the "
+                     "answers below are guesses, and their probabilities overstate how sure the models can be")
     lines += [
              f"Region model (best on validation): {pred.region_model}",
              f"Top {pred.top} regions (calibrated probabilities):"]

@@ -440,7 +440,10 @@ def test_an_unfamiliar_clip_gets_a_warning_and_an_uncertain_answer(tmp_path, mel
     assert not unchecked.unfamiliar and unchecked.novelty is None  # no check in the bundle: nothing said
     text = predict.format_prediction(strange)
     assert "WARNING: this clip is unlike the music the models learned" in text
-    assert f"its {strange.novelty_reason} {strange.novelty_statistics[strange.novelty_reason]:.3f}" in text
+    reason = strange.novelty_reason
+    typical = check.centre[novelty.STATISTICS.index(reason)]
+    assert f"its {reason} {strange.novelty_statistics[reason]:.3f} lies far outside the validation clips', " \
+           f"whose median is {typical:.3f})" in text
     assert "uncertain: " in text
     # the answer itself stays the models': the same probabilities, the same point
     pd.testing.assert_frame_equal(strange.regions, unchecked.regions)
