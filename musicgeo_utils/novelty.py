@@ -26,7 +26,9 @@ novelty exceeds the validation clips' ``1 - false_alarm`` quantile
 (:func:`calibrate`, ``false_alarm`` 3 % by default, so that the share of
 in-distribution clips flagged stays under 5 %). Notebook 04 calibrates it,
 reports the false alarms on the test split and on held-out timbre, and the
-detection rate on the clips of :mod:`musicgeo_utils.unlike`.
+detection rate on the clips of :mod:`musicgeo_utils.unlike`; it calibrates the
+check where the dataset has scores (the held-out-timbre renders and the
+front end's tracks come with them), so other datasets' bundles have none.
 """
 from __future__ import annotations
 
