@@ -138,18 +138,20 @@ class NoveltyCheck:
     k: int = K_NEIGHBOURS
     false_alarm: float = FALSE_ALARM
 
-    def novelty(self, stats: pd.DataFrame) -> pd.Series:
-        """Each clip's largest robust z-score over :data:`STATISTICS`."""
+    def _z(self, stats: pd.DataFrame) -> np.ndarray:
+        """(n, 3) robust z-scores of the :data:`STATISTICS` columns of ``stats``."""
         missing = [s for s in STATISTICS if s not in stats]
         if missing:
             raise ValueError(f"statistics table lacks {missing}")
-        z = (stats[list(STATISTICS)].to_numpy(float) - np.asarray(self.centre)) / np.asarray(self.scale)
-        return pd.Series(z.max(axis=1), index=stats.index, name="novelty")
+        return (stats[list(STATISTICS)].to_numpy(float) - np.asarray(self.centre)) / np.asarray(self.scale)
+
+    def novelty(self, stats: pd.DataFrame) -> pd.Series:
+        """Each clip's largest robust z-score over :data:`STATISTICS`."""
+        return pd.Series(self._z(stats).max(axis=1), index=stats.index, name="novelty")
 
     def reasons(self, stats: pd.DataFrame) -> pd.Series:
         """The statistic that made each clip's novelty."""
-        z = (stats[list(STATISTICS)].to_numpy(float) - np.asarray(self.centre)) / np.asarray(self.scale)
-        return pd.Series(np.asarray(STATISTICS)[z.argmax(axis=1)], index=stats.index, name="reason")
+        return pd.Series(np.asarray(STATISTICS)[self._z(stats).argmax(axis=1)], index=stats.index, name="reason")
 
     def unfamiliar(self, stats: pd.DataFrame) -> pd.Series:
         """True where the clip lies outside what the models learned."""
