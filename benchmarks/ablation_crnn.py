@@ -29,6 +29,12 @@ epoch's weights. The variants change one choice at a time against notebook
 - ``pitch-200-ema``: validated, kept and saved with an exponential moving
   average of the weights (``TrainConfig(ema_decay=0.995)``: about 2.6 epochs);
 - ``pitch-200-ema-lr3``: the same with the learning rate 3e-3.
+- ``pitch-250``, ``pitch-150``: the pitch CRNN on crops of 250 frames (10 s: a
+  whole clip of the ``small`` profile, so the crop only transposes) and of 150
+  frames (6 s; scored on two windows of the clip).
+- ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
+  rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
+  epoch to epoch at 1e-3 and 32).
 
 One run trains every variant in turn on one machine, so their times compare;
 all numbers come from this run. Results are also written (atomically) to
@@ -63,6 +69,10 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-cosine-balanced-sampler": (PITCH, 200, False, "roll", 6, {**COSINE, **SAMPLER}),
     "pitch-200-ema": (PITCH, 200, False, "roll", 6, EMA),
     "pitch-200-ema-lr3": (PITCH, 200, False, "roll", 6, {**EMA, "lr": 3e-3}),
+    "pitch-250": (PITCH, 250, False, "roll", 6),
+    "pitch-150": (PITCH, 150, False, "roll", 6),
+    "pitch-200-lr3e-4": (PITCH, 200, False, "roll", 6, {"lr": 3e-4}),
+    "pitch-200-batch64": (PITCH, 200, False, "roll", 6, {"batch_size": 64}),
 }
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
@@ -74,8 +84,8 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift)
-    recipe = {"lr": 1e-3, "class_weight": "balanced", **(changes[0] if changes else {})}
-    cfg = training.TrainConfig(task="classify", epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
+    recipe = {"lr": 1e-3, "class_weight": "balanced", "batch_size": 32, **(changes[0] if changes else {})}
+    cfg = training.TrainConfig(task="classify", epochs=epochs, crop_frames=crop, seed=seed,
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                monitor="val_macro_f1", **recipe)
     config.seed_everything(seed)
