@@ -13,13 +13,17 @@ one BLAS thread), pooled note precision/recall/F1 (onset within 50 ms, pitch
 within 50 cents, offsets ignored), the offset-aware F1, the raw pitch
 accuracy, the targets (in-domain F1 >= 0.80; held-out >= 0.85 of it) and the
 estimated time for the small profile; then the chosen tracker's scores by
-instrument family, tempo and program. Also says which neural trackers import here.
+instrument family, tempo and program. Also says which neural trackers import here;
+``--basic-pitch`` adds Spotify's basic-pitch where it is installed (see
+:func:`basic_pitch_tracker`; not a dependency of the project).
 
     python benchmarks/bench_transcription.py --n 24 --figure reports/transcription_roll.png
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import time
 import warnings
 
@@ -38,7 +42,7 @@ FILES = (("essenFolksong", "han2.abc"), ("oneills1850", "0051-0100.abc"), ("aird
          ("miscFolk", "americanfifeopus.abc"), ("essenFolksong", "altdeu20.abc"))
 TUNE_OFFSET = 10
 SMALL_PROFILE_CLIPS, SMALL_PROFILE_SECONDS, CORES = 3420, 10.0, 2
-NEURAL = ("pesto", "torchcrepe")
+NEURAL = ("pesto", "torchcrepe", "basic_pitch")
 
 
 def corpus_tunes(n: int) -> pd.DataFrame:
@@ -92,23 +96,25 @@ def neural_trackers() -> dict[str, str]:
         except Exception as error:  # ImportError, or OSError from torchaudio's shared library
             status[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
         else:
-            status[name] = "imports (not benchmarked: no code path for it yet)"
+            status[name] = ("imports: --basic-pitch benchmarks it" if name == "basic_pitch"
+                            else "imports (not benchmarked: no code path for it yet)")
     return status
 
 
-def run_tracker(clips: list[dict], params: tr.TranscriptionParams) -> tuple[pd.DataFrame, dict]:
-    """Transcribe every clip; per-clip scores and CPU seconds per set."""
+def run_tracker(clips: list[dict], name: str, transcribe) -> tuple[pd.DataFrame, dict]:
+    """Transcribe every clip with ``transcribe(audio, clip_id) -> (notes, track or None)``;
+    per-clip scores and CPU seconds per set."""
     from threadpoolctl import threadpool_limits
 
     rows, cpu = [], {}
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tr.transcribe(clips[0]["audio"], 12000, params)  # warm-up: imports, numba compilation
+        transcribe(clips[0]["audio"], "warm-up")  # imports, numba compilation, model loading
         for clip in clips:
             start = time.process_time()
-            notes, track = tr.transcribe_with_track(clip["audio"], 12000, params, clip_id=clip["clip_id"])
+            notes, track = transcribe(clip["audio"], clip["clip_id"])
             cpu[clip["set"]] = cpu.get(clip["set"], 0.0) + time.process_time() - start
-            clip.setdefault("estimates", {})[params.tracker] = (notes, track)
+            clip.setdefault("estimates", {})[name] = (notes, track)
             scores = te.score_clip(clip["reference"], notes, track)
             rows.append({"clip_id": clip["clip_id"], "set": clip["set"], "program": clip["program"],
                          "qpm": clip["qpm"], "family": te.instrument_family(clip["program"]), **scores})
@@ -117,12 +123,58 @@ def run_tracker(clips: list[dict], params: tr.TranscriptionParams) -> tuple[pd.D
     return table, cpu
 
 
+def librosa_tracker(tracker: str):
+    """The project's front end (:mod:`musicgeo_utils.transcription`) with one of its trackers."""
+    params = tr.TranscriptionParams(tracker=tracker)
+    return lambda audio, clip_id: tr.transcribe_with_track(audio, 12000, params, clip_id=clip_id)
+
+
+def basic_pitch_tracker():
+    """Spotify's basic-pitch (Bittner et al. 2022; its ONNX weights ship in the wheel), reduced to a melody.
+
+    Not a dependency of the project: ``pip install --no-deps basic-pitch==0.4.0 onnxruntime
+    flatbuffers protobuf 'resampy<0.4.3' 'setuptools<81'`` (its declared dependency on
+    TensorFlow is not needed with onnxruntime). Each clip goes through a temporary WAV file
+    (basic-pitch reads files; loading and resampling to 22.05 kHz are timed with it) with the
+    package's default thresholds. It transcribes polyphony, so its notes are reduced to a melody
+    by a stated rule: notes in order of decreasing amplitude, each kept unless half of its
+    duration or more overlaps notes already kept. It gives no frame-level pitch track, so no raw
+    pitch accuracy.
+    """
+    import os
+    import tempfile
+
+    import soundfile as sf
+    from basic_pitch import ICASSP_2022_MODEL_PATH
+    from basic_pitch.inference import Model, predict
+
+    model = Model(ICASSP_2022_MODEL_PATH)
+    folder = tempfile.mkdtemp(prefix="bench-basic-pitch-")
+
+    def transcribe(audio, clip_id):
+        path = os.path.join(folder, "clip.wav")
+        sf.write(path, audio, 12000)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per file
+            _, _, events = predict(path, model)
+        kept = []
+        for start, end, pitch, amplitude, _ in sorted(events, key=lambda event: -event[3]):
+            overlap = sum(max(0.0, min(end, k_end) - max(start, k_start)) for k_start, k_end, _ in kept)
+            if overlap < 0.5 * (end - start):
+                kept.append((start, end, pitch))
+        notes = pd.DataFrame(sorted(kept), columns=["onset_s", "offset_s", "pitch_midi"])
+        return notes.assign(duration_s=notes["offset_s"] - notes["onset_s"]), None
+
+    return transcribe
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, render, transcribe with each tracker, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=24, help="tunes (each rendered twice)")
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="seconds per clip")
     parser.add_argument("--trackers", nargs="+", default=list(tr.TRACKERS), choices=tr.TRACKERS)
+    parser.add_argument("--basic-pitch", action="store_true",
+                        help="also basic-pitch, reduced to a melody (installed apart: see basic_pitch_tracker)")
     parser.add_argument("--choice", default="yin", choices=tr.TRACKERS, help="tracker broken down by group")
     parser.add_argument("--figure", help="write one in-domain clip's piano rolls here (PNG)")
     args = parser.parse_args(argv)
@@ -135,8 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(clips)} clips of {args.clip_seconds:g} s, 12 kHz")
 
     summary, tables = [], {}
-    for tracker in args.trackers:
-        table, cpu = run_tracker(clips, tr.TranscriptionParams(tracker=tracker))
+    trackers = {name: librosa_tracker(name) for name in args.trackers}
+    if args.basic_pitch:
+        try:
+            trackers["basic-pitch"] = basic_pitch_tracker()
+        except ImportError as error:
+            parser.error(f"--basic-pitch: {error} (see basic_pitch_tracker's docstring for the install)")
+    for tracker, transcribe in trackers.items():
+        table, cpu = run_tracker(clips, tracker, transcribe)
         tables[tracker] = table
         for label, group in table.groupby("set", sort=False):
             pooled = te.summarize_scores(group).iloc[0]

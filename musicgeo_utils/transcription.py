@@ -20,7 +20,10 @@ The neural trackers ``pesto-pitch`` and ``torchcrepe`` were considered and
 could not run here: both import ``torchaudio`` at module level, and no
 ``torchaudio`` on PyPI loads with torch 2.13 (its newest wheel, 2.11.1, is a CUDA build
 for torch 2.11 whose extension fails to load; ``benchmarks/bench_transcription.py``
-prints what each import says).
+prints what each import says). Spotify's ``basic-pitch`` (ONNX weights in its
+wheel) does run here, installed apart: ``bench_transcription.py --basic-pitch``
+found it steadier than yin on held-out instruments but about 11x slower, beyond
+the small profile's budget (README, "Timings").
 
 Frames -> notes (the rule, in order; every number is a field of
 :class:`TranscriptionParams`, defaults in brackets; tuned on in-domain renders only):
