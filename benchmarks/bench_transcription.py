@@ -141,7 +141,9 @@ def basic_pitch_tracker():
     duration or more overlaps notes already kept. It gives no frame-level pitch track, so no raw
     pitch accuracy.
     """
+    import atexit
     import os
+    import shutil
     import tempfile
 
     import soundfile as sf
@@ -150,6 +152,7 @@ def basic_pitch_tracker():
 
     model = Model(ICASSP_2022_MODEL_PATH)
     folder = tempfile.mkdtemp(prefix="bench-basic-pitch-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
     def transcribe(audio, clip_id):
         path = os.path.join(folder, "clip.wav")
@@ -181,18 +184,18 @@ def main(argv: list[str] | None = None) -> None:
 
     for name, state in neural_trackers().items():
         print(f"{name}: {state}")
-    notes = corpus_tunes(args.n)
-    clips = (render_set(notes, render.FOLK_PROGRAMS, args.clip_seconds, "in-domain")
-             + render_set(notes, HELD_OUT_PROGRAMS, args.clip_seconds, "held-out"))
-    print(f"{len(clips)} clips of {args.clip_seconds:g} s, 12 kHz")
-
-    summary, tables = [], {}
     trackers = {name: librosa_tracker(name) for name in args.trackers}
     if args.basic_pitch:
         try:
             trackers["basic-pitch"] = basic_pitch_tracker()
         except ImportError as error:
             parser.error(f"--basic-pitch: {error} (see basic_pitch_tracker's docstring for the install)")
+    notes = corpus_tunes(args.n)
+    clips = (render_set(notes, render.FOLK_PROGRAMS, args.clip_seconds, "in-domain")
+             + render_set(notes, HELD_OUT_PROGRAMS, args.clip_seconds, "held-out"))
+    print(f"{len(clips)} clips of {args.clip_seconds:g} s, 12 kHz")
+
+    summary, tables = [], {}
     for tracker, transcribe in trackers.items():
         table, cpu = run_tracker(clips, tracker, transcribe)
         tables[tracker] = table
