@@ -66,6 +66,7 @@ $(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodep
 	$(VENV)/bin/python -m pip install -q -r $(LOCK)
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
+	$(VENV)/bin/python tools/warm_numba_cache.py
 	$(VENV)/bin/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 
