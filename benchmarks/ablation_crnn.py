@@ -32,6 +32,10 @@ epoch's weights. The variants change one choice at a time against notebook
 - ``pitch-250``, ``pitch-150``: the pitch CRNN on crops of 250 frames (10 s: a
   whole clip of the ``small`` profile, so the crop only transposes) and of 150
   frames (6 s; scored on two windows of the clip).
+- ``pitch-200-stretch``: the pitch CRNN with training crops also read at a
+  random tempo, up to 25 % faster or slower (``MelDataset(stretch=1.25)``):
+  the renders' tempi (80-140 quarter notes per minute) are drawn at random,
+  unrelated to the style.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -73,6 +77,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-150": (PITCH, 150, False, "roll", 6),
     "pitch-200-lr3e-4": (PITCH, 200, False, "roll", 6, {"lr": 3e-4}),
     "pitch-200-batch64": (PITCH, 200, False, "roll", 6, {"batch_size": 64}),
+    "pitch-200-stretch": (PITCH, 200, False, "roll", 6, {"stretch": 1.25}),
 }
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
@@ -83,8 +88,9 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
-    sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift)
     recipe = {"lr": 1e-3, "class_weight": "balanced", "batch_size": 32, **(changes[0] if changes else {})}
+    sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
+                                  stretch=recipe.pop("stretch", 1.0))
     cfg = training.TrainConfig(task="classify", epochs=epochs, crop_frames=crop, seed=seed,
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                monitor="val_macro_f1", **recipe)

@@ -114,11 +114,19 @@ class MelDataset(Dataset):
             ``[-shift_bins, shift_bins]``, the vacated bins filled with the
             clip's minimum: transposition, for inputs with one bin per
             semitone (:mod:`musicgeo_utils.pitchroll`); 0 (default) = off.
+        stretch: training only: each crop is read from a span of ``crop_frames
+            * f`` frames, ``f`` drawn log-uniformly from ``[1/stretch,
+            stretch]`` (and shortened to fit the clip), and resampled to
+            ``crop_frames``: a tempo change, each output frame the maximum of
+            the frames it covers (so a note's onset frame survives a faster
+            tempo), a repeated frame the lower of its frame and the next (so a
+            slower tempo does not double an onset); 1 (default) = off. Meant for note rolls, whose values are
+            not smeared by a change of tempo the way a spectrogram's are.
     """
 
     def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
                  crop_frames: int | None = None, train: bool = True, seed: int = 0,
-                 eval_crops: int | str = 1, shift_bins: int = 0) -> None:
+                 eval_crops: int | str = 1, shift_bins: int = 0, stretch: float = 1.0) -> None:
         self.sources = list(sources)
         self.targets = np.asarray(targets)
         if len(self.targets) != len(self.sources):
@@ -129,7 +137,10 @@ class MelDataset(Dataset):
             raise ValueError(f"eval_crops must be a positive integer or {CLIP_WINDOWS!r}, got {eval_crops!r}")
         if shift_bins < 0:
             raise ValueError(f"shift_bins must be non-negative, got {shift_bins}")
+        if not np.isfinite(stretch) or stretch < 1:
+            raise ValueError(f"stretch must be a finite factor of at least 1, got {stretch}")
         self.crop_frames, self.train, self.seed, self.shift_bins = crop_frames, train, seed, int(shift_bins)
+        self.stretch = float(stretch)
         self.eval_crops, self.epoch = eval_crops, 0
 
     def __len__(self) -> int:
@@ -165,6 +176,23 @@ class MelDataset(Dataset):
             piece = np.pad(piece, ((0, 0), (0, missing)), constant_values=piece.min())
         return piece
 
+    def _stretched_crop(self, mel: np.ndarray, index: int, source: Any) -> np.ndarray:
+        """A training crop read at a seeded tempo factor (``stretch``), resampled to ``crop_frames``."""
+        frames = mel.shape[1]
+        rng = np.random.default_rng((self.seed, self.epoch, index, 2))  # its own stream, as for the shift
+        factor = float(np.exp(rng.uniform(-np.log(self.stretch), np.log(self.stretch))))
+        span = max(1, min(int(np.ceil(self.crop_frames * factor)), frames))
+        factor = min(factor, span / self.crop_frames)
+        start = int(rng.integers(0, frames - span + 1))
+        piece = _finite(mel[:, start:start + span], source)
+        starts = np.minimum(np.floor(np.arange(self.crop_frames) * factor).astype(int), span - 1)
+        crop = np.maximum.reduceat(piece, starts, axis=1)
+        # a slower reading repeats frames: a repeat takes the lower of its frame and the next, so an
+        # onset (followed by its sustain) is not doubled
+        repeat = np.flatnonzero(np.r_[False, starts[1:] == starts[:-1]])
+        crop[:, repeat] = np.minimum(crop[:, repeat], piece[:, np.minimum(starts[repeat] + 1, span - 1)])
+        return crop
+
     def _shift(self, crop: np.ndarray, index: int) -> np.ndarray:
         """The crop moved by a seeded number of bins along its first axis (``shift_bins``)."""
         rng = np.random.default_rng((self.seed, self.epoch, index, 1))  # its own stream: crops stay as they were
@@ -184,7 +212,10 @@ class MelDataset(Dataset):
         if self.crop_frames is None:
             x = torch.from_numpy(_finite(mel, source))[None]
         else:
-            crops = [self._crop(mel, s, source) for s in self._crop_starts(index, mel.shape[1])]
+            if self.train and self.stretch > 1:
+                crops = [self._stretched_crop(mel, index, source)]
+            else:
+                crops = [self._crop(mel, s, source) for s in self._crop_starts(index, mel.shape[1])]
             if self.train and self.shift_bins:
                 crops = [self._shift(c, index) for c in crops]
             x = torch.from_numpy(np.stack(crops))[:, None]
@@ -230,13 +261,14 @@ def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray
 
 def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
                    seed: int, splits: Sequence[str] = ("train", "val", "test"),
-                   shift_bins: int = 0) -> dict[str, MelDataset]:
+                   shift_bins: int = 0, stretch: float = 1.0) -> dict[str, MelDataset]:
     """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
 
     ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
     with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
     a negative class code (an excluded class) are left out. Training sets crop
-    randomly (and, with ``shift_bins``, transpose: see :class:`MelDataset`), the
+    randomly (and, with ``shift_bins`` and ``stretch``, transpose and change tempo: see
+    :class:`MelDataset`), the
     others use deterministic centre crops. ``mel_paths`` may hold in-memory
     arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`).
     """
@@ -249,5 +281,5 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
         rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
         paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
         result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
-                                  train=(name == "train"), seed=seed, shift_bins=shift_bins)
+                                  train=(name == "train"), seed=seed, shift_bins=shift_bins, stretch=stretch)
     return result

@@ -630,7 +630,9 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
         sources = [Path(s).name if isinstance(s, (str, os.PathLike)) else content_key(np.asarray(s))
                    for s in ds.sources]
         part = [sources, np.asarray(ds.targets).tolist()]
-        return part + [{"shift_bins": ds.shift_bins}] if getattr(ds, "shift_bins", 0) else part
+        augment = {name: getattr(ds, name) for name, off in (("shift_bins", 0), ("stretch", 1.0))
+                   if getattr(ds, name, off) != off}  # only when used: earlier trainings keep their keys
+        return part + [augment] if augment else part
 
     # settings added later enter the key only when used, so earlier trainings keep their keys
     settings = {k: v for k, v in config.to_dict().items()

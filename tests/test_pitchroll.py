@@ -61,3 +61,34 @@ def test_transposed_training_crops_are_seeded_and_filled_with_the_minimum():
     np.testing.assert_array_equal(shifted_eval[0][0].numpy(), plain.as_eval()[0][0].numpy())  # never at evaluation
     with pytest.raises(ValueError, match="shift_bins"):
         MelDataset([roll], [0], crop_frames=50, shift_bins=-1)
+
+
+def test_stretched_training_crops_change_the_tempo_and_keep_every_onset():
+    # one onset every 10 frames (0.4 s) for 10 s: a faster reading packs more onsets into a crop
+    melody = notes([(0.4 * k, 0.2, 60 + k % 5) for k in range(25)])
+    roll = pitchroll.note_roll(melody, 10.0)
+    ds = MelDataset([roll], [0], crop_frames=200, train=True, seed=1, stretch=1.25)
+    onsets = set()
+    for epoch in range(20):
+        ds.set_epoch(epoch)
+        x, _ = ds[0]
+        np.testing.assert_array_equal(x.numpy(), ds[0][0].numpy())  # seeded by (seed, epoch, clip)
+        assert x.shape == (1, pitchroll.N_PITCHES, 200)
+        assert set(np.unique(x.numpy())) <= {0.0, pitchroll.SUSTAIN, pitchroll.ONSET}
+        # a note's onset frame survives the resampling: no note loses it, none gets two
+        lit = x[0].numpy().max(axis=0)  # the notes do not overlap: one value per frame
+        runs = np.split(lit, np.flatnonzero(np.diff((lit > 0).astype(int))) + 1)
+        notes_seen = [run for run in runs if run[0] > 0]
+        onsets_per_note = [int((run == pitchroll.ONSET).sum()) for run in notes_seen]
+        assert all(n == 1 for n in onsets_per_note[1:]) and onsets_per_note[0] <= 1  # the first may start mid-note
+        n_onsets = sum(onsets_per_note)
+        assert 200 / 1.25 / 10 - 1 <= n_onsets <= 200 * 1.25 / 10 + 1
+        onsets.add(n_onsets)
+    assert len(onsets) >= 3  # several tempi drawn
+    plain = MelDataset([roll], [0], crop_frames=200, train=True, seed=1)
+    np.testing.assert_array_equal(ds.as_eval()[0][0].numpy(), plain.as_eval()[0][0].numpy())  # never at evaluation
+    same = MelDataset([roll], [0], crop_frames=200, train=True, seed=1, stretch=1.0)
+    np.testing.assert_array_equal(same[0][0].numpy(), plain[0][0].numpy())  # 1 is off: crops as before
+    for bad in (0.8, float("nan")):
+        with pytest.raises(ValueError, match="stretch"):
+            MelDataset([roll], [0], crop_frames=200, stretch=bad)
