@@ -166,6 +166,14 @@ class CRNN(nn.Module):
         temporal_pooling: ``"last"`` or ``"mean"`` GRU output as the embedding.
         input_time_pool: average this many frames before the first block
             (1 = off); 2 halves the compute of every layer.
+        pitch_class_fourier: for a semitone roll (``n_mels`` a multiple of 12,
+            one row per semitone): the embedding also holds the magnitudes of
+            the discrete Fourier transform of the input's pitch-class
+            histogram (rows folded by octave, summed over frames, made a
+            distribution; coefficients 1-6), which are the same in every key
+            (a transposition only turns their phases). They say what kind of
+            scale the crop uses (pentatonic, diatonic, chromatic), which the
+            maximum over pitch before the GRU cannot see.
     """
 
     registry_name = "crnn"
@@ -175,12 +183,15 @@ class CRNN(nn.Module):
                  gru_layers: int = 2, dropout: float = 0.1,
                  freq_pools: Sequence[int] | None = None,
                  time_pools: Sequence[int] | None = None,
-                 temporal_pooling: str = "last", input_time_pool: int = 1) -> None:
+                 temporal_pooling: str = "last", input_time_pool: int = 1,
+                 pitch_class_fourier: bool = False) -> None:
         super().__init__()
         depth = len(channels)
         freq_pools = tuple(freq_pools or default_frequency_pools(n_mels, depth))
         time_pools = tuple(time_pools or [2 if i < 4 else 1 for i in range(depth)])
         self._check_pools(n_mels, depth, freq_pools, time_pools, temporal_pooling)
+        if pitch_class_fourier and n_mels % 12:
+            raise ValueError(f"pitch_class_fourier needs one row per semitone in whole octaves, got {n_mels} rows")
         self.hparams = {
             "n_classes": int(n_classes), "n_mels": int(n_mels),
             "channels": [int(c) for c in channels], "gru_hidden": int(gru_hidden),
@@ -188,6 +199,9 @@ class CRNN(nn.Module):
             "freq_pools": list(freq_pools), "time_pools": list(time_pools),
             "temporal_pooling": temporal_pooling, "input_time_pool": int(input_time_pool),
         }
+        if pitch_class_fourier:  # only when used: earlier checkpoints keep their hyperparameters
+            self.hparams["pitch_class_fourier"] = True
+        self.pitch_class_fourier = bool(pitch_class_fourier)
         self.min_frames = int(np.prod(time_pools)) * int(input_time_pool)
         # Averaging pairs of frames first (hop 256 -> 21 ms -> 43 ms, still finer
         # than any note) halves the cost of every layer: the CPU budget's best buy.
@@ -201,7 +215,8 @@ class CRNN(nn.Module):
         ])
         self.gru = nn.GRU(channels[-1], gru_hidden, num_layers=gru_layers,
                           batch_first=True, dropout=dropout if gru_layers > 1 else 0.0)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(gru_hidden, n_classes))
+        extra = PITCH_CLASS_COEFFICIENTS if pitch_class_fourier else 0
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(gru_hidden + extra, n_classes))
 
     @staticmethod
     def _check_pools(n_mels, depth, freq_pools, time_pools, temporal_pooling) -> None:
@@ -228,17 +243,43 @@ class CRNN(nn.Module):
         """Penultimate features: the GRU output (last step or mean over time).
 
         ``x``: ``(batch, 1, n_mels, frames)`` or ``(batch, n_mels, frames)``
-        log-mel; returns ``(batch, gru_hidden)``.
+        log-mel; returns ``(batch, gru_hidden)``, followed by the
+        :func:`pitch_class_fourier` magnitudes with ``pitch_class_fourier``.
         """
-        x = self.normalizer(_pad_frames(_as_4d(x), self.min_frames))
-        x = self.conv(self.input_pool(x))
+        raw = _pad_frames(_as_4d(x), self.min_frames)
+        x = self.conv(self.input_pool(self.normalizer(raw)))
         x = F.adaptive_max_pool2d(x, (1, x.shape[-1]))  # collapse frequency to 1
         steps, _ = self.gru(x.squeeze(2).transpose(1, 2))  # (batch, time, hidden)
-        return steps[:, -1] if self.temporal_pooling == "last" else steps.mean(dim=1)
+        embedding = steps[:, -1] if self.temporal_pooling == "last" else steps.mean(dim=1)
+        if self.pitch_class_fourier:
+            embedding = torch.cat([embedding, pitch_class_fourier(raw)], dim=1)
+        return embedding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(batch, n_classes)``; no softmax inside the model."""
         return self.head(self.embed(x))
+
+
+#: Fourier coefficients 1-6 of a 12-bin pitch-class histogram (coefficient 0 is its total).
+PITCH_CLASS_COEFFICIENTS = 6
+
+
+def pitch_class_fourier(roll: torch.Tensor) -> torch.Tensor:
+    """``(batch, 1, 12 * octaves, frames)`` semitone roll -> ``(batch, 6)``, the same in every key.
+
+    The rows fold by octave into a pitch-class histogram (summed over frames,
+    divided by its total; an empty roll gives zeros), whose discrete Fourier
+    transform's magnitudes 1-6 are kept: a transposition by ``k`` semitones
+    multiplies coefficient ``j`` by ``exp(-2 pi i j k / 12)`` and leaves its
+    magnitude (a key-invariant pitch-class description, as the 2D Fourier
+    transform magnitude of Bertin-Mahieux & Ellis 2012 is for chroma).
+    """
+    batch, _, rows, _ = roll.shape
+    histogram = roll.reshape(batch, rows // 12, 12, -1).sum(dim=(1, 3))
+    histogram = histogram / histogram.sum(dim=1, keepdim=True).clamp_min(1e-8)
+    angles = 2 * np.pi * np.outer(np.arange(12), np.arange(1, 1 + PITCH_CLASS_COEFFICIENTS)) / 12
+    cos, sin = (torch.as_tensor(f(angles), dtype=histogram.dtype, device=histogram.device) for f in (np.cos, np.sin))
+    return torch.sqrt((histogram @ cos) ** 2 + (histogram @ sin) ** 2)  # a product, not an FFT: the same on every CPU
 
 
 class CifarNet(nn.Module):

@@ -9,7 +9,7 @@ from torch import nn
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.models import (
     CRNN, CifarNet, MelNormalizer, build_model, decode_latlon, default_frequency_pools,
-    encode_latlon,
+    PITCH_CLASS_COEFFICIENTS, encode_latlon, pitch_class_fourier,
 )
 
 
@@ -165,3 +165,44 @@ def test_notebook_04_trains_the_compact_crnn_the_benchmarks_measure():
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "crnn_kwargs = crnn_kwargs or models.COMPACT_CRNN_KWARGS" in code
     assert COMPACT_CRNN_KWARGS["channels"] == (16, 32, 64, 64)
+
+
+def _roll(pitches, rows=60, frames=40):
+    """A semitone roll with each pitch row (index) lit over its own stretch of frames."""
+    roll = torch.zeros(1, 1, rows, frames)
+    for i, row in enumerate(pitches):
+        roll[0, 0, row, 4 * i:4 * i + 3] = 1.0
+    return roll
+
+
+def test_pitch_class_fourier_is_the_same_in_every_key_and_tells_scales_apart():
+    pentatonic = [12, 14, 16, 19, 21, 24, 26, 28, 31, 33]  # C D E G A, two octaves
+    chromatic = list(range(12, 22))
+    base = pitch_class_fourier(_roll(pentatonic))
+    for k in (-7, -1, 1, 5, 11):  # transposed inside the roll
+        moved = pitch_class_fourier(_roll([p + k for p in pentatonic]))
+        assert torch.allclose(moved, base, atol=1e-6)
+    assert base.shape == (1, PITCH_CLASS_COEFFICIENTS)
+    # the same histogram through numpy's FFT, coefficients 1-6
+    histogram = np.bincount(np.array(pentatonic) % 12, minlength=12) / len(pentatonic)
+    np.testing.assert_allclose(base[0].numpy(), np.abs(np.fft.rfft(histogram))[1:7], atol=1e-6)
+    assert not torch.allclose(pitch_class_fourier(_roll(chromatic)), base, atol=0.05)
+    assert torch.equal(pitch_class_fourier(torch.zeros(2, 1, 60, 10)), torch.zeros(2, PITCH_CLASS_COEFFICIENTS))
+
+
+def test_a_crnn_with_the_pitch_class_profile_embeds_it_after_the_gru():
+    seed_everything(0)
+    plain = CRNN(5, n_mels=60, gru_hidden=8, channels=(8, 8))
+    seed_everything(0)
+    model = CRNN(5, n_mels=60, gru_hidden=8, channels=(8, 8), pitch_class_fourier=True)
+    model.eval(), plain.eval()
+    x = _roll([12, 14, 16, 19, 21])
+    embedding = model.embed(x)
+    assert embedding.shape == (1, 8 + PITCH_CLASS_COEFFICIENTS) and model(x).shape == (1, 5)
+    torch.testing.assert_close(embedding[:, 8:], pitch_class_fourier(x))
+    torch.testing.assert_close(embedding[:, :8], plain.embed(x))  # the same backbone, same seed
+    assert "pitch_class_fourier" not in plain.hparams  # earlier checkpoints keep their hyperparameters
+    rebuilt = CRNN(**model.hparams)
+    assert rebuilt.head[1].in_features == 8 + PITCH_CLASS_COEFFICIENTS
+    with pytest.raises(ValueError, match="semitone"):
+        CRNN(5, n_mels=50, pitch_class_fourier=True)
