@@ -91,7 +91,8 @@ DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "defa
 
 
 def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
-    """One variant; ``inputs``: {"mel": mel paths, "roll": semitone rolls}, each indexed by tune id."""
+    """One variant; ``inputs``: {"mel": mel paths, "roll": semitone rolls}, each indexed by tune id;
+    ``seed``: the training's (initial weights, crops, transpositions, batch order)."""
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
@@ -125,7 +126,10 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="small")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the profile's seed (its renders, features, splits)")
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="the training's seed (initial weights, crops, batch order); default: --seed. "
+                             "Several training seeds on the same data show the run-to-run spread")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--min-train-per-class", type=int, default=30)
@@ -140,11 +144,12 @@ def main(argv=None) -> None:
         inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"],
                                               config.get_profile(args.profile).clip_seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
-          f"{args.epochs} epochs per variant, {config.n_jobs()} CPU threads")
+          f"{args.epochs} epochs per variant, training seed {train_seed}, {config.n_jobs()} CPU threads")
     rows = []
     for name in args.variants:
-        row = run_variant(name, tunes, inputs, codes, len(styles), args.epochs, args.seed)
+        row = run_variant(name, tunes, inputs, codes, len(styles), args.epochs, train_seed)
         rows.append(row)
         print(f"  {name}: {row['s_per_epoch']:.1f} s/epoch, test macro-F1 {row['test_macro_f1']:.3f}", flush=True)
     table = pd.DataFrame(rows)
@@ -154,7 +159,8 @@ def main(argv=None) -> None:
     table["meets_40s_per_1000"] = table["s_per_1000_clips"] <= 40.0
     pd.set_option("display.width", 200)
     print(table.drop(columns=["wall_s"]).round(3).to_string(index=False))
-    out = config.data_path("results", f"ablation-crnn-{args.profile}-{args.seed}.csv")
+    suffix = "" if train_seed == args.seed else f"-train{train_seed}"
+    out = config.data_path("results", f"ablation-crnn-{args.profile}-{args.seed}{suffix}.csv")
     with cache.atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     print(f"written: {out}")
