@@ -42,6 +42,10 @@ for a choice) and the test accuracy and macro-F1. The variants change one choice
   Fourier magnitudes of the crop's pitch-class histogram
   (``CRNN(pitch_class_fourier=True)``): the maximum over pitch before its GRU
   hides which pitch classes recur, that is the scale.
+- ``pitch-200-true-notes``: the pitch CRNN trained and scored on the roll of
+  the *true* notes of each rendered clip (``ScoreFeatures.reference``: what
+  the renderer played in that window) instead of the transcribed ones: how
+  much better the network would do with a perfect melody front end.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -85,6 +89,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-batch64": (PITCH, 200, False, "roll", 6, {"batch_size": 64}),
     "pitch-200-stretch": (PITCH, 200, False, "roll", 6, {"stretch": 1.25}),
     "pitch-200-pcf": ({**PITCH, "pitch_class_fourier": True}, 200, False, "roll", 6),
+    "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
 }
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
@@ -103,9 +108,9 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                monitor="val_macro_f1", **recipe)
     config.seed_everything(seed)
-    bins = {"n_mels": pitchroll.N_PITCHES} if source == "roll" else {}
+    bins = {"n_mels": pitchroll.N_PITCHES} if source.endswith("roll") else {}
     model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **bins, **kwargs)
-    if source == "roll":
+    if source.endswith("roll"):
         model.normalizer.set_stats(*pitchroll.uniform_stats(sets["train"].sources))
     start = time.perf_counter()
     history = training.fit(model, sets["train"], sets["val"], cfg)
@@ -139,10 +144,12 @@ def main(argv=None) -> None:
 
     tunes, feats = manifest.profile_features(args.profile, args.seed)
     inputs = {"mel": feats.mel_paths}
-    if any(VARIANTS[name][3] == "roll" for name in args.variants):
+    if any(VARIANTS[name][3] in ("roll", "true-roll") for name in args.variants):
         _, scored = manifest.profile_score_features(args.profile, args.seed)
-        inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"],
-                                              config.get_profile(args.profile).clip_seconds)
+        seconds = config.get_profile(args.profile).clip_seconds
+        inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], seconds)
+        true_notes = scored.reference.assign(duration_s=scored.reference["offset_s"] - scored.reference["onset_s"])
+        inputs["true-roll"] = pitchroll.clip_rolls(true_notes, tunes["tune_id"], seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
     train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
