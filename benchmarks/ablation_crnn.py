@@ -9,8 +9,8 @@ implied seconds per epoch of 1,000 clips (target <= 40 s on 2 CPU cores),
 the best validation macro-F1 (centre crops, as training monitors it), and
 for that epoch's weights the validation macro-F1 over every window of the
 clip (``val_clip_macro_f1``: as ``predict`` scores a file, the fairer basis
-for a choice) and the test accuracy and macro-F1. The variants change one choice at a time against notebook
-04's compact model:
+for a choice) and the test accuracy and macro-F1. The variants change one
+choice at a time against notebook 04's compact model:
 
 - ``compact-256``: notebook 04's model (widths 16-32-64-64, frequency pooled
   early 4-4-3-2, frames averaged in pairs at the input) on 256-frame crops;
@@ -91,12 +91,14 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-pcf": ({**PITCH, "pitch_class_fourier": True}, 200, False, "roll", 6),
     "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
 }
+ROLL_INPUTS = ("roll", "true-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
 
 
 def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
-    """One variant; ``inputs``: {"mel": mel paths, "roll": semitone rolls}, each indexed by tune id;
+    """One variant; ``inputs``: {"mel": mel paths, "roll" / "true-roll": semitone rolls of the transcribed
+    / the true notes}, each indexed by tune id;
     ``seed``: the training's (initial weights, crops, transpositions, batch order)."""
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
@@ -108,9 +110,9 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed) -> dict:
                                progress=False, model="crnn", model_kwargs=dict(kwargs), patience=epochs,
                                monitor="val_macro_f1", **recipe)
     config.seed_everything(seed)
-    bins = {"n_mels": pitchroll.N_PITCHES} if source.endswith("roll") else {}
+    bins = {"n_mels": pitchroll.N_PITCHES} if source in ROLL_INPUTS else {}
     model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **bins, **kwargs)
-    if source.endswith("roll"):
+    if source in ROLL_INPUTS:
         model.normalizer.set_stats(*pitchroll.uniform_stats(sets["train"].sources))
     start = time.perf_counter()
     history = training.fit(model, sets["train"], sets["val"], cfg)
@@ -144,7 +146,7 @@ def main(argv=None) -> None:
 
     tunes, feats = manifest.profile_features(args.profile, args.seed)
     inputs = {"mel": feats.mel_paths}
-    if any(VARIANTS[name][3] in ("roll", "true-roll") for name in args.variants):
+    if any(VARIANTS[name][3] in ROLL_INPUTS for name in args.variants):
         _, scored = manifest.profile_score_features(args.profile, args.seed)
         seconds = config.get_profile(args.profile).clip_seconds
         inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], seconds)

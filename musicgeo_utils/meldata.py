@@ -120,8 +120,9 @@ class MelDataset(Dataset):
             ``crop_frames``: a tempo change, each output frame the maximum of
             the frames it covers (so a note's onset frame survives a faster
             tempo), a repeated frame the lower of its frame and the next (so a
-            slower tempo does not double an onset); 1 (default) = off. Meant for note rolls, whose values are
-            not smeared by a change of tempo the way a spectrogram's are.
+            slower tempo does not double an onset); 1 (default) = off. Meant
+            for note rolls, whose values a change of tempo does not smear the
+            way it smears a spectrogram's.
     """
 
     def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
@@ -267,9 +268,8 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
     ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
     with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
     a negative class code (an excluded class) are left out. Training sets crop
-    randomly (and, with ``shift_bins`` and ``stretch``, transpose and change tempo: see
-    :class:`MelDataset`), the
-    others use deterministic centre crops. ``mel_paths`` may hold in-memory
+    randomly (and, with ``shift_bins`` and ``stretch``, transpose and change
+    tempo: see :class:`MelDataset`), the others use deterministic centre crops. ``mel_paths`` may hold in-memory
     arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`).
     """
     targets = np.asarray(targets)
