@@ -7,7 +7,7 @@ frozen, standardised on the training split, fed to notebook 03's region classifi
 logistic regression, C and the decoding chosen on validation by the balanced median), beside the
 transcribed score and the two together (``geomethods.compare_inputs``, as notebook 03's input table).
 
-It reads notebook 02's caches and notebook 04's saved pitch CRNN (``training.fit_or_load`` with
+It reads notebook 02's caches and notebook 04's saved pitch CRNN (``pitchroll.fit_style_crnn``,
 notebook 04's recipe: the checkpoint is found by its training key, or trained again if missing).
 Run after ``make report``: ``python benchmarks/region_head_probe.py [--profile small --seed 0]``.
 """
@@ -19,27 +19,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from musicgeo_utils import (config, evaluation, features, geomethods, manifest, meldata, models, pitchroll, regions,
+from musicgeo_utils import (config, evaluation, features, geomethods, manifest, meldata, pitchroll, regions,
                             runs, training)
 
-#: Notebook 04's pitch CRNN recipe (its parameters cell and section 2's training cell).
-ROLL_CROP_FRAMES, MAX_TRANSPOSE, BATCH_SIZE, PATIENCE, LR = 200, 6, 32, 6, 1e-3
 COLUMNS = ["method", "balanced_median_km", "median_km", "country_accuracy", "balanced_country_accuracy",
            "balanced_country_accuracy_10", "params"]
-
-
-def pitch_crnn(tunes, rolls, style_codes, n_styles, profile, seed, checkpoints):
-    """Notebook 04's style pitch CRNN, loaded from its checkpoint (or trained with the same recipe)."""
-    sets = meldata.split_datasets(tunes, rolls, style_codes, ROLL_CROP_FRAMES, seed, shift_bins=MAX_TRANSPOSE)
-    train_config = training.TrainConfig(task="classify", epochs=config.get_profile(profile).epochs,
-                                        batch_size=BATCH_SIZE, crop_frames=ROLL_CROP_FRAMES, seed=seed,
-                                        progress=False, model="crnn", model_kwargs=pitchroll.PITCH_CRNN_KWARGS,
-                                        patience=PATIENCE, lr=LR, class_weight="balanced", monitor="val_macro_f1")
-    config.seed_everything(seed)
-    model = models.CRNN(n_styles, n_mels=pitchroll.N_PITCHES, **pitchroll.PITCH_CRNN_KWARGS)
-    model.normalizer.set_stats(*pitchroll.uniform_stats(sets["train"].sources))
-    model, history = training.fit_or_load(model, sets["train"], sets["val"], train_config, checkpoints, "pitch-crnn")
-    return model, history
 
 
 def main(argv=None) -> None:
@@ -54,14 +38,19 @@ def main(argv=None) -> None:
                                                     config.get_profile(profile).min_train_per_class)
     _, scored = manifest.profile_score_features(profile, seed)
     rolls = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], config.get_profile(profile).clip_seconds)
-    model, history = pitch_crnn(tunes, rolls, style_codes, len(styles), profile, seed, run.models_dir())
+    sets = meldata.split_datasets(tunes, rolls, style_codes, pitchroll.ROLL_CROP_FRAMES, seed,
+                                  shift_bins=pitchroll.MAX_TRANSPOSE)
+    model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), run.models_dir(),
+                                                 epochs=config.get_profile(profile).epochs, seed=seed)
     print(f"style pitch CRNN: best epoch {history.best_epoch} of {len(history.frame)}")
 
     split = tunes["split"].to_numpy()
-    every_tune = meldata.split_datasets(tunes, rolls, np.maximum(style_codes, 0), ROLL_CROP_FRAMES, seed)
-    embedding = np.zeros((len(tunes), model.hparams["gru_hidden"]), dtype=np.float32)
-    for name in ("train", "val", "test"):  # every tune, the left-out styles' too: the region head needs them
-        embedding[split == name] = training.predict(model, every_tune[name].as_eval(meldata.CLIP_WINDOWS))[1]
+    every_tune = meldata.split_datasets(tunes, rolls, np.maximum(style_codes, 0), pitchroll.ROLL_CROP_FRAMES, seed)
+    parts = {name: training.predict(model, every_tune[name].as_eval(meldata.CLIP_WINDOWS))[1]
+             for name in ("train", "val", "test")}  # every tune, the left-out styles' too: the region head needs them
+    embedding = np.zeros((len(tunes), parts["train"].shape[1]), dtype=np.float32)  # GRU + pitch-class branch
+    for name, part in parts.items():
+        embedding[split == name] = part
     train = split == "train"
     frozen, _ = features.standardise_summary(
         pd.DataFrame(embedding, index=tunes.index).add_prefix("crnn:"), train)

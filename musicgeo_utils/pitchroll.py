@@ -10,9 +10,12 @@ frame, :data:`SUSTAIN` while it sounds, 0 elsewhere. Notes outside the range
 move by octaves into it. The network that reads it
 (:data:`PITCH_CRNN_KWARGS`) never pools the pitch axis before its global
 maximum, and trains with transposed crops (``MelDataset(shift_bins=...)``),
-so its answer hardly depends on the key.
+so its answer hardly depends on the key. :func:`fit_style_crnn` is notebook
+04's training of it, in one place for the notebook and the benchmarks.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -29,6 +32,9 @@ ONSET, SUSTAIN = 1.0, 0.5
 #: (16-32-64-64, no input pooling: as good, four times slower) and a mean over GRU steps with lr 3e-3.
 PITCH_CRNN_KWARGS = {"channels": (8, 16, 32, 32), "freq_pools": (1, 2, 2, 1), "time_pools": (2, 2, 2, 1),
                      "input_time_pool": 2}
+#: Notebook 04's training crops: 200 roll frames (8 s, long enough for a phrase), transposed by up
+#: to 6 semitones either way (``meldata.split_datasets(..., shift_bins=MAX_TRANSPOSE)``).
+ROLL_CROP_FRAMES, MAX_TRANSPOSE = 200, 6
 
 
 def note_roll(notes: pd.DataFrame, duration_s: float, fps: float = ROLL_FPS, low: int = LOW_MIDI,
@@ -83,3 +89,29 @@ def uniform_stats(rolls) -> tuple[np.ndarray, np.ndarray]:
     mean, std = float(values.mean()), float(values.std()) or 1.0
     n_rows = np.asarray(rolls[0]).shape[0]
     return np.full(n_rows, mean), np.full(n_rows, std)
+
+
+def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.PathLike, *, epochs: int, seed: int,
+                   crop_frames: int = ROLL_CROP_FRAMES, batch_size: int = 32, device: str | None = None):
+    """Notebook 04's style pitch CRNN, trained (or loaded by its training key) -> ``(model, history, config)``.
+
+    ``roll_sets``: ``meldata.split_datasets`` of the clips' rolls with
+    ``crop_frames`` and ``shift_bins=MAX_TRANSPOSE``. The recipe: AdamW at
+    1e-3, cross-entropy weighted by inverse class frequency, early stopping on
+    validation macro-F1 with patience 6, initial weights from ``seed``, one
+    mean and deviation over all training rolls (:func:`uniform_stats`). The
+    checkpoint is ``checkpoint_dir/pitch-crnn-<training key>.pt``, so every
+    caller with the same data finds the same network.
+    """
+    from . import config, models, training  # torch only when a network is wanted
+
+    train_config = training.TrainConfig(task="classify", epochs=epochs, batch_size=batch_size, crop_frames=crop_frames,
+                                        seed=seed, device=device, progress=False, model="crnn",
+                                        model_kwargs=PITCH_CRNN_KWARGS, patience=6, lr=1e-3,
+                                        class_weight="balanced", monitor="val_macro_f1")
+    config.seed_everything(seed)
+    model = models.CRNN(n_styles, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
+    model.normalizer.set_stats(*uniform_stats(roll_sets["train"].sources))
+    model, history = training.fit_or_load(model, roll_sets["train"], roll_sets["val"], train_config, checkpoint_dir,
+                                          "pitch-crnn")
+    return model, history, train_config

@@ -92,3 +92,44 @@ def test_stretched_training_crops_change_the_tempo_and_keep_every_onset():
     for bad in (0.8, float("nan")):
         with pytest.raises(ValueError, match="stretch"):
             MelDataset([roll], [0], crop_frames=200, stretch=bad)
+
+
+def _parameters(notebook):
+    """A notebook's parameters cell (papermill's ``parameters`` tag) as a dict of its literal values."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    return {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(cell.source).body
+            if isinstance(t, ast.Assign) and isinstance(t.targets[0], ast.Name)}
+
+
+def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
+    params = _parameters("04_crnn_training.ipynb")
+    assert params["roll_crop_frames"] == pitchroll.ROLL_CROP_FRAMES
+    assert params["max_transpose"] == pitchroll.MAX_TRANSPOSE
+
+
+def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path):
+    import torch
+
+    from musicgeo_utils import meldata
+
+    rng = np.random.default_rng(0)
+    tunes = pd.DataFrame({"tune_id": [f"t{i}" for i in range(12)], "split": ["train"] * 8 + ["val"] * 4})
+    rolls = pd.Series({t: (rng.random((pitchroll.N_PITCHES, 50)) > 0.9).astype(np.float32) for t in tunes["tune_id"]})
+    sets = meldata.split_datasets(tunes, rolls, np.arange(12) % 2, 40, 0, splits=("train", "val"),
+                                  shift_bins=pitchroll.MAX_TRANSPOSE)
+    model, history, cfg = pitchroll.fit_style_crnn(sets, 2, tmp_path, epochs=1, seed=0, crop_frames=40, batch_size=4)
+    assert cfg.model_kwargs == pitchroll.PITCH_CRNN_KWARGS and cfg.monitor == "val_macro_f1"
+    branch = pitchroll.PITCH_CRNN_KWARGS.get("pitch_class_fourier", False)
+    assert model.hparams.get("pitch_class_fourier", False) == branch
+    assert history.checkpoint.startswith("pitch-crnn-") and (tmp_path / history.checkpoint).exists()
+    again, history_again, _ = pitchroll.fit_style_crnn(sets, 2, tmp_path, epochs=1, seed=0, crop_frames=40,
+                                                       batch_size=4)
+    assert history_again.checkpoint == history.checkpoint
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
