@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     every_tune = meldata.split_datasets(tunes, rolls, np.maximum(style_codes, 0), pitchroll.ROLL_CROP_FRAMES, seed)
     parts = {name: training.predict(model, every_tune[name].as_eval(meldata.CLIP_WINDOWS))[1]
              for name in ("train", "val", "test")}  # every tune, the left-out styles' too: the region head needs them
-    embedding = np.zeros((len(tunes), parts["train"].shape[1]), dtype=np.float32)  # GRU + pitch-class branch
+    embedding = np.zeros((len(tunes), parts["train"].shape[1]), dtype=np.float32)  # the penultimate width
     for name, part in parts.items():
         embedding[split == name] = part
     train = split == "train"

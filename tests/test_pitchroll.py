@@ -113,10 +113,10 @@ def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
     assert params["max_transpose"] == pitchroll.MAX_TRANSPOSE
 
 
-def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path):
+def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkeypatch):
     import torch
 
-    from musicgeo_utils import meldata
+    from musicgeo_utils import meldata, training
 
     rng = np.random.default_rng(0)
     tunes = pd.DataFrame({"tune_id": [f"t{i}" for i in range(12)], "split": ["train"] * 8 + ["val"] * 4})
@@ -128,6 +128,7 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path):
     branch = pitchroll.PITCH_CRNN_KWARGS.get("pitch_class_fourier", False)
     assert model.hparams.get("pitch_class_fourier", False) == branch
     assert history.checkpoint.startswith("pitch-crnn-") and (tmp_path / history.checkpoint).exists()
+    monkeypatch.setattr(training, "fit", lambda *args, **kwargs: pytest.fail("the saved network was trained again"))
     again, history_again, _ = pitchroll.fit_style_crnn(sets, 2, tmp_path, epochs=1, seed=0, crop_frames=40,
                                                        batch_size=4)
     assert history_again.checkpoint == history.checkpoint
