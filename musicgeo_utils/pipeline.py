@@ -17,6 +17,7 @@ cells (:func:`slowest_cells`).
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,16 @@ def declared_parameters(path: Path) -> set[str]:
                     names.add(head.split("=", 1)[0].strip().split(":")[0].strip())
             return names
     return set()
+
+
+def parameter_defaults(path: Path) -> dict:
+    """The literal values assigned in a notebook's cell tagged ``parameters`` (name -> value)."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        raise ValueError(f"{path}: no cell tagged 'parameters'")
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
 
 
 def strip_run_metadata(path: Path) -> None:

@@ -151,16 +151,15 @@ def test_build_model_by_registry_name():
 
 
 def test_notebook_04_trains_the_compact_crnn_the_benchmarks_measure():
-    import ast
     import json
     from pathlib import Path
 
     from musicgeo_utils.models import COMPACT_CRNN_KWARGS
+    from musicgeo_utils.pipeline import parameter_defaults
 
-    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "04_crnn_training.ipynb").read_text())
-    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
-    assignments = {node.targets[0].id: ast.literal_eval(node.value)
-                   for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)}
+    path = Path(__file__).parents[1] / "notebooks" / "04_crnn_training.ipynb"
+    assignments = parameter_defaults(path)
+    notebook = json.loads(path.read_text())
     assert assignments["crnn_kwargs"] is None  # the default: the settings live in models only
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "crnn_kwargs = crnn_kwargs or models.COMPACT_CRNN_KWARGS" in code

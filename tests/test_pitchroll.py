@@ -94,21 +94,12 @@ def test_stretched_training_crops_change_the_tempo_and_keep_every_onset():
             MelDataset([roll], [0], crop_frames=200, stretch=bad)
 
 
-def _parameters(notebook):
-    """A notebook's parameters cell (papermill's ``parameters`` tag) as a dict of its literal values."""
-    import ast
+def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
     from pathlib import Path
 
-    import nbformat
+    from musicgeo_utils.pipeline import parameter_defaults
 
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / notebook, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    return {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(cell.source).body
-            if isinstance(t, ast.Assign) and isinstance(t.targets[0], ast.Name)}
-
-
-def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
-    params = _parameters("04_crnn_training.ipynb")
+    params = parameter_defaults(Path(__file__).resolve().parents[1] / "notebooks" / "04_crnn_training.ipynb")
     assert params["roll_crop_frames"] == pitchroll.ROLL_CROP_FRAMES
     assert params["max_transpose"] == pitchroll.MAX_TRANSPOSE
 
