@@ -37,8 +37,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
-
 from musicgeo_utils import (config, evaluation, manifest, meldata, models, pipeline, pitchroll, runs, training,
                             transcription)
 
@@ -63,7 +61,7 @@ def timed(fn, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def test_scores(model, datasets: dict, device) -> dict:
+def scores_on_test(model, datasets: dict, device) -> dict:
     """Test accuracy, macro-F1 and count of ``model`` over every window of each clip (notebook 04's scoring)."""
     logits, _ = training.predict(model, datasets["test"].as_eval(meldata.CLIP_WINDOWS), device)
     row = evaluation.scores("", datasets["test"].targets, logits.argmax(axis=1))
@@ -121,7 +119,7 @@ def main(argv=None) -> None:
         pitchroll.fit_style_crnn, roll_sets, len(styles), checkpoints, epochs=epochs, seed=args.seed,
         crop_frames=p["roll_crop_frames"], batch_size=batch_size, device=args.device)
     log_stage(args.log, "pitch CRNN", seconds=seconds, styles=len(styles), train=n_train,
-              **history_figures(pitch_history, n_train), **test_scores(pitch_model, roll_sets, args.device))
+              **history_figures(pitch_history, n_train), **scores_on_test(pitch_model, roll_sets, args.device))
 
     (tunes, feats), seconds = timed(run.features)
     log_stage(args.log, "features", seconds=seconds, clips=len(tunes), skipped=len(feats.skips))
@@ -138,7 +136,7 @@ def main(argv=None) -> None:
         training.fit_or_load, models.CRNN(len(styles), **crnn_kwargs), style_sets["train"], style_sets["val"],
         style_config, checkpoints, "style-crnn")
     log_stage(args.log, "mel CRNN", seconds=seconds, styles=len(styles), train=n_train,
-              **history_figures(mel_history, n_train), **test_scores(mel_model, style_sets, args.device))
+              **history_figures(mel_history, n_train), **scores_on_test(mel_model, style_sets, args.device))
 
 if __name__ == "__main__":
     main()
