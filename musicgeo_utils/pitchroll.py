@@ -105,10 +105,8 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
     """
     from . import config, models, training  # torch only when a network is wanted
 
-    train_config = training.TrainConfig(task="classify", epochs=epochs, batch_size=batch_size, crop_frames=crop_frames,
-                                        seed=seed, device=device, progress=False, model="crnn",
-                                        model_kwargs=PITCH_CRNN_KWARGS, patience=6, lr=1e-3,
-                                        class_weight="balanced", monitor="val_macro_f1")
+    train_config = training.style_config(epochs=epochs, batch_size=batch_size, crop_frames=crop_frames, seed=seed,
+                                         model_kwargs=PITCH_CRNN_KWARGS, device=device)
     config.seed_everything(seed)
     model = models.CRNN(n_styles, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
     model.normalizer.set_stats(*uniform_stats(roll_sets["train"].sources))

@@ -188,6 +188,19 @@ class TrainConfig:
         return build_model(self.model, **self.model_kwargs)
 
 
+def style_config(*, epochs: int, batch_size: int, crop_frames: int, seed: int, model_kwargs: dict,
+                 device: str | None = None) -> TrainConfig:
+    """Notebook 04's recipe for a style CRNN, in one place for its mel and pitch networks and the benchmarks.
+
+    AdamW at lr 1e-3, cross-entropy weighted by inverse class frequency, the
+    best epoch by validation macro-F1 and early stopping after 6 epochs
+    without a gain; ``model_kwargs`` are the network's (``models.CRNN``).
+    """
+    return TrainConfig(task="classify", epochs=epochs, batch_size=batch_size, crop_frames=crop_frames, seed=seed,
+                       device=device, progress=False, model="crnn", model_kwargs=model_kwargs, patience=6, lr=1e-3,
+                       class_weight="balanced", monitor="val_macro_f1")
+
+
 @dataclass
 class History:
     """Result of :func:`fit`.
