@@ -64,6 +64,7 @@ rule too (the pitch-class branch's lead on validation did not, README).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -110,12 +111,13 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
-    recipe = {"lr": 1e-3, "class_weight": "balanced", "batch_size": 32, **(changes[0] if changes else {})}
+    recipe = dict(changes[0]) if changes else {}
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
                                   stretch=recipe.pop("stretch", 1.0))
-    cfg = training.TrainConfig(task="classify", epochs=epochs, crop_frames=crop, seed=seed,
-                               progress=False, model="crnn", model_kwargs=dict(kwargs), patience=patience or epochs,
-                               monitor="val_macro_f1", **recipe)
+    # notebook 04's recipe (training.style_config), with the variant's changes and its own stopping rule
+    cfg = dataclasses.replace(training.style_config(epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
+                                                    model_kwargs=dict(kwargs)),
+                              patience=patience or epochs, **recipe)
     config.seed_everything(seed)
     bins = {"n_mels": pitchroll.N_PITCHES} if source in ROLL_INPUTS else {}
     model = models.CRNN.deep(n_classes, **kwargs) if deep else models.CRNN(n_classes, **bins, **kwargs)
