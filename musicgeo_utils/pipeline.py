@@ -27,24 +27,28 @@ import nbformat
 from .cache import atomic_path, write_json
 
 
+def _parameters_cell(path: Path):
+    """A notebook's cell tagged ``parameters`` (papermill's), or None."""
+    nb = nbformat.read(path, as_version=4)
+    return next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+
+
 def declared_parameters(path: Path) -> set[str]:
     """Names assigned in a notebook's cell tagged ``parameters``."""
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            names = set()
-            for line in cell.source.splitlines():
-                head = line.split("#", 1)[0]
-                if "=" in head and not head.startswith((" ", "\t")):
-                    names.add(head.split("=", 1)[0].strip().split(":")[0].strip())
-            return names
-    return set()
+    cell = _parameters_cell(path)
+    if cell is None:
+        return set()
+    names = set()
+    for line in cell.source.splitlines():
+        head = line.split("#", 1)[0]
+        if "=" in head and not head.startswith((" ", "\t")):
+            names.add(head.split("=", 1)[0].strip().split(":")[0].strip())
+    return names
 
 
 def parameter_defaults(path: Path) -> dict:
     """The literal values assigned in a notebook's cell tagged ``parameters`` (name -> value)."""
-    nb = nbformat.read(path, as_version=4)
-    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    cell = _parameters_cell(path)
     if cell is None:
         raise ValueError(f"{path}: no cell tagged 'parameters'")
     return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
