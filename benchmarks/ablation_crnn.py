@@ -113,7 +113,8 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
     recipe = dict(changes[0]) if changes else {}
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
-                                  stretch=recipe.pop("stretch", 1.0))
+                                  stretch=recipe.pop("stretch", 1.0),  # rolls scored over notebook 04's windows
+                                  window_hop=pitchroll.WINDOW_HOP if source in ROLL_INPUTS else None)
     # notebook 04's recipe (training.style_config), with the variant's changes and its own stopping rule
     cfg = dataclasses.replace(training.style_config(epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
                                                     model_kwargs=dict(kwargs)),

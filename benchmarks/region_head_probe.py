@@ -45,7 +45,8 @@ def main(argv=None) -> None:
     print(f"style pitch CRNN: best epoch {history.best_epoch} of {len(history.frame)}")
 
     split = tunes["split"].to_numpy()
-    every_tune = meldata.split_datasets(tunes, rolls, np.maximum(style_codes, 0), pitchroll.ROLL_CROP_FRAMES, seed)
+    every_tune = meldata.split_datasets(tunes, rolls, np.maximum(style_codes, 0), pitchroll.ROLL_CROP_FRAMES, seed,
+                                        window_hop=pitchroll.WINDOW_HOP)
     parts = {name: training.predict(model, every_tune[name].as_eval(meldata.CLIP_WINDOWS))[1]
              for name in ("train", "val", "test")}  # every tune, the left-out styles' too: the region head needs them
     embedding = np.zeros((len(tunes), parts["train"].shape[1]), dtype=np.float32)  # the penultimate width

@@ -27,13 +27,17 @@ from torch.utils.data import Dataset
 CLIP_WINDOWS = "clip"
 
 
-def window_starts(frames: int, crop_frames: int) -> list[int]:
-    """First frames of the windows that score a whole clip: 0, hop, 2 hop, ... with hop = half a window.
+def window_starts(frames: int, crop_frames: int, hop: int | None = None) -> list[int]:
+    """First frames of the windows that score a whole clip: 0, hop, 2 hop, ...
 
-    Windows are taken while a whole one fits (a tail shorter than a hop is left
-    out); a clip shorter than one window gives the single start 0 (padded).
+    ``hop``: frames from one window's start to the next; ``None`` (default):
+    half a window. Windows are taken while a whole one fits (a tail shorter
+    than a hop is left out); a clip shorter than one window gives the single
+    start 0 (padded).
     """
-    hop = max(1, crop_frames // 2)
+    if hop is not None and int(hop) < 1:
+        raise ValueError(f"window hop must be a positive number of frames, got {hop}")
+    hop = max(1, crop_frames // 2) if hop is None else int(hop)
     return list(range(0, max(frames - crop_frames, 0) + 1, hop))
 
 
@@ -106,7 +110,8 @@ class MelDataset(Dataset):
             crop, or ``eval_crops`` evenly spaced crops stacked as
             ``(eval_crops, 1, n_mels, crop_frames)`` for :func:`predict` to
             average; ``eval_crops=CLIP_WINDOWS`` serves every window of
-            :func:`window_starts` (their number depends on the clip's length).
+            :func:`window_starts` (their number depends on the clip's length),
+            ``window_hop`` frames apart (``None``: half a window).
         seed: random crops depend only on ``(seed, epoch, index)``; call
             :meth:`set_epoch` every epoch (:func:`fit` does).
         shift_bins: training only: each crop is also shifted along the first
@@ -127,7 +132,8 @@ class MelDataset(Dataset):
 
     def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
                  crop_frames: int | None = None, train: bool = True, seed: int = 0,
-                 eval_crops: int | str = 1, shift_bins: int = 0, stretch: float = 1.0) -> None:
+                 eval_crops: int | str = 1, shift_bins: int = 0, stretch: float = 1.0,
+                 window_hop: int | None = None) -> None:
         self.sources = list(sources)
         self.targets = np.asarray(targets)
         if len(self.targets) != len(self.sources):
@@ -140,6 +146,9 @@ class MelDataset(Dataset):
             raise ValueError(f"shift_bins must be non-negative, got {shift_bins}")
         if not np.isfinite(stretch) or stretch < 1:
             raise ValueError(f"stretch must be a finite factor of at least 1, got {stretch}")
+        if window_hop is not None and int(window_hop) < 1:
+            raise ValueError(f"window_hop must be a positive number of frames, got {window_hop}")
+        self.window_hop = None if window_hop is None else int(window_hop)
         self.crop_frames, self.train, self.seed, self.shift_bins = crop_frames, train, seed, int(shift_bins)
         self.stretch = float(stretch)
         self.eval_crops, self.epoch = eval_crops, 0
@@ -165,7 +174,7 @@ class MelDataset(Dataset):
             rng = np.random.default_rng((self.seed, self.epoch, index))
             return [int(rng.integers(0, span + 1))]
         if self.eval_crops == CLIP_WINDOWS:
-            return window_starts(frames, self.crop_frames)
+            return window_starts(frames, self.crop_frames, self.window_hop)
         if self.eval_crops == 1:
             return [span // 2]
         return [int(s) for s in np.linspace(0, span, self.eval_crops).round()]
@@ -262,14 +271,15 @@ def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray
 
 def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
                    seed: int, splits: Sequence[str] = ("train", "val", "test"),
-                   shift_bins: int = 0, stretch: float = 1.0) -> dict[str, MelDataset]:
+                   shift_bins: int = 0, stretch: float = 1.0, window_hop: int | None = None) -> dict[str, MelDataset]:
     """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
 
     ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
     with ``tunes`` rows (class codes or scaled coordinates); rows whose target is
     a negative class code (an excluded class) are left out. Training sets crop
     randomly (and, with ``shift_bins`` and ``stretch``, transpose and change
-    tempo: see :class:`MelDataset`), the others use deterministic centre crops. ``mel_paths`` may hold in-memory
+    tempo: see :class:`MelDataset`), the others use deterministic centre crops; ``window_hop``: the frames
+    between the windows that score a whole clip (:func:`window_starts`). ``mel_paths`` may hold in-memory
     arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`).
     """
     targets = np.asarray(targets)
@@ -281,5 +291,6 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
         rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
         paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
         result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
-                                  train=(name == "train"), seed=seed, shift_bins=shift_bins, stretch=stretch)
+                                  train=(name == "train"), seed=seed, shift_bins=shift_bins, stretch=stretch,
+                                  window_hop=window_hop)
     return result

@@ -10,7 +10,8 @@ frame, :data:`SUSTAIN` while it sounds, 0 elsewhere. Notes outside the range
 move by octaves into it. The network that reads it
 (:data:`PITCH_CRNN_KWARGS`) never pools the pitch axis before its global
 maximum, and trains with transposed crops (``MelDataset(shift_bins=...)``),
-so its answer hardly depends on the key. :func:`fit_style_crnn` is notebook
+so its answer hardly depends on the key. A clip is scored over windows
+:data:`WINDOW_HOP` frames apart, their logits averaged. :func:`fit_style_crnn` is notebook
 04's training of it, in one place for the notebook and the benchmarks.
 """
 from __future__ import annotations
@@ -35,6 +36,10 @@ PITCH_CRNN_KWARGS = {"channels": (8, 16, 32, 32), "freq_pools": (1, 2, 2, 1), "t
 #: Notebook 04's training crops: 200 roll frames (8 s, long enough for a phrase), transposed by up
 #: to 6 semitones either way (``meldata.split_datasets(..., shift_bins=MAX_TRANSPOSE)``).
 ROLL_CROP_FRAMES, MAX_TRANSPOSE = 200, 6
+#: Frames between the windows that score a whole clip (1 s): three windows of 8 s over a 10-second
+#: clip, where half a window (the mel CRNN's hop) gives one and leaves the last 2 s unheard. Chosen
+#: on validation with notebook 04's network (``python benchmarks/window_hop.py``; README).
+WINDOW_HOP = 25
 
 
 def note_roll(notes: pd.DataFrame, duration_s: float, fps: float = ROLL_FPS, low: int = LOW_MIDI,

@@ -20,9 +20,10 @@ heard a test clip: read with soundfile (librosa for other formats), mixed to
 mono; resampled to 12 kHz for the mel spectrogram and the summary features
 (:func:`features.extract_clip`); transcribed at its own rate
 (:func:`transcription.transcribe_samples`) into the transcribed score's
-descriptors; a CRNN scores every window of the clip (hop: half a window) and
-averages its logits, as the notebooks' evaluation does
-(``meldata.CLIP_WINDOWS``). So the answer for a test tune's audio file is the
+descriptors; a CRNN scores every window of the clip (hop: half a window for
+the mel CRNN, the ``window_hop`` its model card or the bundle's embedding
+names for the pitch CRNN) and averages its logits, as the notebooks'
+evaluation does (``meldata.CLIP_WINDOWS``). So the answer for a test tune's audio file is the
 answer the notebooks saved for it (a test after nbval checks this).
 
 How sure it is: the most probable region with its calibrated probability
@@ -167,13 +168,17 @@ def _load_crnn(path: Path, n_outputs: int | None, what: str, device):
     return model
 
 
-def crnn_outputs(model, mel: np.ndarray, crop_frames: int, device=None) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, embedding) of one clip: every window scored, averaged, as the notebooks evaluate."""
+def crnn_outputs(model, mel: np.ndarray, crop_frames: int, device=None,
+                 window_hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, embedding) of one clip: every window scored, averaged, as the notebooks evaluate.
+
+    ``window_hop``: frames between windows (``None``: half a window; see ``meldata.window_starts``).
+    """
     from . import training
     from .meldata import CLIP_WINDOWS, MelDataset
 
     ds = MelDataset([mel], np.zeros(1, dtype=np.int64), crop_frames=crop_frames, train=False,
-                    eval_crops=CLIP_WINDOWS)
+                    eval_crops=CLIP_WINDOWS, window_hop=window_hop)
     logits, embedding = training.predict(model, ds, device)
     return logits[0], embedding[0]
 
@@ -289,16 +294,19 @@ class Predictor:
                                f"the card lists {len(card.classes)}")
         return model
 
-    def _crnn(self, model, heard: Heard, source: str, crop_frames: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """(logits, embedding) of a CRNN reading ``source`` (:data:`MEL` or :data:`PITCH_ROLL`) of the clip."""
+    def _crnn(self, model, heard: Heard, source: str, crop_frames: int | None,
+              window_hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, embedding) of a CRNN reading ``source`` (:data:`MEL` or :data:`PITCH_ROLL`) of the clip,
+        its windows ``window_hop`` frames apart (``None``: half a window)."""
         if source == PITCH_ROLL:
-            return crnn_outputs(model, heard.roll, int(crop_frames), self.device)
-        return crnn_outputs(model, heard.mel, int(crop_frames or self.bundle.crop_frames), self.device)
+            return crnn_outputs(model, heard.roll, int(crop_frames), self.device, window_hop)
+        return crnn_outputs(model, heard.mel, int(crop_frames or self.bundle.crop_frames), self.device, window_hop)
 
     def _scores(self, card, model, heard: Heard) -> np.ndarray:
         """The model's class scores for the clip: probabilities (sklearn) or averaged logits (CRNN)."""
         if card.kind == "crnn":
-            logits, _ = self._crnn(model, heard, card.extra.get("input", MEL), card.extra.get("crop_frames"))
+            logits, _ = self._crnn(model, heard, card.extra.get("input", MEL), card.extra.get("crop_frames"),
+                                   card.extra.get("window_hop"))
             return logits.astype(np.float64)
         try:
             return model.predict_proba(card.inputs.vector(heard.inputs, heard.name))[0]
@@ -334,7 +342,8 @@ class Predictor:
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
         style_scores = self._scores(b.style, self.style_model, heard)
         style_proba = training.softmax(style_scores[None, :])[0] if b.style.kind == "crnn" else style_scores
-        _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames)
+        _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
+                                  b.embedding_window_hop)
         params = b.feature_params
         familiarity = self._novelty(heard, embedding)
         table = b.regions.assign(probability=calibrated.astype(float))

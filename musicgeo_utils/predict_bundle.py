@@ -8,7 +8,7 @@ files sit in its own folder::
      "region": <model card>,   # the region model validation ranked best (notebooks 03 and 04)
      "style": <model card>,    # the style model validation ranked best (notebook 04)
      "embedding": {"checkpoint": "pitch-crnn-....pt", "reference": "reference-embeddings.npz",
-                   "input": "pitch roll", "crop_frames": 200},
+                   "input": "pitch roll", "crop_frames": 200, "window_hop": 25},
      "novelty": {"centre": [...], "scale": [...], "threshold": 4.1, "k": 10, "false_alarm": 0.03}}
 
 A model card (:mod:`musicgeo_utils.saved_models`) names the model's kind
@@ -23,7 +23,9 @@ CRNN whose penultimate layer places a clip among the reference tunes
 (training and validation tunes only): the CRNN that validation ranked best,
 the one notebook 05 maps. Its ``input`` is ``"mel spectrogram"`` (the default,
 windows of the bundle's ``crop_frames``) or :data:`PITCH_ROLL` (windows of its
-own ``crop_frames`` roll frames); a CRNN model card says the same in its ``extra``.
+own ``crop_frames`` roll frames); its optional ``window_hop`` is the number of
+frames between the windows that score a clip (absent: half a window). A CRNN
+model card says the same in its ``extra``.
 ``novelty`` (optional) is the out-of-distribution check calibrated on validation
 (:class:`musicgeo_utils.novelty.NoveltyCheck`); it needs the ``reference``.
 """
@@ -75,6 +77,7 @@ class Bundle:
     decode_calibrated: bool = False
     embedding_input: str = MEL
     embedding_crop_frames: int | None = None
+    embedding_window_hop: int | None = None
     novelty: NoveltyCheck | None = None
 
     @property
@@ -177,6 +180,13 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     embedding_crop = _need(embedding, "crop_frames", int, "embedding.", path) if "crop_frames" in embedding else crop
     if embedding_crop <= 0:
         raise PredictError(f"bundle {path}: embedding.crop_frames must be positive, got {embedding_crop}")
+    embedding_hop = _need(embedding, "window_hop", int, "embedding.", path) if "window_hop" in embedding else None
+    if embedding_hop is not None and embedding_hop <= 0:
+        raise PredictError(f"bundle {path}: embedding.window_hop must be positive, got {embedding_hop}")
+    hop = region.extra.get("window_hop") if region.kind == "crnn" else None
+    for card, value in (("region", hop), ("style", style.extra.get("window_hop") if style.kind == "crnn" else None)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise PredictError(f"bundle {path}: {card}.extra.window_hop must be a positive int, got {value!r}")
     novelty = raw.get("novelty")
     if novelty is not None:
         if reference is None:
@@ -198,7 +208,8 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         country_shares=_shares(extra.get("country_shares"), region.classes, path),
         decoding=decoding, temperature=temperature,
         decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
-        embedding_input=embedding_input, embedding_crop_frames=embedding_crop, novelty=novelty)
+        embedding_input=embedding_input, embedding_crop_frames=embedding_crop, embedding_window_hop=embedding_hop,
+        novelty=novelty)
 
 
 def read_bundle(path: str | Path) -> Bundle:

@@ -73,7 +73,10 @@ def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, t
                        centroids: pd.DataFrame, region_names, checkpoint: Path, card_extra: dict | None = None,
                        device=None) -> RegionAnswers:
     """Score a region CRNN on ``sets["val"]`` and ``sets["test"]`` (region-coded :class:`MelDataset`\\ s of
-    ``tunes``' validation and test rows, every one with a region): temperature and decoding on validation."""
+    ``tunes``' validation and test rows, every one with a region): temperature and decoding on validation.
+
+    The model card's extra records the sets' ``window_hop`` (when not the default half window), so
+    that ``predict`` scores a file over the same windows."""
     region_codes = np.asarray(region_codes)
     val_rows = (tunes["split"] == "val").to_numpy()
     val_codes = region_codes[val_rows]
@@ -85,4 +88,6 @@ def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, t
     decoder = RegionDecoder.from_centroids(centroids, region_names)
     val = tunes[val_rows]
     decoder.tune(scaling.transform(val_logits), val["lat"], val["lon"], val["country"])
-    return RegionAnswers(name, features, Path(checkpoint), scaling, decoder, test_logits, dict(card_extra or {}))
+    hop = sets["val"].window_hop
+    extra = {**({} if hop is None else {"window_hop": hop}), **(card_extra or {})}
+    return RegionAnswers(name, features, Path(checkpoint), scaling, decoder, test_logits, extra)

@@ -26,8 +26,10 @@ from . import evaluation, meldata, saved_models, training
 @dataclass
 class CrnnCandidate:
     """A trained CRNN: its table ``name``, input (``features``, in words), the model, its per-tune
-    ``inputs`` (mel paths or rolls, indexed by tune id), ``crop_frames``, its ``checkpoint`` file and
-    the model card's ``card_extra`` (how ``predict`` feeds it, e.g. ``{"input": "pitch roll", ...}``)."""
+    ``inputs`` (mel paths or rolls, indexed by tune id), ``crop_frames``, its ``checkpoint`` file,
+    the model card's ``card_extra`` (how ``predict`` feeds it, e.g. ``{"input": "pitch roll", ...}``) and
+    the ``window_hop`` of the windows that score a clip (``None``: half a window; the card records
+    any other)."""
 
     name: str
     features: str
@@ -36,6 +38,7 @@ class CrnnCandidate:
     crop_frames: int
     checkpoint: Path
     card_extra: dict = field(default_factory=dict)
+    window_hop: int | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     def outputs(self, tunes: pd.DataFrame, codes, splits=("val",), seed: int = 0, device=None,
@@ -52,7 +55,8 @@ class CrnnCandidate:
             split_ids = tunes["tune_id"].to_numpy()[rows].astype(str)
             key = (split, tuple(split_ids), exact)
             if key not in self._memo:
-                ds = meldata.split_datasets(tunes, self.inputs, codes, self.crop_frames, seed, splits=(split,))[split]
+                ds = meldata.split_datasets(tunes, self.inputs, codes, self.crop_frames, seed, splits=(split,),
+                                            window_hop=self.window_hop)[split]
                 self._memo[key] = training.predict(self.model, ds.as_eval(meldata.CLIP_WINDOWS), device, exact=exact)
             ids.append(split_ids)
             logits.append(self._memo[key][0])
@@ -71,7 +75,11 @@ class CrnnCandidate:
 
     def card(self, classes, validation_f1: float, folder: Path | None = None) -> saved_models.ModelCard:
         return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(map(str, classes)),
-                                      validation={"macro_f1": float(validation_f1)}, extra=dict(self.card_extra))
+                                      validation={"macro_f1": float(validation_f1)}, extra=self.extra())
+
+    def extra(self) -> dict:
+        """How ``predict`` feeds this network: ``card_extra`` and a ``window_hop`` other than half a window."""
+        return {**({} if self.window_hop is None else {"window_hop": self.window_hop}), **self.card_extra}
 
     def probabilities(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> np.ndarray:
         """Test-split class probabilities (softmax of the clip-averaged logits)."""

@@ -629,7 +629,8 @@ def _same_window_groups(ds: MelDataset, batch_size: int) -> list[list[int]]:
 
     by_count: dict[int, list[int]] = {}
     for i, source in enumerate(ds.sources):
-        by_count.setdefault(len(window_starts(_load_mel(source).shape[1], ds.crop_frames)), []).append(i)
+        by_count.setdefault(len(window_starts(_load_mel(source).shape[1], ds.crop_frames, ds.window_hop)),
+                            []).append(i)
     return [rows[start:start + batch_size] for rows in by_count.values() for start in range(0, len(rows), batch_size)]
 
 

@@ -136,3 +136,21 @@ def test_clip_windows_cover_the_clip_with_a_hop_of_half_a_window():
     assert MelDataset([mel], [0], crop_frames=40).as_eval(CLIP_WINDOWS).eval_crops == CLIP_WINDOWS
     with pytest.raises(ValueError, match="eval_crops must be a positive integer or 'clip'"):
         MelDataset([mel], [0], crop_frames=40, eval_crops="all")
+
+
+def test_clip_windows_with_another_hop():
+    assert window_starts(100, 40, hop=10) == [0, 10, 20, 30, 40, 50, 60]
+    assert window_starts(100, 40, hop=None) == window_starts(100, 40)
+    assert window_starts(250, 200, hop=25) == [0, 25, 50]  # the pitch CRNN's 10-s clip: three windows, not one
+    with pytest.raises(ValueError, match="window hop must be a positive number of frames"):
+        window_starts(100, 40, hop=0)
+    mel = np.arange(4 * 100, dtype=np.float32).reshape(4, 100)
+    ds = MelDataset([mel], [0], crop_frames=40, train=False, eval_crops=CLIP_WINDOWS, window_hop=30)
+    x, _ = ds[0]
+    assert x.shape == (3, 1, 4, 40)  # starts 0, 30, 60
+    np.testing.assert_array_equal(x[1, 0].numpy(), mel[:, 30:70])
+    train = MelDataset([mel], [0], crop_frames=40, window_hop=30)
+    assert train.as_eval(CLIP_WINDOWS).window_hop == 30  # kept by the evaluation copy
+    assert train[0][0].shape == (1, 4, 40)  # training crops do not depend on it
+    with pytest.raises(ValueError, match="window_hop must be a positive number of frames"):
+        MelDataset([mel], [0], crop_frames=40, window_hop=-1)

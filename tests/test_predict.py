@@ -1,5 +1,6 @@
 """predict: tiny real bundles (random-weight CRNNs, scikit-learn models saved with skops), clips
 rendered by the test, the Predictor, batch mode and the CLI's exits."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -154,6 +155,31 @@ def test_crnn_answer_is_the_notebooks_clip_window_evaluation(predictor, clips):
     pred = predictor.predict_heard(heard)
     by_style = pred.styles.set_index("style")["probability"]
     np.testing.assert_allclose(by_style[STYLES], training.softmax(logits)[0], rtol=1e-6)
+
+
+def test_window_hop_of_the_cards_and_the_embedding_is_how_predict_scores(tmp_path, clips):
+    """A CRNN card's (and the embedding's) ``window_hop`` sets the windows, as the notebook scored its clips."""
+    from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
+
+    region, style = crnn_cards(tmp_path)
+    style = dataclasses.replace(style, extra={"window_hop": 7})
+    hopped = predict.Predictor(write_bundle(tmp_path, region, style, embedding={"window_hop": 7}))
+    assert hopped.bundle.embedding_window_hop == 7
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), hopped.bundle, "long.flac")
+    pred = hopped.predict_heard(heard)
+    for hop, expected in ((7, True), (None, False)):
+        ds = MelDataset([heard.mel], [0], crop_frames=CROP, train=False, eval_crops=CLIP_WINDOWS, window_hop=hop)
+        logits, embedding = training.predict(hopped.style_model, ds)
+        by_style = pred.styles.set_index("style")["probability"]
+        assert np.allclose(by_style[STYLES], training.softmax(logits)[0], rtol=1e-6) == expected
+        assert np.allclose(pred.embedding, embedding[0], rtol=1e-6) == expected
+    raw = json.loads(hopped.bundle.path.read_text())
+    for change, message in (({"embedding": {**raw["embedding"], "window_hop": 0}}, "embedding.window_hop must be positive"),
+                            ({"style": {**raw["style"], "extra": {"window_hop": "7"}}},
+                             "style.extra.window_hop must be a positive int")):
+        (tmp_path / "b.json").write_text(json.dumps({**raw, **change}))
+        with pytest.raises(predict.PredictError, match=message):
+            predict.read_bundle(tmp_path / "b.json")
 
 
 def test_uncertain_when_the_mass_is_spread(tmp_path, clips):

@@ -1,6 +1,8 @@
 """region_crnn: a region CRNN calibrated and decoded on validation, its card for predict."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,6 +71,20 @@ def test_card_carries_the_decoding_and_how_predict_feeds_the_network(setup, tmp_
     assert card.extra["temperature"] == pytest.approx(answers.scaling.temperature)
     assert [r["region"] for r in card.extra["regions"]] == list(PLACES["region"])
     assert card.validation == {"balanced_median_km": answers.val_balanced_median_km}
+    assert "window_hop" not in card.extra  # half a window: the default, not written
+
+
+def test_the_window_hop_of_the_sets_scores_the_clips_and_goes_into_the_card(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    hopped = {name: copy.copy(ds) for name, ds in sets.items()}
+    for ds in hopped.values():
+        ds.window_hop = 4
+    answers = region_crnn.calibrated_answers("geographic CRNN (pitch roll)", "pitch roll", model, hopped, tunes, codes,
+                                             centroids, PLACES["region"], tmp_path / "geo.pt")
+    expected = training.predict(model, hopped["test"].as_eval(meldata.CLIP_WINDOWS))[0]
+    np.testing.assert_allclose(answers.test_logits, expected)
+    assert not np.allclose(answers.test_logits, training.predict(model, sets["test"].as_eval(meldata.CLIP_WINDOWS))[0])
+    assert answers.card(centroids, shares).extra["window_hop"] == 4
 
 
 def test_a_validation_tune_without_a_region_is_refused(setup, tmp_path):

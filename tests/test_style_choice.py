@@ -1,12 +1,14 @@
 """style_choice: candidates ranked on validation, the best CRNN for the map, the test answers of the best."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from musicgeo_utils import evaluation, saved_models, style_choice, training
+from musicgeo_utils import evaluation, meldata, saved_models, style_choice, training
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.evaluation import ChosenModel
 from musicgeo_utils.models import CRNN
@@ -64,6 +66,21 @@ def test_candidates_are_ranked_on_validation_and_the_best_crnn_is_kept(tunes, tm
         style_choice.choose([], [strong], table, codes)
     with pytest.raises(ValueError, match="names must differ"):
         style_choice.choose([crnns[0], crnns[0]], [], table, codes)
+
+
+def test_window_hop_scores_the_clips_and_goes_into_the_card(tunes, tmp_path):
+    table, codes, clips = tunes
+    plain = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
+    hopped = dataclasses.replace(plain, window_hop=4, card_extra={"input": "pitch roll"}, _memo={})
+    _, logits, _ = hopped.outputs(table, codes, ("val",))
+    rows = (codes >= 0) & (table["split"] == "val").to_numpy()
+    ds = meldata.MelDataset(clips.loc[table["tune_id"][rows]].tolist(), codes[rows], 24, train=False,
+                            eval_crops=meldata.CLIP_WINDOWS, window_hop=4)
+    np.testing.assert_allclose(logits, training.predict(hopped.model, ds)[0])
+    assert not np.allclose(logits, plain.outputs(table, codes, ("val",))[1])
+    assert hopped.with_inputs(clips).window_hop == 4
+    assert hopped.card(CLASSES, 0.5).extra == {"window_hop": 4, "input": "pitch roll"}
+    assert plain.card(CLASSES, 0.5).extra == {}
 
 
 def test_outputs_follow_the_splits_skip_left_out_tunes_and_are_computed_once(tunes, tmp_path, monkeypatch):

@@ -1,0 +1,68 @@
+"""How far apart should the windows be that score a whole clip? Notebook 04's style CRNNs on validation.
+
+Notebook 04 and ``predict`` score a clip by averaging a CRNN's logits over windows of its training
+crop (``meldata.CLIP_WINDOWS``), ``window_hop`` frames apart. This script loads notebook 04's two style
+CRNNs (found by their training keys, or trained again if missing: ``pitchroll.fit_style_crnn`` and
+the mel CRNN of ``training.style_config``) and prints the validation macro-F1 and the number of
+windows for several hops. Only the validation split is scored: the hop is chosen here.
+
+Run after ``make report``: ``python benchmarks/window_hop.py [--profile small --seed 0]``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from musicgeo_utils import config, evaluation, manifest, meldata, models, pitchroll, pipeline, runs, training
+
+
+def _scores(model, sets, crop: int, hops) -> list[dict]:
+    """Validation macro-F1 of ``model`` with windows ``hop`` frames apart, for each hop."""
+    val = sets["val"]
+    frames = meldata._load_mel(val.sources[0]).shape[1]
+    rows = []
+    for hop in hops:
+        logits, _ = training.predict(model, meldata.MelDataset(val.sources, val.targets, crop, train=False,
+                                                               eval_crops=meldata.CLIP_WINDOWS, window_hop=hop))
+        rows.append({"hop (frames)": "half a window" if hop is None else hop,
+                     "windows per clip": len(meldata.window_starts(frames, crop, hop)),
+                     "validation macro-F1": evaluation.macro_f1(val.targets, logits.argmax(axis=1))})
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    profile, seed = args.profile, args.seed
+    p = pipeline.parameter_defaults(Path(__file__).resolve().parents[1] / "notebooks" / "04_crnn_training.ipynb")
+    epochs = config.get_profile(profile).epochs
+    run = runs.use("folk", "", profile, seed)
+    tunes, feats = run.features()
+    codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
+                                              config.get_profile(profile).min_train_per_class)
+    _, scored = manifest.profile_score_features(profile, seed)
+    rolls = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], config.get_profile(profile).clip_seconds)
+    roll_sets = meldata.split_datasets(tunes, rolls, codes, p["roll_crop_frames"], seed, shift_bins=p["max_transpose"])
+    pitch_model, _, _ = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs, seed=seed,
+                                                 crop_frames=p["roll_crop_frames"], batch_size=p["batch_size"])
+    mel_sets = meldata.split_datasets(tunes, feats.mel_paths, codes, p["crop_frames"], seed)
+    mel_config = training.style_config(epochs=epochs, batch_size=p["batch_size"], crop_frames=p["crop_frames"],
+                                       seed=seed, model_kwargs=models.COMPACT_CRNN_KWARGS)
+    config.seed_everything(seed)
+    mel_model, _ = training.fit_or_load(models.CRNN(len(styles), **models.COMPACT_CRNN_KWARGS), mel_sets["train"],
+                                        mel_sets["val"], mel_config, run.models_dir(), "style-crnn")
+    roll_crop, mel_crop = p["roll_crop_frames"], p["crop_frames"]
+    table = pd.DataFrame(
+        [{"network": "pitch CRNN", **row} for row in _scores(pitch_model, roll_sets, roll_crop,
+                                                             [None, roll_crop // 4, roll_crop // 8, roll_crop // 16])]
+        + [{"network": "mel CRNN", **row} for row in _scores(mel_model, mel_sets, mel_crop,
+                                                           [None, mel_crop // 4, mel_crop // 8, mel_crop // 16])])
+    print(table.round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
