@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from musicgeo_utils import (config, evaluation, features, geomethods, manifest, meldata, pitchroll, regions,
+from musicgeo_utils import (config, features, geomethods, manifest, meldata, pitchroll, regions,
                             runs, training)
 
 COLUMNS = ["method", "balanced_median_km", "median_km", "country_accuracy", "balanced_country_accuracy",
@@ -33,11 +33,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     profile, seed = args.profile, args.seed
     run = runs.use("folk", "", profile, seed)
-    tunes, _ = run.features()
-    style_codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
-                                                    config.get_profile(profile).min_train_per_class)
-    _, scored = manifest.profile_score_features(profile, seed)
-    rolls = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], config.get_profile(profile).clip_seconds)
+    tunes, _, style_codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
+    _, scored = manifest.profile_score_features(profile, seed)  # the transcribed score (cached)
     sets = meldata.split_datasets(tunes, rolls, style_codes, pitchroll.ROLL_CROP_FRAMES, seed,
                                   shift_bins=pitchroll.MAX_TRANSPOSE)
     model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), run.models_dir(),

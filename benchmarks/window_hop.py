@@ -7,6 +7,12 @@ the mel CRNN of ``training.style_config``) and prints the validation macro-F1 an
 windows for several hops. Only the validation split is scored: the hop is chosen here.
 
 Run after ``make report``: ``python benchmarks/window_hop.py [--profile small --seed 0]``.
+
+``--per-epoch`` (about 6 minutes on 2 cores) also trains notebook 04's pitch CRNN again with its
+recipe for all the profile's epochs, without early stopping, keeps every epoch's weights
+(``training.fit(on_epoch=...)``) and compares one window (half a window apart) with windows
+``pitchroll.WINDOW_HOP`` apart at each of the last three fifths of the epochs, on validation and, for the record,
+on test: does the gain hold beyond the one epoch that early stopping kept?
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicgeo_utils import config, evaluation, manifest, meldata, models, pitchroll, pipeline, runs, training
+from musicgeo_utils import config, evaluation, meldata, models, pitchroll, pipeline, runs, training
 
 
 def _scores(model, sets, crop: int, hops) -> list[dict]:
@@ -36,16 +42,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-epoch", action="store_true", help="also compare at every epoch (retrains, ~6 min)")
     args = parser.parse_args(argv)
     profile, seed = args.profile, args.seed
     p = pipeline.parameter_defaults(Path(__file__).resolve().parents[1] / "notebooks" / "04_crnn_training.ipynb")
     epochs = config.get_profile(profile).epochs
     run = runs.use("folk", "", profile, seed)
-    tunes, feats = run.features()
-    codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
-                                              config.get_profile(profile).min_train_per_class)
-    _, scored = manifest.profile_score_features(profile, seed)
-    rolls = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], config.get_profile(profile).clip_seconds)
+    tunes, feats, codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
     roll_sets = meldata.split_datasets(tunes, rolls, codes, p["roll_crop_frames"], seed, shift_bins=p["max_transpose"])
     pitch_model, _, _ = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs, seed=seed,
                                                  crop_frames=p["roll_crop_frames"], batch_size=p["batch_size"])
@@ -62,6 +65,44 @@ def main(argv=None) -> None:
         + [{"network": "mel CRNN", **row} for row in _scores(mel_model, mel_sets, mel_crop,
                                                            [None, mel_crop // 4, mel_crop // 8, mel_crop // 16])])
     print(table.round(3).to_string(index=False))
+    if args.per_epoch:
+        _per_epoch(roll_sets, len(styles), epochs, seed, p)
+
+
+def _per_epoch(roll_sets, n_styles: int, epochs: int, seed: int, p: dict) -> None:
+    """Every epoch's weights of notebook 04's pitch CRNN recipe, scored with one window and with WINDOW_HOP."""
+    import copy
+    import dataclasses
+
+    import numpy as np
+
+    cfg = dataclasses.replace(training.style_config(epochs=epochs, batch_size=p["batch_size"],
+                                                    crop_frames=p["roll_crop_frames"], seed=seed,
+                                                    model_kwargs=pitchroll.PITCH_CRNN_KWARGS), patience=epochs)
+    config.seed_everything(seed)
+    model = models.CRNN(n_styles, n_mels=pitchroll.N_PITCHES, **pitchroll.PITCH_CRNN_KWARGS)
+    model.normalizer.set_stats(*pitchroll.uniform_stats(roll_sets["train"].sources))
+    weights = {}
+    training.fit(model, roll_sets["train"], roll_sets["val"], cfg,
+                 on_epoch=lambda epoch, m: weights.setdefault(epoch, copy.deepcopy(m.state_dict())))
+    rows = []
+    for epoch in sorted(weights)[len(weights) * 2 // 5:]:  # the last three fifths (epochs 13-30 of 30)
+        model.load_state_dict(weights[epoch])
+        row = {"epoch": epoch}
+        for split in ("val", "test"):
+            ds = roll_sets[split]
+            for label, hop in (("1 window", None), (f"hop {pitchroll.WINDOW_HOP}", pitchroll.WINDOW_HOP)):
+                logits, _ = training.predict(model, meldata.MelDataset(
+                    ds.sources, ds.targets, p["roll_crop_frames"], train=False, eval_crops=meldata.CLIP_WINDOWS,
+                    window_hop=hop))
+                row[f"{split} {label}"] = evaluation.macro_f1(ds.targets, logits.argmax(axis=1))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("epoch")
+    print(table.round(3).to_string())
+    for split in ("val", "test"):
+        gain = table[f"{split} hop {pitchroll.WINDOW_HOP}"] - table[f"{split} 1 window"]
+        print(f"{split}: windows {pitchroll.WINDOW_HOP} frames apart minus one window: mean {gain.mean():+.3f}, "
+              f"better at {int((gain > 0).sum())} of {len(gain)} epochs")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,24 @@ def clip_rolls(notes: pd.DataFrame, clip_ids, duration_s: float | pd.Series) -> 
     return pd.Series(rolls, dtype=object)
 
 
+def style_task_inputs(profile: str = "small", seed: int = 0):
+    """``(tunes, feats, style_codes, styles, rolls)``: what notebook 04's two style CRNNs read on the folk default.
+
+    The profile's clips with their features (``feats.mel_paths`` for the mel CRNN), the style classes
+    with at least the profile's ``min_train_per_class`` training tunes (``evaluation.encode_classes``)
+    and each clip's semitone roll of its transcribed notes (:func:`clip_rolls`); everything from the
+    caches of notebooks 02-04, for the benchmarks that load notebook 04's networks.
+    """
+    from . import config, evaluation, manifest, runs
+
+    tunes, feats = runs.use("folk", "", profile, seed).features()
+    style_codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
+                                                    config.get_profile(profile).min_train_per_class)
+    _, scored = manifest.profile_score_features(profile, seed)
+    return tunes, feats, style_codes, styles, clip_rolls(scored.heard.notes, tunes["tune_id"],
+                                                         config.get_profile(profile).clip_seconds)
+
+
 def uniform_stats(rolls) -> tuple[np.ndarray, np.ndarray]:
     """One mean and standard deviation over every value of the training rolls, repeated per row.
 

@@ -34,7 +34,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -446,7 +446,8 @@ class _EarlyStopping:
 
 
 def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
-        config: TrainConfig, checkpoint_path: str | os.PathLike | None = None) -> History:
+        config: TrainConfig, checkpoint_path: str | os.PathLike | None = None,
+        on_epoch: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` with AdamW and early stopping; return its :class:`History`.
 
     Validation uses ``val_ds`` in evaluation mode (deterministic crops); with no
@@ -460,7 +461,9 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
     after epoch k and called again continues at epoch k + 1 and ends with the
     same weights and history as an uninterrupted one (the file is removed
     when the fit completes). Missing normalisation statistics are measured on
-    ``train_ds`` first.
+    ``train_ds`` first. ``on_epoch(epoch, model)``, if given, is called after
+    each epoch's validation with the weights that were validated (e.g. to keep
+    every epoch's weights for a benchmark); it must not change them.
     """
     _ensure_torch_threads()
     device = pick_device(config.device)
@@ -494,6 +497,8 @@ def fit(model: nn.Module, train_ds: MelDataset, val_ds: MelDataset | None,
                    **_evaluate(judged, val_loader, loss_fn, device, config, use_amp),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
             rows.append(row)
+            if on_epoch is not None:
+                on_epoch(epoch, judged)
             if scheduler is not None:
                 scheduler.step()
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})

@@ -1,6 +1,7 @@
 """The training loop, datasets, checkpoints and metrics on tiny synthetic mels."""
 from __future__ import annotations
 
+import copy
 import datetime
 
 import numpy as np
@@ -132,6 +133,20 @@ def test_fit_is_deterministic_for_a_seed():
     assert hist_a.frame[columns].equals(hist_b.frame[columns])
     assert state_equal(model_a, model_b)
     assert not hist_a.frame[columns].equals(hist_c.frame[columns])
+
+
+def test_on_epoch_sees_every_epochs_weights_and_changes_nothing():
+    clips, labels = band_clips(16)
+    seen = {}
+    model = tiny_crnn(0, dropout=0.1)
+    history = fit(model, MelDataset(clips, labels, 24, seed=0), MelDataset(clips[:6], labels[:6], 24, train=False),
+                  tiny_config(seed=0), on_epoch=lambda epoch, m: seen.setdefault(epoch, copy.deepcopy(m.state_dict())))
+    _, plain = fit_tiny(0)
+    columns = [c for c in plain.frame.columns if c != "seconds"]
+    assert history.frame[columns].equals(plain.frame[columns])
+    assert sorted(seen) == history.frame["epoch"].tolist()
+    best = seen[history.best_epoch]  # the weights fit restores are those of the best epoch
+    assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
 
 
 def test_interrupted_fit_resumes_where_it_stopped_with_the_same_result(tmp_path, monkeypatch):
