@@ -24,18 +24,20 @@ import pandas as pd
 from musicgeo_utils import config, evaluation, meldata, models, pitchroll, pipeline, runs, training
 
 
+def _macro_f1(model, ds, crop: int, hop) -> float:
+    """Macro-F1 of ``model`` on ``ds``'s clips, each scored over windows ``hop`` frames apart (None: half a window)."""
+    logits, _ = training.predict(model, meldata.MelDataset(ds.sources, ds.targets, crop, train=False,
+                                                           eval_crops=meldata.CLIP_WINDOWS, window_hop=hop))
+    return evaluation.macro_f1(ds.targets, logits.argmax(axis=1))
+
+
 def _scores(model, sets, crop: int, hops) -> list[dict]:
     """Validation macro-F1 of ``model`` with windows ``hop`` frames apart, for each hop."""
     val = sets["val"]
     frames = meldata._load_mel(val.sources[0]).shape[1]
-    rows = []
-    for hop in hops:
-        logits, _ = training.predict(model, meldata.MelDataset(val.sources, val.targets, crop, train=False,
-                                                               eval_crops=meldata.CLIP_WINDOWS, window_hop=hop))
-        rows.append({"hop (frames)": "half a window" if hop is None else hop,
-                     "windows per clip": len(meldata.window_starts(frames, crop, hop)),
-                     "validation macro-F1": evaluation.macro_f1(val.targets, logits.argmax(axis=1))})
-    return rows
+    return [{"hop (frames)": "half a window" if hop is None else hop,
+             "windows per clip": len(meldata.window_starts(frames, crop, hop)),
+             "validation macro-F1": _macro_f1(model, val, crop, hop)} for hop in hops]
 
 
 def main(argv=None) -> None:
@@ -74,14 +76,10 @@ def _per_epoch(roll_sets, n_styles: int, epochs: int, seed: int, p: dict) -> Non
     import copy
     import dataclasses
 
-    import numpy as np
-
     cfg = dataclasses.replace(training.style_config(epochs=epochs, batch_size=p["batch_size"],
                                                     crop_frames=p["roll_crop_frames"], seed=seed,
                                                     model_kwargs=pitchroll.PITCH_CRNN_KWARGS), patience=epochs)
-    config.seed_everything(seed)
-    model = models.CRNN(n_styles, n_mels=pitchroll.N_PITCHES, **pitchroll.PITCH_CRNN_KWARGS)
-    model.normalizer.set_stats(*pitchroll.uniform_stats(roll_sets["train"].sources))
+    model = pitchroll.initial_style_crnn(n_styles, roll_sets["train"].sources, seed)
     weights = {}
     training.fit(model, roll_sets["train"], roll_sets["val"], cfg,
                  on_epoch=lambda epoch, m: weights.setdefault(epoch, copy.deepcopy(m.state_dict())))
@@ -90,12 +88,8 @@ def _per_epoch(roll_sets, n_styles: int, epochs: int, seed: int, p: dict) -> Non
         model.load_state_dict(weights[epoch])
         row = {"epoch": epoch}
         for split in ("val", "test"):
-            ds = roll_sets[split]
             for label, hop in (("1 window", None), (f"hop {pitchroll.WINDOW_HOP}", pitchroll.WINDOW_HOP)):
-                logits, _ = training.predict(model, meldata.MelDataset(
-                    ds.sources, ds.targets, p["roll_crop_frames"], train=False, eval_crops=meldata.CLIP_WINDOWS,
-                    window_hop=hop))
-                row[f"{split} {label}"] = evaluation.macro_f1(ds.targets, logits.argmax(axis=1))
+                row[f"{split} {label}"] = _macro_f1(model, roll_sets[split], p["roll_crop_frames"], hop)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("epoch")
     print(table.round(3).to_string())

@@ -126,13 +126,22 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
     checkpoint is ``checkpoint_dir/pitch-crnn-<training key>.pt``, so every
     caller with the same data finds the same network.
     """
-    from . import config, models, training  # torch only when a network is wanted
+    from . import training  # torch only when a network is wanted
 
     train_config = training.style_config(epochs=epochs, batch_size=batch_size, crop_frames=crop_frames, seed=seed,
                                          model_kwargs=PITCH_CRNN_KWARGS, device=device)
-    config.seed_everything(seed)
-    model = models.CRNN(n_styles, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
-    model.normalizer.set_stats(*uniform_stats(roll_sets["train"].sources))
+    model = initial_style_crnn(n_styles, roll_sets["train"].sources, seed)
     model, history = training.fit_or_load(model, roll_sets["train"], roll_sets["val"], train_config, checkpoint_dir,
                                           "pitch-crnn")
     return model, history, train_config
+
+
+def initial_style_crnn(n_styles: int, train_rolls, seed: int):
+    """Notebook 04's style pitch CRNN before training: weights drawn from ``seed``, normalised by
+    :func:`uniform_stats` of the training rolls (what :func:`fit_style_crnn` trains)."""
+    from . import config, models
+
+    config.seed_everything(seed)
+    model = models.CRNN(n_styles, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
+    model.normalizer.set_stats(*uniform_stats(train_rolls))
+    return model
