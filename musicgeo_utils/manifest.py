@@ -39,8 +39,10 @@ def build_manifest(seed: int = 0, use_cache: bool = True, collections=None) -> M
     is every folk collection.
     """
     parsed = corpus.load_corpus(collections=collections, use_cache=use_cache)
-    # the geocoder's key too: the manifest copies the corpus's place and country columns
-    key = content_key(MANIFEST_VERSION, seed, len(parsed.tunes), parsed.tunes["tune_id"].tolist(),
+    # what the corpus holds (a new parser version can change a tune's notes) and the geocoder's key:
+    # the manifest copies the corpus's columns and matches tunes by their notes
+    held = [pd.util.hash_pandas_object(table, index=False).to_numpy() for table in (parsed.tunes, parsed.notes)]
+    key = content_key(MANIFEST_VERSION, seed, len(parsed.tunes), parsed.tunes["tune_id"].tolist(), *held,
                       matching.NEAR_DUPLICATE_JACCARD, matching.SHINGLE_NOTES, geocode.tables_key())
     tunes_path = data_path("processed", f"manifest-{key}.parquet")
     pairs_path = data_path("processed", f"matches-{key}.parquet")

@@ -27,16 +27,25 @@ The **clip score** is the reference for what any audio model of a clip could
 know: the true notes of exactly the rendered window (``render.clip_notes``), in
 beats from the true tempo, with the true tonic. The **whole score** (every note
 of the tune) is :func:`symbolic.score_descriptors` itself.
+
+:func:`score_features` caches its tables (Parquet, written atomically, a
+``complete.json`` last) under ``config.data_path("score_features", key)``; the
+key is made of everything they are computed from: the clips' tempo, program and
+transposition, the true notes, the transcription (notes, beats, pitch tracks,
+skips), the rendering parameters, mir_eval's version and the source of the
+modules that compute them (so an edit of any of them recomputes).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import symbolic
+from musicgeo_utils import cache, config, symbolic
 
 #: A tempo estimate agrees with the truth when within this relative tolerance (the MIREX 4 %).
 TEMPO_TOLERANCE = 0.04
@@ -241,7 +250,8 @@ class ScoreFeatures:
     reference: pd.DataFrame | None = None
 
 
-def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render_params) -> ScoreFeatures:
+def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render_params,
+                   use_cache: bool = True) -> ScoreFeatures:
     """The transcribed score, the clip score and the whole score of every clip of ``tunes``.
 
     ``tunes``: ``tune_id, program, qpm, transpose`` per rendered clip (one
@@ -249,22 +259,68 @@ def score_features(tunes: pd.DataFrame, notes: pd.DataFrame, transcribed, render
     tunes; ``transcribed``: their :class:`transcription.TranscriptionSet`;
     ``render_params``: the :class:`render.RenderParams` the clips were
     rendered with (the clip score needs the window). One definition of the
-    descriptors (:func:`symbolic.descriptors`) serves all three.
+    descriptors (:func:`symbolic.descriptors`) serves all three. Cached (module
+    docstring); ``use_cache=False`` recomputes and overwrites.
     """
+    clips = tunes[["tune_id", "program", "qpm", "transpose"]].assign(clip_id=tunes["tune_id"].astype(str))
+    folder = config.DATA_DIR / "score_features" / _inputs_key(clips, notes, transcribed, render_params)
+    tables = _read_tables(folder) if use_cache else None
+    if tables is None:
+        tables = _compute_tables(clips, notes, transcribed, render_params)
+        _write_tables(folder, tables)
+    return ScoreFeatures(families={name: tables[name] for name in SCORE_FAMILIES}, estimates=tables["estimates"],
+                         note_scores=tables["note_scores"], skips=transcribed.skips, heard=transcribed,
+                         reference=tables["reference"])
+
+
+def _compute_tables(clips: pd.DataFrame, notes: pd.DataFrame, transcribed, render_params) -> dict[str, pd.DataFrame]:
     from musicgeo_utils import transcription_eval
 
-    clips = tunes[["tune_id", "program", "qpm", "transpose"]].assign(clip_id=tunes["tune_id"].astype(str))
     ids = clips["clip_id"].tolist()
     reference = transcription_eval.reference_notes(clips, notes, render_params)
     tonics = true_tonic(notes, clips)
     heard, estimates = transcribed_score_descriptors(transcribed, ids)
-    families = {"transcribed score": heard,
-                "clip score": clip_score_descriptors(reference, clips, tonics),
-                "whole score": symbolic.score_descriptors(notes, ids).set_axis(pd.Index(ids, name="clip_id"))}
     estimates = estimates.assign(true_qpm=clips.set_index("clip_id")["qpm"], true_tonic_pc=tonics,
                                  true_notes=reference.groupby("clip_id").size().reindex(ids).fillna(0).astype(int))
     kept = ~clips["clip_id"].isin(transcribed.skips["clip_id"].astype(str))
     note_scores = transcription_eval.score_many(reference[reference["clip_id"].isin(clips.loc[kept, "clip_id"])],
                                                 transcribed.notes, transcribed.tracks, clips)
-    return ScoreFeatures(families=families, estimates=estimates, note_scores=note_scores, skips=transcribed.skips,
-                         heard=transcribed, reference=reference)
+    return {"transcribed score": heard, "clip score": clip_score_descriptors(reference, clips, tonics),
+            "whole score": symbolic.score_descriptors(notes, ids).set_axis(pd.Index(ids, name="clip_id")),
+            "estimates": estimates, "note_scores": note_scores, "reference": reference}
+
+
+#: The cached tables indexed by clip id (the others have a plain range index).
+_INDEXED_TABLES = (*SCORE_FAMILIES, "estimates")
+#: Modules whose source enters the cache key: they compute the tables.
+_SOURCE_MODULES = ("symbolic", "transcribed_score", "transcription_eval", "render")
+
+
+def _inputs_key(clips, notes, transcribed, render_params) -> str:
+    import mir_eval
+
+    digest = hashlib.sha256()
+    for frame in (clips, notes, transcribed.notes, transcribed.skips):
+        digest.update(str(list(frame.columns)).encode() + pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for clip_id in sorted(transcribed.tracks):
+        track = transcribed.tracks[clip_id]
+        tempo, beats = transcribed.beats.get(clip_id) or (float("nan"), np.empty(0))
+        for array in (*track, np.asarray(beats, dtype=float), np.asarray([tempo], dtype=float)):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(clip_id.encode() + b"\x1f")
+    package = Path(__file__).resolve().parent
+    sources = [(package / f"{name}.py").read_bytes() for name in _SOURCE_MODULES]
+    return cache.content_key(digest.hexdigest(), asdict(render_params), mir_eval.__version__, *sources)
+
+
+def _read_tables(folder: Path) -> dict[str, pd.DataFrame] | None:
+    if not (folder / "complete.json").exists():
+        return None
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in cache.read_json(folder / "complete.json")}
+    return {name: table.set_index("clip_id") if name in _INDEXED_TABLES else table for name, table in tables.items()}
+
+
+def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    for name, table in tables.items():
+        cache.write_parquet(folder / f"{name}.parquet", table.reset_index() if name in _INDEXED_TABLES else table)
+    cache.write_json(folder / "complete.json", list(tables))  # last: its presence marks a complete entry

@@ -462,6 +462,15 @@ def transcribe_clip(audio: np.ndarray, rate: int, clip_id: str,
     return transcription_set([result])
 
 
+def _cached_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path) -> _ClipResult | None:
+    """One clip's cached result, or None (not cached yet, or its file cannot be read)."""
+    try:
+        data = Path(audio_path).read_bytes()
+    except OSError:
+        return None
+    return _from_cache(clip_id, *_clip_paths(hashlib.sha256(data).hexdigest(), root, params))
+
+
 def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path,
                     use_cache: bool) -> _ClipResult:
     """One clip: from cache when possible, else computed and cached; errors become skips."""
@@ -509,7 +518,8 @@ def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
     transcribed are skipped with their reason, never fatal (a clip that
     raised :class:`TranscriptionError` is remembered as a skip; a read error is
     not). A duplicate clip_id is skipped. ``n_jobs``: worker processes
-    (default ``config.n_jobs()``).
+    (default ``config.n_jobs()``) for the clips not in the cache; cached clips
+    are read in this process.
     """
     pairs, seen, duplicates = [], set(), []
     for clip_id, path in clip_items(items):
@@ -521,27 +531,35 @@ def transcribe_many(items: pd.DataFrame | Iterable[tuple[str, str]],
     root = _cache_root(params)
     if not (root / "params.json").exists():
         cache.write_json(root / "params.json", {"version": TRANSCRIPTION_VERSION, **asdict(params)})
+    # Cached clips are read here: sending their pitch tracks back from worker processes costs more than reading them.
+    cached = [_cached_one(clip_id, path, params, root) if use_cache else None for clip_id, path in pairs]
+    todo = [pair for pair, hit in zip(pairs, cached) if hit is None]
     n_jobs = n_jobs or config.n_jobs()
-    if n_jobs == 1 or len(pairs) <= 1:
-        results = _transcribe_chunk(pairs, params, root, use_cache)
+    if n_jobs == 1 or len(todo) <= 1:
+        computed = _transcribe_chunk(todo, params, root, use_cache)
     else:
         import joblib
 
-        size = max(1, math.ceil(len(pairs) / (4 * n_jobs)))
-        chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        size = max(1, math.ceil(len(todo) / (4 * n_jobs)))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         done = joblib.Parallel(n_jobs=n_jobs, backend="loky")(
             joblib.delayed(_transcribe_chunk)(chunk, params, root, use_cache) for chunk in chunks)
-        results = [result for chunk in done for result in chunk]
-    return transcription_set(results, duplicates)
+        computed = [result for chunk in done for result in chunk]
+    fresh = iter(computed)
+    return transcription_set([hit if hit is not None else next(fresh) for hit in cached], duplicates)
 
 
 def transcription_set(results: list[_ClipResult], duplicates: list[tuple[str, str]] = ()) -> TranscriptionSet:
     """Per-clip results (of :func:`transcribe_bytes` or the cache) as one :class:`TranscriptionSet`."""
     kept = [r for r in results if r.reason is None]
-    frames = [pd.DataFrame(r.notes, columns=list(NOTE_COLUMNS)).assign(clip_id=r.clip_id) for r in kept]
-    notes = (pd.concat(frames, ignore_index=True) if frames
-             else empty_notes().assign(clip_id=pd.Series(dtype=object)))
-    notes = notes[["clip_id", *NOTE_COLUMNS]].astype({"pitch_midi": "int64"})
+    if kept:
+        values = np.concatenate([np.asarray(r.notes, dtype=np.float64).reshape(-1, len(NOTE_COLUMNS)) for r in kept])
+        notes = pd.DataFrame(values, columns=list(NOTE_COLUMNS)).astype({"pitch_midi": "int64"})
+        notes.insert(0, "clip_id", np.repeat(np.array([r.clip_id for r in kept], dtype=object),
+                                             [len(r.notes) for r in kept]))
+        notes["clip_id"] = notes["clip_id"].astype(str)
+    else:
+        notes = empty_notes().assign(clip_id=pd.Series(dtype=object))[["clip_id", *NOTE_COLUMNS]]
     skips = [(r.clip_id, r.reason) for r in results if r.reason is not None] + list(duplicates)
     counts = {"clips": len(results) + len(duplicates), "computed": sum(r.computed for r in results),
               "from_cache": sum(r.reason is None and not r.computed for r in results),

@@ -103,3 +103,41 @@ def test_agreement_measures():
     assert tonic == {"correct": 0.25, "fifth_away": 0.5, "other": 0.25}
     with pytest.raises(ValueError):
         ts.tempo_agreement([], [])
+
+
+def test_score_features_are_cached_and_recomputed_when_an_input_changes(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from musicgeo_utils import config
+
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    params = render.RenderParams(clip_seconds=6.0)
+    tunes = pd.DataFrame({"tune_id": ["t1", "t2"], "program": [0, 40], "qpm": [110.0, 96.0], "transpose": [0, 2]})
+    notes = pd.concat([tune(C_MAJOR * 2, [1, 0.5, 0.5, 1] * 4, "t1"),
+                       tune([69, 72, 76, 74, 72, 71, 69, 64] * 2, [0.5, 0.5, 1, 1] * 4, "t2")], ignore_index=True)
+    items = []
+    for row in tunes.itertuples():
+        path = tmp_path / f"{row.tune_id}.wav"
+        sf.write(path, render.render_tune(notes[notes["tune_id"] == row.tune_id], row.program, row.qpm, row.transpose,
+                                          params, tune_id=row.tune_id), params.sample_rate)
+        items.append((row.tune_id, str(path)))
+    heard = transcription.transcribe_many(items, n_jobs=1)
+    computed = []
+    compute = ts._compute_tables
+    monkeypatch.setattr(ts, "_compute_tables", lambda *args: computed.append(1) or compute(*args))
+    first = ts.score_features(tunes, notes, heard, params)
+    again = ts.score_features(tunes, notes, heard, params)
+    assert len(computed) == 1  # the second call read the cache ...
+    for name in ts.SCORE_FAMILIES:  # ... and got the same tables, index and dtypes included
+        pd.testing.assert_frame_equal(again.families[name], first.families[name], check_exact=True)
+    for name in ("estimates", "note_scores", "reference"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(first, name), check_exact=True)
+    assert again.heard is heard and again.skips is heard.skips
+    fresh = ts.score_features(tunes, notes, heard, params, use_cache=False)
+    pd.testing.assert_frame_equal(fresh.note_scores, first.note_scores, check_exact=True)
+    heard.notes.loc[0, "pitch_midi"] += 1  # another transcription: recomputed, not read
+    changed = ts.score_features(tunes, notes, heard, params)
+    assert len(computed) == 3
+    assert not changed.note_scores.equals(first.note_scores)
+    ts.score_features(tunes.assign(qpm=[110.0, 97.0]), notes, heard, params)  # another tempo: recomputed
+    assert len(computed) == 4

@@ -346,6 +346,20 @@ def test_transcribe_many_caches_skips_and_counts(data_dir, tmp_path):
     assert other.counts["computed"] == 1  # other parameters, other cache entry
 
 
+def test_cached_and_computed_clips_keep_the_order_of_the_items(data_dir, tmp_path):
+    low = write_clip(tmp_path / "low.flac", melody([(p - 12, d) for p, d in SCALE]))
+    mid = write_clip(tmp_path / "mid.flac", melody(SCALE))
+    high = write_clip(tmp_path / "high.flac", melody([(p + 12, d) for p, d in SCALE]))
+    tr.transcribe_many([("mid", mid)], n_jobs=1)  # cached first, read in this process below
+    items = [("high", high), ("mid", mid), ("low", low)]
+    mixed = tr.transcribe_many(items, n_jobs=2)  # the other two in worker processes
+    assert mixed.counts == {"clips": 3, "computed": 2, "from_cache": 1, "skipped": 0, "skips_from_cache": 0}
+    assert mixed.notes["clip_id"].unique().tolist() == ["high", "mid", "low"] == list(mixed.tracks)
+    fresh = tr.transcribe_many(items, n_jobs=1, use_cache=False)
+    pd.testing.assert_frame_equal(mixed.notes, fresh.notes)
+    assert fresh.counts["computed"] == 3
+
+
 def test_cache_key_follows_the_audio_not_the_name(data_dir, tmp_path):
     first = write_clip(tmp_path / "a.flac", melody(SCALE))
     tr.transcribe_many([("a", first)], n_jobs=1)
