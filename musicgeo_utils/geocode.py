@@ -252,15 +252,22 @@ def _lookup(index: dict[str, int], frame: pd.DataFrame, part: str) -> pd.Series 
     return None if i is None else frame.loc[i]
 
 
+@lru_cache(maxsize=1)
+def _province_rows() -> dict[str, int]:
+    """Province key -> position of its first row in :func:`chinese_provinces` (a look-up without a scan)."""
+    rows: dict[str, int] = {}
+    for position, key in enumerate(chinese_provinces()["key"]):
+        rows.setdefault(key, position)
+    return rows
+
+
 def _match_province(part: str) -> tuple[pd.Series | None, str]:
     """'Shanxi Zuoquan' -> (Shanxi row, 'Zuoquan'); also 'nan Jiangsu' fragments."""
-    provinces = chinese_provinces()
     words = re.split(r"[\s.]+", part)
     for i, word in enumerate(words):
-        key = place_key(_PROVINCE_ALIASES.get(place_key(word), word))
-        hit = provinces[provinces.key == key]
-        if len(hit):
-            return hit.iloc[0], " ".join(words[i + 1:])
+        position = _province_rows().get(place_key(_PROVINCE_ALIASES.get(place_key(word), word)))
+        if position is not None:
+            return chinese_provinces().iloc[position], " ".join(words[i + 1:])
     return None, part
 
 
