@@ -146,18 +146,41 @@ def test_genre_labels_fold_spelling_variants_under_the_most_frequent():
     assert genre_key("Kinder - Lieder") == "kinderlied" and genre_key("jig") == "jig"
 
 
-def test_parsing_without_beams_gives_the_same_notes_and_restores_music21():
+def test_parsing_without_notation_gives_the_same_notes_and_restores_music21(monkeypatch):
     from music21 import stream
+    from music21.abcFormat import translate
 
-    original = stream.Stream.__dict__["makeBeams"]
+    beams, rebar = stream.Stream.__dict__["makeBeams"], translate.reBar
+    rebarred = []  # measures the translator's own reBar added, per tune: the sample must hold some
+
+    def counting_rebar(part, *, inPlace=False):  # noqa: N803
+        before = len(part.getElementsByClass(stream.Measure))
+        result = rebar(part, inPlace=inPlace)
+        rebarred.append(len(part.getElementsByClass(stream.Measure)) - before)
+        return result
+
+    monkeypatch.setattr(translate, "reBar", counting_rebar)
     for file in (ESSEN_SMALL, "oneills1850/0001-0050.abc", "airdsAirs/book1.abc"):
         path = corpus.corpus_root() / file
         for x, text in _real_tunes(file)[:6]:
             collection = path.parent.name
-            with_beams = corpus.parse_tune(text, collection=collection, file=file, x=x)
-            with corpus.without_beams():
-                assert stream.Stream.makeBeams is not original
+            with_notation = corpus.parse_tune(text, collection=collection, file=file, x=x)
+            with corpus.without_notation():
+                assert stream.Stream.makeBeams is not beams and translate.reBar is corpus._keep_bars
                 plain = corpus.parse_tune(text, collection=collection, file=file, x=x)
-            assert with_beams[0] == plain[0]
-            pd.testing.assert_frame_equal(with_beams[1], plain[1])
-    assert stream.Stream.__dict__["makeBeams"] is original
+            assert with_notation[0] == plain[0]
+            pd.testing.assert_frame_equal(with_notation[1], plain[1])
+    assert sum(n > 0 for n in rebarred) >= 5  # tunes whose measures were split at a barline
+    assert stream.Stream.__dict__["makeBeams"] is beams and translate.reBar is counting_rebar
+
+
+def test_parsing_without_rebar_leaves_out_the_spurious_note_rebar_adds_to_one_tune():
+    file = "miscFolk/americanfifeopus.abc"
+    text = dict(_real_tunes(file))[108]  # Duke of York's March: a chord split across a barline by reBar
+    with_notation = corpus.parse_tune(text, collection="miscFolk", file=file, x=108)[1]
+    with corpus.without_notation():
+        plain = corpus.parse_tune(text, collection="miscFolk", file=file, x=108)[1]
+    assert (len(with_notation), len(plain)) == (130, 129)
+    assert with_notation.duplicated(["pitch", "onset"]).sum() == 1  # two A5s struck at once
+    assert not plain.duplicated(["pitch", "onset"]).any()
+    pd.testing.assert_frame_equal(with_notation.iloc[:40], plain.iloc[:40])  # the same up to the split
