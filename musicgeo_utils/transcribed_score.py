@@ -37,7 +37,6 @@ modules that compute them (so an edit of any of them recomputes).
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -299,18 +298,21 @@ _SOURCE_MODULES = ("symbolic", "transcribed_score", "transcription_eval", "rende
 def _inputs_key(clips, notes, transcribed, render_params) -> str:
     import mir_eval
 
-    digest = hashlib.sha256()
-    for frame in (clips, notes, transcribed.notes, transcribed.skips):
-        digest.update(str(list(frame.columns)).encode() + pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    for clip_id in sorted(transcribed.tracks):
-        track = transcribed.tracks[clip_id]
-        tempo, beats = transcribed.beats.get(clip_id) or (float("nan"), np.empty(0))
-        for array in (*track, np.asarray(beats, dtype=float), np.asarray([tempo], dtype=float)):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        digest.update(clip_id.encode() + b"\x1f")
+    tables = [part for frame in (clips, notes, transcribed.notes, transcribed.skips)
+              for part in (list(frame.columns), pd.util.hash_pandas_object(frame, index=False).to_numpy())]
     package = Path(__file__).resolve().parent
     sources = [(package / f"{name}.py").read_bytes() for name in _SOURCE_MODULES]
-    return cache.content_key(digest.hexdigest(), asdict(render_params), mir_eval.__version__, *sources)
+    return cache.content_key(*tables, *_clip_arrays(transcribed), asdict(render_params), mir_eval.__version__,
+                             *sources)
+
+
+def _clip_arrays(transcribed):
+    """Each clip's id, pitch track, beats and tempo, in clip-id order (parts of the cache key)."""
+    for clip_id in sorted(transcribed.tracks):
+        tempo, beats = transcribed.beats.get(clip_id) or (float("nan"), np.empty(0))
+        yield clip_id
+        yield from transcribed.tracks[clip_id]
+        yield from (np.asarray(beats, dtype=float), np.asarray([tempo], dtype=float))
 
 
 def _read_tables(folder: Path) -> dict[str, pd.DataFrame] | None:

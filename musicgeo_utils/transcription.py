@@ -462,23 +462,28 @@ def transcribe_clip(audio: np.ndarray, rate: int, clip_id: str,
     return transcription_set([result])
 
 
+def _read_clip(audio_path: str, params: TranscriptionParams, root: Path) -> tuple[bytes, Path, Path]:
+    """A clip's file bytes and its cache paths (result .npz, skip .json); raises ``OSError`` if unreadable."""
+    data = Path(audio_path).read_bytes()
+    return (data, *_clip_paths(hashlib.sha256(data).hexdigest(), root, params))
+
+
 def _cached_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path) -> _ClipResult | None:
     """One clip's cached result, or None (not cached yet, or its file cannot be read)."""
     try:
-        data = Path(audio_path).read_bytes()
+        _, result_path, skip_path = _read_clip(audio_path, params, root)
     except OSError:
         return None
-    return _from_cache(clip_id, *_clip_paths(hashlib.sha256(data).hexdigest(), root, params))
+    return _from_cache(clip_id, result_path, skip_path)
 
 
 def _transcribe_one(clip_id: str, audio_path: str, params: TranscriptionParams, root: Path,
                     use_cache: bool) -> _ClipResult:
     """One clip: from cache when possible, else computed and cached; errors become skips."""
     try:
-        data = Path(audio_path).read_bytes()
+        data, result_path, skip_path = _read_clip(audio_path, params, root)
     except OSError as error:  # not cached: the file may appear later
         return _ClipResult(clip_id, None, None, f"cannot read {audio_path}: {error.strerror or error}")
-    result_path, skip_path = _clip_paths(hashlib.sha256(data).hexdigest(), root, params)
     if use_cache and (hit := _from_cache(clip_id, result_path, skip_path)) is not None:
         return hit
     try:
