@@ -1,0 +1,105 @@
+"""The geographic pitch CRNN's training recipe, over several training seeds, on validation.
+
+Notebook 04 fine-tunes its style pitch CRNN into a region classifier (the geographic pitch CRNN):
+AdamW at 1e-3, class-balanced cross-entropy, at most half the profile's epochs, early stopping on
+the validation loss. This script trains that network again under several recipes and training
+seeds (the seed of the head's initial weights and of the training crops; the data, splits and the
+style network are notebook 04's) and scores each as notebook 04 does
+(``region_crnn.calibrated_answers``: logits over every window of the clip, a temperature and a
+decoding fitted on validation). It prints, on validation only, the balanced median (km, the mean
+over countries of each country's median error: notebook 04's criterion between region models) and
+the balanced country accuracy (all countries; countries with at least 10 tunes).
+
+Recipes:
+
+- ``patience 2`` (notebook 04 until 2026-12-05): constant learning rate, stop after 2 epochs
+  without a lower validation loss;
+- ``patience 6, cosine`` (notebook 04 since): the learning rate falls along a half cosine over the
+  epochs, stop after 6 epochs without a lower validation loss.
+
+Run after ``make report`` (reads notebook 04's caches and its style pitch CRNN; about 8 minutes per
+training seed on 2 cores): ``python benchmarks/geo_pitch_recipe.py [--train-seeds 0 1 2]``.
+Checkpoints of the profile's seed go to notebook 04's folder (its recipe's network is notebook 04's
+own), those of other seeds to a temporary folder.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musicgeo_utils import (config, evaluation, geo, geoscores, meldata, models, pitchroll, region_crnn, regions,
+                            runs, training)
+
+RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": dict(patience=6, lr_schedule="cosine")}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    args = parser.parse_args(argv)
+    profile, seed = args.profile, args.seed
+    run = runs.use("folk", "", profile, seed)
+    epochs = config.get_profile(profile).epochs
+    crop = pitchroll.ROLL_CROP_FRAMES
+    tunes, _, style_codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
+    roll_sets = meldata.split_datasets(tunes, rolls, style_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
+                                       window_hop=pitchroll.WINDOW_HOP)
+    pitch_model, _, pitch_config = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs,
+                                                            seed=seed, crop_frames=crop)
+    pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])
+
+    geo_tunes = runs.located(tunes)  # notebook 04's region task
+    tune_regions = regions.classification_regions(geo_tunes)
+    region_codes, region_names = evaluation.encode_classes(tune_regions, geo_tunes["split"] == "train", min_train=1)
+    train = (geo_tunes["split"] == "train").to_numpy()
+    centroids = regions.region_centroids(geo_tunes.loc[train, "lat"], geo_tunes.loc[train, "lon"],
+                                         tune_regions[train], geo_tunes.loc[train, "country"])
+    shares = regions.region_country_shares(tune_regions[train], geo_tunes.loc[train, "country"])
+    sets = meldata.split_datasets(geo_tunes, rolls, region_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
+                                  window_hop=pitchroll.WINDOW_HOP)
+    val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
+    base = training.TrainConfig(task="classify", epochs=max(3, epochs // 2), batch_size=32, crop_frames=crop,
+                                seed=seed, progress=False, model="crnn", model_kwargs=pitchroll.PITCH_CRNN_KWARGS,
+                                lr=1e-3, class_weight="balanced")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for train_seed in args.train_seeds:
+            for recipe in args.recipes:
+                train_config = dataclasses.replace(base, seed=train_seed, **RECIPES[recipe])
+                config.seed_everything(train_seed)
+                model = models.CRNN(len(region_names), n_mels=pitchroll.N_PITCHES, **pitchroll.PITCH_CRNN_KWARGS)
+                model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")},
+                                      strict=False)
+                folder = run.models_dir() if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
+                model, history = training.fit_or_load(model, sets["train"], sets["val"], train_config, folder,
+                                                      f"geo-pitch-crnn-from-{pitch_key}")
+                answers = region_crnn.calibrated_answers(recipe, "pitch roll", model, sets, geo_tunes, region_codes,
+                                                         centroids, region_names, folder / history.checkpoint)
+                val_logits, _ = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))
+                proba = answers.scaling.transform(val_logits)
+                lat, lon = answers.decoder.predict(proba)
+                countries = regions.predicted_countries(proba, shares, regions=region_names)
+                scores = geoscores.error_metrics(geo.great_circle_km(val["lat"], val["lon"], lat, lon), val["country"],
+                                                 countries == val["country"].to_numpy())
+                rows.append({"training seed": train_seed, "recipe": recipe, "epochs": len(history.frame),
+                             "best epoch": history.best_epoch, "temperature": answers.scaling.temperature,
+                             "validation balanced median km": answers.val_balanced_median_km,
+                             "validation balanced country accuracy": scores["balanced_country_accuracy"],
+                             "the same, countries with >= 10 tunes": scores["balanced_country_accuracy_10"]})
+                print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(table.round(3).to_string(index=False))
+        print(table.groupby("recipe", sort=False).mean(numeric_only=True).drop(columns="training seed").round(3))
+
+
+if __name__ == "__main__":
+    main()
