@@ -17,6 +17,11 @@ the record.
 
 Run after ``make report`` (reads the caches of notebooks 02-04; about 4 minutes on 2 cores):
 ``python benchmarks/score_gap.py [--profile small --seed 0]``.
+
+``--groups`` also gives the transcribed score the true values of one descriptor group at a time
+(pitch classes, intervals, durations, onset positions, IOI ratios, the three scalars): does one
+group carry the loss? ``--classifiers`` fits other classifiers to both corners (validation only):
+does the classifier hide it?
 """
 from __future__ import annotations
 
@@ -54,10 +59,70 @@ def mixture(scored, clip_ids, notes: str, beats: str, tonic: str) -> np.ndarray:
     return np.vstack(rows)
 
 
+#: Descriptor groups of ``symbolic.descriptor_names`` (by prefix), for ``--groups``.
+GROUPS = {"pitch classes": "pc_from_final", "intervals": "interval_", "durations": "duration_",
+          "onset positions": "onset_", "IOI ratios": "ioi_ratio",
+          "scalars": ("range_semitones", "notes_per_quarter", "repeated_note_share")}
+
+
+def group_swaps(scored, clip_ids, codes, split, seed: int) -> pd.DataFrame:
+    """Validation macro-F1 of the transcribed score with one group's true (clip-score) values."""
+    heard = scored.families["transcribed score"].loc[clip_ids]
+    clip = scored.families["clip score"].loc[clip_ids]
+    rows = []
+    for name, prefix in GROUPS.items():
+        columns = [c for c in heard.columns if c.startswith(prefix)]
+        X = heard.assign(**{c: clip[c] for c in columns}).to_numpy()
+        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=seed)
+        rows.append({"true group": name, "columns": len(columns), "validation macro-F1": chosen.scores[chosen]})
+    return pd.DataFrame(rows)
+
+
+def other_classifiers(scored, clip_ids, codes, split, seed: int) -> pd.DataFrame:
+    """Validation macro-F1 of other classifiers, and of a probability average, on both corners."""
+    from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    candidates = {
+        "notebook 04's gradient-boosted trees": lambda: HistGradientBoostingClassifier(
+            random_state=seed, **evaluation.BOOSTED_TREES),
+        "slower, regularised trees": lambda: HistGradientBoostingClassifier(
+            random_state=seed, max_iter=400, learning_rate=0.05, l2_regularization=1.0, min_samples_leaf=30,
+            max_leaf_nodes=15, class_weight="balanced"),
+        "random forest": lambda: RandomForestClassifier(500, class_weight="balanced_subsample", min_samples_leaf=2,
+                                                        random_state=seed, n_jobs=config.n_jobs()),
+        "extra trees": lambda: ExtraTreesClassifier(500, class_weight="balanced_subsample", min_samples_leaf=2,
+                                                    random_state=seed, n_jobs=config.n_jobs()),
+        "logistic regression (balanced, C=0.1)": lambda: make_pipeline(StandardScaler(), LogisticRegression(
+            C=0.1, max_iter=3000, class_weight="balanced")),
+        "RBF SVM": lambda: make_pipeline(StandardScaler(), SVC(C=3, class_weight="balanced", probability=True,
+                                                               random_state=seed)),
+    }
+    train, val = ((split == name) & (codes >= 0) for name in ("train", "val"))
+    rows = []
+    for family in ("transcribed score", "clip score"):
+        X = scored.families[family].loc[clip_ids].to_numpy()
+        probabilities = {}
+        for name, make in candidates.items():
+            probabilities[name] = make().fit(X[train], codes[train]).predict_proba(X[val])
+            rows.append({"family": family, "classifier": name,
+                         "validation macro-F1": evaluation.macro_f1(codes[val], probabilities[name].argmax(1))})
+        average = (probabilities["notebook 04's gradient-boosted trees"]
+                   + probabilities["logistic regression (balanced, C=0.1)"]) / 2
+        rows.append({"family": family, "classifier": "trees and logistic regression, probabilities averaged",
+                     "validation macro-F1": evaluation.macro_f1(codes[val], average.argmax(1))})
+    return pd.DataFrame(rows)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--groups", action="store_true", help="also swap one descriptor group at a time")
+    parser.add_argument("--classifiers", action="store_true", help="also fit other classifiers to both corners")
     args = parser.parse_args(argv)
     tunes, _ = runs.use("folk", "", args.profile, args.seed).features()
     codes, _ = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
@@ -83,6 +148,10 @@ def main(argv=None) -> None:
     table["validation, share of the clip score's"] = table["validation macro-F1"] / clip
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))
+        if args.groups:
+            print(group_swaps(scored, clip_ids, codes, split, args.seed).round(3).to_string(index=False))
+        if args.classifiers:
+            print(other_classifiers(scored, clip_ids, codes, split, args.seed).round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
