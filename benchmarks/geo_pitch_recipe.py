@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (config, evaluation, geo, geoscores, meldata, models, pitchroll, region_crnn, regions,
+from musicgeo_utils import (config, geo, geoscores, meldata, models, pitchroll, region_crnn, regions,
                             runs, training)
 
 RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": dict(patience=6, lr_schedule="cosine")}
@@ -57,12 +57,7 @@ def main(argv=None) -> None:
     pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])
 
     geo_tunes = runs.located(tunes)  # notebook 04's region task
-    tune_regions = regions.classification_regions(geo_tunes)
-    region_codes, region_names = evaluation.encode_classes(tune_regions, geo_tunes["split"] == "train", min_train=1)
-    train = (geo_tunes["split"] == "train").to_numpy()
-    centroids = regions.region_centroids(geo_tunes.loc[train, "lat"], geo_tunes.loc[train, "lon"],
-                                         tune_regions[train], geo_tunes.loc[train, "country"])
-    shares = regions.region_country_shares(tune_regions[train], geo_tunes.loc[train, "country"])
+    region_codes, region_names, centroids, shares = region_crnn.region_task(geo_tunes)
     sets = meldata.split_datasets(geo_tunes, rolls, region_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
                                   window_hop=pitchroll.WINDOW_HOP)
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
