@@ -25,17 +25,16 @@ own), those of other seeds to a temporary folder.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (config, geo, geoscores, meldata, models, pitchroll, region_crnn, regions,
-                            runs, training)
+from musicgeo_utils import (config, geo, geoscores, meldata, pitchroll, region_crnn, regions, runs, training)
 
-RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": dict(patience=6, lr_schedule="cosine")}
+#: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
+RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE}
 
 
 def main(argv=None) -> None:
@@ -61,21 +60,14 @@ def main(argv=None) -> None:
     sets = meldata.split_datasets(geo_tunes, rolls, region_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
                                   window_hop=pitchroll.WINDOW_HOP)
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
-    base = training.TrainConfig(task="classify", epochs=max(3, epochs // 2), batch_size=32, crop_frames=crop,
-                                seed=seed, progress=False, model="crnn", model_kwargs=pitchroll.PITCH_CRNN_KWARGS,
-                                lr=1e-3, class_weight="balanced")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for train_seed in args.train_seeds:
             for recipe in args.recipes:
-                train_config = dataclasses.replace(base, seed=train_seed, **RECIPES[recipe])
-                config.seed_everything(train_seed)
-                model = models.CRNN(len(region_names), n_mels=pitchroll.N_PITCHES, **pitchroll.PITCH_CRNN_KWARGS)
-                model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")},
-                                      strict=False)
                 folder = run.models_dir() if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
-                model, history = training.fit_or_load(model, sets["train"], sets["val"], train_config, folder,
-                                                      f"geo-pitch-crnn-from-{pitch_key}")
+                model, history = pitchroll.fit_geo_crnn(sets, len(region_names), pitch_model, folder,
+                                                        f"geo-pitch-crnn-from-{pitch_key}", epochs=epochs,
+                                                        seed=train_seed, crop_frames=crop, recipe=RECIPES[recipe])
                 answers = region_crnn.calibrated_answers(recipe, "pitch roll", model, sets, geo_tunes, region_codes,
                                                          centroids, region_names, folder / history.checkpoint)
                 val_logits, _ = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))

@@ -136,6 +136,35 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
     return model, history, train_config
 
 
+#: Early stopping and learning-rate schedule of notebook 04's geographic pitch CRNN (README, "The
+#: geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py`` compares it with patience 2).
+GEO_RECIPE = {"patience": 6, "lr_schedule": "cosine"}
+
+
+def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_dir: str | os.PathLike, name: str, *,
+                 epochs: int, seed: int, crop_frames: int = ROLL_CROP_FRAMES, batch_size: int = 32,
+                 device: str | None = None, recipe: dict | None = None):
+    """Notebook 04's geographic pitch CRNN, fine-tuned (or loaded by its training key) -> ``(model, history)``.
+
+    The style ``pitch_model``'s weights with a new head of ``n_regions``
+    (drawn from ``seed``), trained on ``geo_roll_sets`` (region-coded rolls,
+    transposed crops): AdamW at 1e-3, cross-entropy weighted by inverse region
+    frequency, at most half the profile's ``epochs`` (3 at least), early
+    stopping on the validation loss as :data:`GEO_RECIPE` says; ``recipe``
+    overrides its entries. The checkpoint is ``checkpoint_dir/<name>-<training key>.pt``.
+    """
+    from . import config, models, training  # torch only when a network is wanted
+
+    config.seed_everything(seed)
+    model = models.CRNN(n_regions, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
+    model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")}, strict=False)
+    train_config = training.TrainConfig(task="classify", epochs=max(3, epochs // 2), batch_size=batch_size,
+                                        crop_frames=crop_frames, seed=seed, device=device, progress=False, model="crnn",
+                                        model_kwargs=PITCH_CRNN_KWARGS, lr=1e-3, class_weight="balanced",
+                                        **{**GEO_RECIPE, **(recipe or {})})
+    return training.fit_or_load(model, geo_roll_sets["train"], geo_roll_sets["val"], train_config, checkpoint_dir, name)
+
+
 def initial_style_crnn(n_styles: int, train_rolls, seed: int):
     """Notebook 04's style pitch CRNN before training: weights drawn from ``seed``, normalised by
     :func:`uniform_stats` of the training rolls (what :func:`fit_style_crnn` trains)."""
