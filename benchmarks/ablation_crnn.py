@@ -46,6 +46,10 @@ choice at a time against notebook 04's compact model:
   the *true* notes of each rendered clip (``ScoreFeatures.reference``: what
   the renderer played in that window) instead of the transcribed ones: how
   much better the network would do with a perfect melody front end.
+- ``beat-128``: the pitch CRNN on a roll counted in tracked beats instead of
+  seconds (``pitchroll.clip_beat_rolls``: 8 frames per beat, crops of 16 beats,
+  windows 2 beats apart), so a tune reads the same at any tempo, as the score
+  descriptors count in beats.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -96,8 +100,9 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-stretch": (PITCH, 200, False, "roll", 6, {"stretch": 1.25}),
     "pitch-200-pcf": ({**PITCH, "pitch_class_fourier": True}, 200, False, "roll", 6),
     "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
+    "beat-128": (PITCH, 128, False, "beat-roll", 6),
 }
-ROLL_INPUTS = ("roll", "true-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
+ROLL_INPUTS = ("roll", "true-roll", "beat-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
 
@@ -114,7 +119,8 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
     recipe = dict(changes[0]) if changes else {}
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
                                   stretch=recipe.pop("stretch", 1.0),  # rolls scored over notebook 04's windows
-                                  window_hop=pitchroll.WINDOW_HOP if source in ROLL_INPUTS else None)
+                                  window_hop=(pitchroll.BEAT_WINDOW_HOP if source == "beat-roll" else
+                                              pitchroll.WINDOW_HOP if source in ROLL_INPUTS else None))
     # notebook 04's recipe (training.style_config), with the variant's changes and its own stopping rule
     cfg = dataclasses.replace(training.style_config(epochs=epochs, batch_size=32, crop_frames=crop, seed=seed,
                                                     model_kwargs=dict(kwargs)),
@@ -165,6 +171,7 @@ def main(argv=None) -> None:
         inputs["roll"] = pitchroll.clip_rolls(scored.heard.notes, tunes["tune_id"], seconds)
         true_notes = scored.reference.assign(duration_s=scored.reference["offset_s"] - scored.reference["onset_s"])
         inputs["true-roll"] = pitchroll.clip_rolls(true_notes, tunes["tune_id"], seconds)
+        inputs["beat-roll"] = pitchroll.clip_beat_rolls(scored.heard, tunes["tune_id"], seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
     train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "

@@ -84,6 +84,57 @@ def clip_rolls(notes: pd.DataFrame, clip_ids, duration_s: float | pd.Series) -> 
     return pd.Series(rolls, dtype=object)
 
 
+#: Frames per tracked beat of a beat roll (:func:`beat_roll`): eighth-note triplets and sixteenths
+#: both land within half a frame.
+BEAT_STEPS = 8
+#: The tempo that places the frames of a clip in which the tracker found fewer than two beats.
+FALLBACK_BPM = 120.0
+#: Frames between the windows that score a whole beat roll (two beats).
+BEAT_WINDOW_HOP = 2 * BEAT_STEPS
+
+
+def beat_roll(notes: pd.DataFrame, beats, tempo_bpm: float, duration_s: float,
+              steps_per_beat: int = BEAT_STEPS) -> np.ndarray:
+    """Notes in seconds -> a roll whose frames are fractions of the clip's tracked beats.
+
+    Onsets and ends are mapped to beat positions as the transcribed score maps
+    them (:func:`transcribed_score.seconds_to_beats`: linear between the
+    tracked beats, the median period outside them), counted from the clip's
+    start, then drawn by :func:`note_roll` at ``steps_per_beat`` frames per
+    beat. The same tune at another tempo gives (nearly) the same roll, where
+    a roll in seconds stretches with the tempo; the roll is
+    ``ceil(beats in the clip * steps_per_beat)`` frames long. With fewer than
+    two beats and no positive tempo, :data:`FALLBACK_BPM` places the frames.
+    """
+    from .transcribed_score import seconds_to_beats
+
+    beats = np.asarray(beats, dtype=float)
+    if beats.size < 2 and not tempo_bpm > 0:
+        tempo_bpm = FALLBACK_BPM
+    first, last = seconds_to_beats([0.0, float(duration_s)], beats, tempo_bpm)
+    if not last > first:
+        raise ValueError(f"a clip of {duration_s} s spans no beats (tempo {tempo_bpm}, {beats.size} beats)")
+    onset = notes["onset_s"].to_numpy(float)
+    on = seconds_to_beats(onset, beats, tempo_bpm) - first
+    off = seconds_to_beats(onset + notes["duration_s"].to_numpy(float), beats, tempo_bpm) - first
+    in_beats = pd.DataFrame({"onset_s": on, "duration_s": np.maximum(off - on, 0.0),
+                             "pitch_midi": notes["pitch_midi"].to_numpy(int)})
+    return note_roll(in_beats, float(last - first), fps=float(steps_per_beat))
+
+
+def clip_beat_rolls(transcribed, clip_ids, duration_s: float | pd.Series,
+                    steps_per_beat: int = BEAT_STEPS) -> pd.Series:
+    """One :func:`beat_roll` per clip id from a :class:`transcription.TranscriptionSet` (notes and beats)."""
+    groups = {str(c): g for c, g in transcribed.notes.groupby("clip_id", sort=False)}
+    empty = transcribed.notes.iloc[:0]
+    rolls = {}
+    for clip_id in map(str, clip_ids):
+        length = duration_s[clip_id] if isinstance(duration_s, pd.Series) else duration_s
+        tempo, beats = transcribed.beats.get(clip_id) or (float("nan"), np.empty(0))
+        rolls[clip_id] = beat_roll(groups.get(clip_id, empty), beats, tempo, float(length), steps_per_beat)
+    return pd.Series(rolls, dtype=object)
+
+
 def style_task_inputs(profile: str = "small", seed: int = 0):
     """``(tunes, feats, style_codes, styles, rolls)``: what notebook 04's two style CRNNs read on the folk default.
 

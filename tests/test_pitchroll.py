@@ -128,3 +128,42 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkey
     assert history_again.checkpoint == history.checkpoint
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
 
+
+
+
+def test_a_beat_roll_is_the_same_at_any_tempo():
+    """One melody at 90 and at 150 beats per minute, beats tracked on time: the same beat roll, not the same roll."""
+    melody = [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 0.5, 64), (2.0, 2.0, 67)]  # onset, length in beats, pitch
+    beat_rolls, second_rolls = [], []
+    for bpm in (90.0, 150.0):
+        period = 60.0 / bpm
+        played = notes([((1 + on) * period, length * period, pitch) for on, length, pitch in melody])
+        beats = period * np.arange(1, 6)  # the clip starts one beat before the first tracked beat
+        beat_rolls.append(pitchroll.beat_roll(played, beats, bpm, duration_s=5 * period, steps_per_beat=4))
+        second_rolls.append(pitchroll.note_roll(played, 5 * period))
+    np.testing.assert_array_equal(*beat_rolls)
+    assert beat_rolls[0].shape == (pitchroll.N_PITCHES, 20)  # five beats of four frames
+    assert beat_rolls[0][62 - pitchroll.LOW_MIDI].tolist() == [0.0] * 8 + [1.0, 0.5] + [0.0] * 10
+    assert second_rolls[0].shape != second_rolls[1].shape  # in seconds the slower one is longer
+
+
+def test_a_beat_roll_between_and_beyond_the_tracked_beats():
+    """Uneven beats stretch the frames between them; outside them the median period continues."""
+    beats = np.array([1.0, 2.0, 2.5, 3.0])  # periods 1, 0.5, 0.5: median 0.5
+    roll = pitchroll.beat_roll(notes([(1.5, 0.25, 60), (3.5, 0.5, 64)]), beats, 80.0, duration_s=4.0,
+                               steps_per_beat=2)
+    # the clip's start lies 2 beats before the first (1 s at the median period), its end 2 beats after the last
+    assert roll.shape == (pitchroll.N_PITCHES, 2 * (2 + 3 + 2))
+    assert np.flatnonzero(roll[60 - pitchroll.LOW_MIDI]).tolist() == [5]  # 1.5 s: beat 0.5, frame (2 + 0.5) * 2
+    assert np.flatnonzero(roll[64 - pitchroll.LOW_MIDI]).tolist() == [12, 13]  # 3.5 s: beat 4, (2 + 4) * 2; one beat long
+
+
+def test_clip_beat_rolls_fall_back_to_a_tempo_without_beats():
+    class Heard:  # what clip_beat_rolls reads of a TranscriptionSet
+        notes = notes([(0.0, 0.5, 60)]).assign(clip_id="a")
+        beats = {"a": (float("nan"), np.empty(0)), "b": (100.0, np.array([0.2]))}
+
+    rolls = pitchroll.clip_beat_rolls(Heard, ["a", "b", "c"], 3.0, steps_per_beat=4)
+    per_second = 4 * np.array([pitchroll.FALLBACK_BPM, 100.0, pitchroll.FALLBACK_BPM]) / 60
+    assert [r.shape[1] for r in rolls] == [int(np.ceil(3.0 * f)) for f in per_second]
+    assert rolls["a"].sum() > 0 and rolls["b"].sum() == 0 and rolls["c"].sum() == 0
