@@ -50,6 +50,9 @@ choice at a time against notebook 04's compact model:
   seconds (``pitchroll.clip_beat_rolls``: 8 frames per beat, crops of 16 beats,
   windows 2 beats apart), so a tune reads the same at any tempo, as the score
   descriptors count in beats.
+- ``pitch-200-mixup``: the pitch CRNN trained on mixtures of two rolls of a
+  batch with the loss mixed alike (``TrainConfig(mixup=0.2)``: the weight
+  drawn from Beta(0.2, 0.2)), a regulariser for small training sets.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -101,6 +104,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-pcf": ({**PITCH, "pitch_class_fourier": True}, 200, False, "roll", 6),
     "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
     "beat-128": (PITCH, 128, False, "beat-roll", 6),
+    "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": 0.2}),
 }
 ROLL_INPUTS = ("roll", "true-roll", "beat-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",

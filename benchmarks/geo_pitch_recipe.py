@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])
 
     geo_tunes = runs.located(tunes)  # notebook 04's region task
-    region_codes, region_names, centroids, shares = region_crnn.region_task(geo_tunes)
+    region_codes, region_names, centroids, shares = regions.region_task(geo_tunes)
     sets = meldata.split_datasets(geo_tunes, rolls, region_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
                                   window_hop=pitchroll.WINDOW_HOP)
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]

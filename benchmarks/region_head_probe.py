@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     inputs = {"transcribed score": ("audio", heard), "pitch CRNN features (frozen)": ("audio", frozen),
               "pitch CRNN features + transcribed score": ("audio", pd.concat([frozen, heard], axis=1))}
     targets = tunes[["lat", "lon", "country"]].assign(region=regions.classification_regions(tunes))
-    shares = regions.region_country_shares(targets.loc[train, "region"], targets.loc[train, "country"])
+    shares = regions.region_task(tunes).shares  # P(country | region) of the training tunes, as notebook 03's
     with threadpool_limits(1):
         table, _ = geomethods.compare_inputs(inputs, split, targets, tunes["tune_id"],
                                              lambda: geomethods.RegionClassifier("logreg", seed=seed),

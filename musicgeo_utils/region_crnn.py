@@ -13,41 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
-from . import calibration, evaluation, meldata, regions, saved_models, training
+from . import calibration, meldata, regions, saved_models, training
 from .geomethods import RegionDecoder
 from .predict_bundle import region_extra
-
-
-class RegionTask(NamedTuple):
-    """The region classes of notebook 04's geographic CRNNs (:func:`region_task`)."""
-
-    codes: np.ndarray
-    names: list
-    centroids: pd.DataFrame
-    shares: pd.DataFrame
-
-
-def region_task(geo_tunes: pd.DataFrame) -> RegionTask:
-    """``(codes, names, centroids, shares)`` of the located tunes' classification regions.
-
-    ``geo_tunes``: tunes with ``lat, lon, country, split`` and what
-    :func:`regions.classification_regions` reads. Every region with a training
-    tune is a class (``codes`` -1: none); centroids and ``P(country | region)``
-    come from the training tunes alone.
-    """
-    tune_regions = regions.classification_regions(geo_tunes)
-    codes, names = evaluation.encode_classes(tune_regions, geo_tunes["split"] == "train", min_train=1)
-    train = (geo_tunes["split"] == "train").to_numpy()
-    centroids = regions.region_centroids(geo_tunes.loc[train, "lat"], geo_tunes.loc[train, "lon"],
-                                         tune_regions[train], geo_tunes.loc[train, "country"])
-    shares = regions.region_country_shares(tune_regions[train], geo_tunes.loc[train, "country"])
-    return RegionTask(codes, names, centroids, shares)
 
 
 @dataclass

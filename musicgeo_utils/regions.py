@@ -31,6 +31,7 @@ Latitude and longitude are degrees, distances great-circle kilometres
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -284,6 +285,39 @@ def predicted_countries(proba, shares: pd.DataFrame, regions=None) -> np.ndarray
     """The most probable country per row (:func:`country_probabilities`; ties: first by name)."""
     table = country_probabilities(proba, shares, regions)
     return table.columns.to_numpy()[np.argmax(table.to_numpy(), axis=1)]
+
+
+# --------------------------------------------------------------------------- the region task
+
+
+class RegionTask(NamedTuple):
+    """The region classes of a located dataset, their centres and countries (:func:`region_task`)."""
+
+    codes: np.ndarray
+    names: list
+    centroids: pd.DataFrame
+    shares: pd.DataFrame
+
+
+def region_task(geo_tunes: pd.DataFrame) -> RegionTask:
+    """``(codes, names, centroids, shares)`` of the located tunes' classification regions.
+
+    ``geo_tunes``: tunes with ``lat, lon, country, split`` and what
+    :func:`classification_regions` reads. Every region with a training tune
+    is a class (``codes`` -1: none); centroids (:func:`region_centroids`) and
+    ``P(country | region)`` (:func:`region_country_shares`) come from the
+    training tunes alone. Notebooks 03, 04 and 06 all take their region
+    centres and country shares from here.
+    """
+    from .evaluation import encode_classes  # scikit-learn only when a task is made
+
+    tune_regions = classification_regions(geo_tunes)
+    codes, names = encode_classes(tune_regions, geo_tunes["split"] == "train", min_train=1)
+    train = (geo_tunes["split"] == "train").to_numpy()
+    centroids = region_centroids(geo_tunes.loc[train, "lat"], geo_tunes.loc[train, "lon"],
+                                 tune_regions[train], geo_tunes.loc[train, "country"])
+    shares = region_country_shares(tune_regions[train], geo_tunes.loc[train, "country"])
+    return RegionTask(codes, names, centroids, shares)
 
 
 # --------------------------------------------------------------------------- what a decoding does

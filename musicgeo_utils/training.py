@@ -135,7 +135,11 @@ class TrainConfig:
     exponential moving average of the weights (and batch-norm statistics),
     updated after every step with this decay (e.g. 0.998), and validate, stop
     and save with the averaged weights (Polyak averaging: a smoother model
-    than the last step's); ``None`` uses the raw weights. ``model`` and
+    than the last step's); ``None`` uses the raw weights. ``mixup``: train
+    on mixtures of two clips of a batch (Zhang et al. 2018), the mixing weight
+    drawn per batch from Beta(``mixup``, ``mixup``) and the loss mixed alike
+    (seeded by ``seed`` and the epoch); classification only; ``None``: off.
+    ``model`` and
     ``model_kwargs`` name the architecture in :data:`musicgeo_utils.models.MODELS`
     (:meth:`build_model` makes it); :func:`fit` trains the model it is given
     and the checkpoint rebuilds it from the model's own ``hparams``, so these
@@ -158,6 +162,7 @@ class TrainConfig:
     sampler: str | None = None
     lr_schedule: str | None = None
     ema_decay: float | None = None
+    mixup: float | None = None
     device: str | None = None
     progress: bool = True
     model: str = "crnn"
@@ -178,6 +183,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be None or 'cosine', got {self.lr_schedule!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay!r}")
+        if self.mixup is not None and (self.task != "classify" or not self.mixup > 0):
+            raise ValueError(f"mixup needs task 'classify' and a positive Beta parameter, got {self.mixup!r}")
 
     def to_dict(self) -> dict:
         """The config as a plain dict (JSON- and ``weights_only``-safe)."""
@@ -348,12 +355,19 @@ def _forward(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module,
                optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               use_amp: bool) -> tuple[float, torch.Tensor]:
-    """One forward + backward + optimizer step; returns (loss, detached outputs)."""
+               use_amp: bool, mix: tuple[float, torch.Tensor] | None = None) -> tuple[float, torch.Tensor]:
+    """One forward + backward + optimizer step; returns (loss, detached outputs).
+
+    ``mix``: ``(weight, permutation)``: the batch is ``weight * x + (1 - weight)
+    * x[permutation]`` and the loss is mixed with the same weight (mixup).
+    """
     optimizer.zero_grad(set_to_none=True)
+    if mix is not None:
+        weight, order = mix
+        x = weight * x + (1.0 - weight) * x[order]
     with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=use_amp):
         out = model(x)
-        loss = loss_fn(out, y)
+        loss = loss_fn(out, y) if mix is None else weight * loss_fn(out, y) + (1.0 - weight) * loss_fn(out, y[order])
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
@@ -375,9 +389,13 @@ def _run_epoch(model, loader, loss_fn, optimizer, scaler, use_amp, device, cfg, 
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not cfg.progress)
+    mixing = None if cfg.mixup is None else np.random.default_rng([cfg.seed, epoch, 0x6D6978])  # "mix"
     for x, y in bar:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss, out = train_step(model, x, y, loss_fn, optimizer, scaler, use_amp)
+        mix = None
+        if mixing is not None:
+            mix = (float(mixing.beta(cfg.mixup, cfg.mixup)), torch.from_numpy(mixing.permutation(len(y))).to(device))
+        loss, out = train_step(model, x, y, loss_fn, optimizer, scaler, use_amp, mix)
         if averaged is not None:
             averaged.update_parameters(model)
         total_loss += loss * len(y)
@@ -655,7 +673,7 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
 
     # settings added later enter the key only when used, so earlier trainings keep their keys
     settings = {k: v for k, v in config.to_dict().items()
-                if k not in ("sampler", "lr_schedule", "ema_decay") or v is not None}
+                if k not in ("sampler", "lr_schedule", "ema_decay", "mixup") or v is not None}
     return content_key(CHECKPOINT_FORMAT, CPU_NUMERICS, settings, type(model).registry_name,
                        to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 

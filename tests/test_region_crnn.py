@@ -101,15 +101,15 @@ def test_region_task_takes_its_centres_from_the_training_tunes_only():
     place = PLACES.iloc[codes].reset_index(drop=True)
     tunes = pd.DataFrame({"tune_id": [f"t{i:02d}" for i in range(90)], "split": ["train"] * 60 + ["val"] * 30,
                           "lat": place["lat"], "lon": place["lon"], "country": place["country"], "region": place["region"]})
-    task = region_crnn.region_task(tunes)
+    task = regions.region_task(tunes)
     assert task.names == sorted(PLACES["region"])
     assert [task.names[c] for c in task.codes] == tunes["region"].tolist()
     assert task.shares.loc["Saxony", "Germany"] == 1.0
     moved = tunes.copy()
     val = moved["split"] == "val"
     moved.loc[val, ["lat", "lon"]] = [-40.0, 170.0]  # validation tunes elsewhere: the centres stay
-    again = region_crnn.region_task(moved)
+    again = regions.region_task(moved)
     pd.testing.assert_frame_equal(again.centroids, task.centroids)
     pd.testing.assert_frame_equal(again.shares, task.shares)
     moved.loc[~val & (moved["region"] == "Saxony"), "lat"] += 2.0  # a training tune moves its centre
-    assert not region_crnn.region_task(moved).centroids.equals(task.centroids)
+    assert not regions.region_task(moved).centroids.equals(task.centroids)

@@ -292,6 +292,41 @@ def test_new_training_settings_leave_earlier_training_keys_alone():
     assert training_key(tiny_config(sampler="balanced"), tiny_crnn(), ds, None) != base
     assert training_key(tiny_config(ema_decay=None), tiny_crnn(), ds, None) == base
     assert training_key(tiny_config(ema_decay=0.99), tiny_crnn(), ds, None) != base
+    assert training_key(tiny_config(mixup=None), tiny_crnn(), ds, None) == base
+    assert training_key(tiny_config(mixup=0.2), tiny_crnn(), ds, None) != base
+
+
+def test_mixup_mixes_inputs_and_loss_alike_and_is_seeded():
+    from musicgeo_utils.training import train_step
+
+    with pytest.raises(ValueError, match="mixup"):
+        tiny_config(mixup=0.0)
+    with pytest.raises(ValueError, match="mixup"):
+        tiny_config(task="regress", mixup=0.2)
+    seen = []
+
+    class Probe(nn.Module):  # records its input; the outputs depend on it linearly
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(2))
+
+        def forward(self, x):
+            seen.append(x.clone())
+            return x.flatten(1)[:, :2] * self.w
+
+    x, y = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
+    probe, loss_fn = Probe(), nn.CrossEntropyLoss()
+    loss, _ = train_step(probe, x, y, loss_fn, torch.optim.SGD(probe.parameters(), lr=0.0),
+                         torch.amp.GradScaler("cpu", enabled=False), False, mix=(0.7, torch.tensor([1, 0])))
+    mixed = torch.tensor([[0.7, 0.3], [0.3, 0.7]])
+    assert torch.allclose(seen[0], mixed)
+    expected = 0.7 * loss_fn(mixed, y) + 0.3 * loss_fn(mixed, y[[1, 0]])
+    assert loss == pytest.approx(float(expected))
+    model_a, hist_a = fit_tiny(0, mixup=0.2)
+    model_b, hist_b = fit_tiny(0, mixup=0.2)
+    model_c, _ = fit_tiny(0)
+    assert state_equal(model_a, model_b) and hist_a.frame["train_loss"].equals(hist_b.frame["train_loss"])
+    assert not state_equal(model_a, model_c)
 
 
 def test_fit_learns_and_sets_normalisation_from_training_set():
