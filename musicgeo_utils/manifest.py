@@ -56,7 +56,8 @@ def build_manifest(seed: int = 0, use_cache: bool = True, collections=None) -> M
     tunes["split"] = splits.assign_splits(tunes, seed=seed)
     write_parquet(pairs_path, matches.pairs)
     write_parquet(tunes_path, tunes)
-    return Manifest(tunes, parsed.notes, parsed.skips, matches.pairs)
+    # read back, so a fresh build and a cached one hand out the same tables, dtypes included
+    return Manifest(pd.read_parquet(tunes_path), parsed.notes, parsed.skips, pd.read_parquet(pairs_path))
 
 
 def load_profile(profile: str = "small", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

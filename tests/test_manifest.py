@@ -25,7 +25,8 @@ def test_manifest_is_read_from_cache_and_rebuilt_when_a_tune_changes(tmp_path, m
     first = manifest.build_manifest(seed=0)
     again = manifest.build_manifest(seed=0)
     assert len(matched) == 1  # the second read the cache
-    pd.testing.assert_frame_equal(again.tunes, first.tunes, check_dtype=False)  # split: object, read back as str
+    pd.testing.assert_frame_equal(again.tunes, first.tunes)  # dtypes too: a fresh build is read back
+    pd.testing.assert_frame_equal(again.pairs, first.pairs)
     served["corpus"] = _corpus(shift=1)  # same tune ids, one tune's notes changed (e.g. a new parser version)
     changed = manifest.build_manifest(seed=0)
     assert len(matched) == 2
