@@ -22,8 +22,14 @@ Threads: every public function here computes with one BLAS/OpenMP thread
 (:func:`one_blas_thread`). A threaded BLAS splits its sums by thread count, so
 the same clip's mel spectrogram differed in the last bits between a process
 with two BLAS threads and one with one (up to 7.6e-6 dB); with one thread
-everywhere, a notebook's cache, a worker process, a dask worker and
-``predict`` get the same bits. Parallelism comes from worker processes.
+everywhere, a notebook's cache, a worker process, a dask worker process and
+``predict`` get the same bits. Threads of one process are another matter:
+with numpy's OpenBLAS (0.3.31), once one thread has set the thread count,
+a limit set from another thread is not seen there (``threadpool_info``
+still reports two), so a dask worker *thread* in a process that extracted
+before may compute with two BLAS threads (CI saw 2 ulp in 24 MFCC values
+of one clip). Dask workers for this package run single-threaded processes
+(README, "A large collection on a Dask cluster"). Parallelism comes from worker processes.
 
 Many clips at once, cached and in parallel: :mod:`musicgeo_utils.extraction`.
 """

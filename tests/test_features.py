@@ -18,9 +18,9 @@ PARAMS = FeatureParams()
 def assert_same_features(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     """The same clips and features to float32 rounding.
 
-    Across threads and processes the BLAS may split a matrix product differently
-    (CI once saw 2 ulp in the MFCCs of one clip on a dask thread), so paths are compared
-    to a few ulp, never bit for bit; a wrong clip, order or parameter is far outside it.
+    A dask worker thread in this process may not get the one-BLAS-thread limit (see the
+    features module docstring: CI once saw 2 ulp in the MFCCs of one clip), so paths are
+    compared to a few ulp, never bit for bit; a wrong clip, order or parameter is far outside it.
     """
     assert list(actual.index) == list(expected.index) and list(actual.columns) == list(expected.columns)
     np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-5)
