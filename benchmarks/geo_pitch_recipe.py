@@ -15,7 +15,9 @@ Recipes:
 - ``patience 2`` (notebook 04 until 2026-12-05): constant learning rate, stop after 2 epochs
   without a lower validation loss;
 - ``patience 6, cosine`` (notebook 04 since): the learning rate falls along a half cosine over the
-  epochs, stop after 6 epochs without a lower validation loss.
+  epochs, stop after 6 epochs without a lower validation loss;
+- ``patience 6, cosine, balanced sampler``: the same, with every region drawn equally often
+  instead of a cross-entropy weighted by inverse region frequency (``--recipes`` to add it).
 
 Run after ``make report`` (reads notebook 04's caches and its style pitch CRNN; about 8 minutes per
 training seed on 2 cores): ``python benchmarks/geo_pitch_recipe.py [--train-seeds 0 1 2]``.
@@ -34,7 +36,8 @@ import pandas as pd
 from musicgeo_utils import (config, geo, geoscores, meldata, pitchroll, region_crnn, regions, runs, training)
 
 #: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
-RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE}
+RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE,
+           "patience 6, cosine, balanced sampler": {**pitchroll.GEO_RECIPE, "sampler": "balanced", "class_weight": None}}
 
 
 def main(argv=None) -> None:
@@ -42,7 +45,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES)[:2], choices=list(RECIPES))
     args = parser.parse_args(argv)
     profile, seed = args.profile, args.seed
     run = runs.use("folk", "", profile, seed)

@@ -211,8 +211,8 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")}, strict=False)
     train_config = training.TrainConfig(task="classify", epochs=max(3, epochs // 2), batch_size=batch_size,
                                         crop_frames=crop_frames, seed=seed, device=device, progress=False, model="crnn",
-                                        model_kwargs=PITCH_CRNN_KWARGS, lr=1e-3, class_weight="balanced",
-                                        **{**GEO_RECIPE, **(recipe or {})})
+                                        model_kwargs=PITCH_CRNN_KWARGS, lr=1e-3,
+                                        **{"class_weight": "balanced", **GEO_RECIPE, **(recipe or {})})
     return training.fit_or_load(model, geo_roll_sets["train"], geo_roll_sets["val"], train_config, checkpoint_dir, name)
 
 
