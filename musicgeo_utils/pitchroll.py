@@ -202,7 +202,9 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     transposed crops): AdamW at 1e-3, cross-entropy weighted by inverse region
     frequency, at most half the profile's ``epochs`` (3 at least), early
     stopping on the validation loss as :data:`GEO_RECIPE` says; ``recipe``
-    overrides its entries. The checkpoint is ``checkpoint_dir/<name>-<training key>.pt``.
+    overrides its entries and may replace the class weighting (e.g.
+    ``{"sampler": "balanced", "class_weight": None}``). The checkpoint is
+    ``checkpoint_dir/<name>-<training key>.pt``.
     """
     from . import config, models, training  # torch only when a network is wanted
 
