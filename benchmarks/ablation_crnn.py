@@ -20,7 +20,9 @@ choice at a time against notebook 04's compact model:
 - ``deep-256``: the 6-block variant (slow on CPU; ``--variants`` to add it);
 - ``pitch-200``: notebook 04's pitch CRNN (:data:`pitchroll.PITCH_CRNN_KWARGS`) on
   the semitone roll of the transcribed notes, 200-frame crops (8 s), transposed
-  by up to 6 semitones in training (notebook 02's transcriptions must exist);
+  by up to 6 semitones in training (notebook 02's transcriptions must exist),
+  without the mixup notebook 04 adds (``pitch-200-mixup``); the variants below
+  change one thing against it;
 - ``pitch-200-no-transpose``: the same without the transposition;
 - ``pitch-200-wide``: the compact widths 16-32-64-64 and no input pooling;
 - ``pitch-200-cosine``: the pitch CRNN with the learning rate lowered along a
@@ -52,7 +54,8 @@ choice at a time against notebook 04's compact model:
   descriptors count in beats.
 - ``pitch-200-mixup``: the pitch CRNN trained on mixtures of two rolls of a
   batch with the loss mixed alike (``TrainConfig(mixup=0.2)``: the weight
-  drawn from Beta(0.2, 0.2)), a regulariser for small training sets.
+  drawn from Beta(0.2, 0.2)), a regulariser for small training sets: notebook
+  04's recipe (:data:`pitchroll.PITCH_MIXUP`).
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -78,7 +81,7 @@ import numpy as np
 import pandas as pd
 
 from musicgeo_utils.models import COMPACT_CRNN_KWARGS as COMPACT  # notebook 04's model
-from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH  # notebook 04's pitch CRNN
+from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH, PITCH_MIXUP  # notebook 04's pitch CRNN
 
 COSINE, SAMPLER = {"lr_schedule": "cosine"}, {"sampler": "balanced", "class_weight": None}
 EMA = {"ema_decay": 0.995}
@@ -104,7 +107,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-pcf": ({**PITCH, "pitch_class_fourier": True}, 200, False, "roll", 6),
     "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
     "beat-128": (PITCH, 128, False, "beat-roll", 6),
-    "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": 0.2}),
+    "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": PITCH_MIXUP}),
 }
 ROLL_INPUTS = ("roll", "true-roll", "beat-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",

@@ -128,7 +128,8 @@ def main(argv=None) -> None:
     n_train = int(((tunes["split"] == "train").to_numpy() & (style_codes >= 0)).sum())
     style_sets = meldata.split_datasets(tunes, feats.mel_paths, style_codes, crop_frames, args.seed)
     style_config = training.style_config(epochs=epochs, batch_size=batch_size, crop_frames=crop_frames, seed=args.seed,
-                                         model_kwargs=crnn_kwargs, device=args.device)
+                                         model_kwargs=crnn_kwargs, device=args.device,
+                                         patience=training.MEL_STYLE_PATIENCE)
     config.seed_everything(args.seed)
     (mel_model, mel_history), seconds = timed(
         training.fit_or_load, models.CRNN(len(styles), **crnn_kwargs), style_sets["train"], style_sets["val"],

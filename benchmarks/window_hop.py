@@ -56,7 +56,8 @@ def main(argv=None) -> None:
                                                  crop_frames=p["roll_crop_frames"], batch_size=p["batch_size"])
     mel_sets = meldata.split_datasets(tunes, feats.mel_paths, codes, p["crop_frames"], seed)
     mel_config = training.style_config(epochs=epochs, batch_size=p["batch_size"], crop_frames=p["crop_frames"],
-                                       seed=seed, model_kwargs=models.COMPACT_CRNN_KWARGS)
+                                       seed=seed, model_kwargs=models.COMPACT_CRNN_KWARGS,
+                                       patience=training.MEL_STYLE_PATIENCE)
     config.seed_everything(seed)
     mel_model, _ = training.fit_or_load(models.CRNN(len(styles), **models.COMPACT_CRNN_KWARGS), mel_sets["train"],
                                         mel_sets["val"], mel_config, run.models_dir(), "style-crnn")

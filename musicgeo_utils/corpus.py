@@ -8,6 +8,8 @@ music with music21's ABC translator and returns three tables (a
 tune. Parsing runs in parallel over files (joblib) and is cached per file,
 keyed by the file's bytes, the music21 version and :data:`PARSER_VERSION`, so
 an interrupted run resumes file by file and a second run only reads Parquet.
+The package ships the parsed tables of the installed corpus (:data:`SHIPPED_DIR`),
+so a fresh clone skips the parse while they match it.
 
 Notes: ``pitch`` is the MIDI number, ``onset`` and ``duration`` are in
 quarter notes (music21 ``quarterLength``), repeats as written (not unfolded).
@@ -42,6 +44,8 @@ from musicgeo_utils.cache import content_key, write_parquet
 
 #: Bump when the parsing rules change: every per-file cache is then rebuilt.
 PARSER_VERSION = 3  # 3: without reBar (one tune loses a spurious note)
+#: The three tables of a cache entry, written in this order: ``tunes`` last, its presence marks completion.
+_TABLES = ("notes", "skips", "tunes")
 
 #: Collection folder -> what it is (publication, for licence/provenance notes).
 COLLECTIONS: dict[str, str] = {
@@ -266,7 +270,7 @@ def file_key(path: Path) -> str:
 
 def _file_cache_paths(path: Path, collection: str, key: str) -> dict[str, Path]:
     return {name: config.data_path("corpus", "files", collection, f"{path.stem}-{key}.{name}.parquet")
-            for name in ("notes", "skips", "tunes")}  # tunes last: its presence marks completion
+            for name in _TABLES}
 
 
 def _read_tables(paths: dict[str, Path]) -> Corpus | None:
@@ -276,7 +280,7 @@ def _read_tables(paths: dict[str, Path]) -> Corpus | None:
 
 
 def _write_tables(paths: dict[str, Path], corpus: Corpus) -> None:
-    for name in ("notes", "skips", "tunes"):
+    for name in _TABLES:
         write_parquet(paths[name], getattr(corpus, name))
 
 
@@ -393,6 +397,24 @@ def _combine(parts: list[Corpus]) -> Corpus:
     return Corpus(tunes, notes, skips)
 
 
+#: The parsed corpus as the package ships it (``tools/ship_corpus.py`` writes it): a fresh clone reads
+#: it instead of parsing all 1,137 files with music21 (about six minutes of two cores) when its key,
+#: the same as the data folder's cache key, matches: the files' bytes, the music21 version,
+#: :data:`PARSER_VERSION` and the gazetteer. ``tests/test_corpus.py`` parses a sample of files afresh
+#: and compares them with it, and fails when the key no longer matches the installed files.
+SHIPPED_DIR = config.PACKAGE_DATA / "corpus"
+def corpus_key(collections=None) -> str:
+    """The cache key of the chosen collections' parsed tables (default: all five)."""
+    collections = list(COLLECTIONS) if collections is None else list(collections)
+    files = [p for c in collections for p in collection_files(c)]
+    return content_key(sorted(collections), [file_key(p) for p in files], geocode.tables_key())
+
+
+def shipped_paths(key: str) -> dict[str, Path]:
+    """Where the package ships the parsed corpus of cache key ``key``."""
+    return {name: SHIPPED_DIR / f"corpus-{key}.{name}.parquet" for name in _TABLES}
+
+
 def load_corpus(collections=None, n_jobs: int | None = None, use_cache: bool = True) -> Corpus:
     """Every tune of the chosen collections (default: all five), geocoded.
 
@@ -401,15 +423,18 @@ def load_corpus(collections=None, n_jobs: int | None = None, use_cache: bool = T
     the geocode columns with latitude/longitude in degrees). ``notes``:
     ``tune_id, pitch`` (MIDI), ``onset, duration`` (quarter notes), sorted by
     tune_id then onset. ``skips``: tunes that failed, with the reason.
-    ``use_cache=False`` re-parses every file (and refreshes the caches).
+    ``use_cache=False`` re-parses every file (and refreshes the caches). With
+    the cache on, a missing data-folder cache is first taken from the tables
+    the package ships (:data:`SHIPPED_DIR`) when their key matches.
     """
     collections = list(COLLECTIONS) if collections is None else list(collections)
     files = [(c, p) for c in collections for p in collection_files(c)]
-    combined_key = content_key(sorted(collections), [file_key(p) for _, p in files], geocode.tables_key())
-    paths = {name: config.data_path("corpus", f"corpus-{combined_key}.{name}.parquet")
-             for name in ("notes", "skips", "tunes")}
-    cached = _read_tables(paths) if use_cache else None
+    combined_key = corpus_key(collections)
+    paths = {name: config.data_path("corpus", f"corpus-{combined_key}.{name}.parquet") for name in _TABLES}
+    cached = (_read_tables(paths) or _read_tables(shipped_paths(combined_key))) if use_cache else None
     if cached is not None:
+        if not paths["tunes"].exists():
+            _write_tables(paths, cached)
         return cached
     corpus = _combine(_parallel_files(files, n_jobs or config.n_jobs(), use_cache))
     _write_tables(paths, corpus)

@@ -184,3 +184,36 @@ def test_parsing_without_rebar_leaves_out_the_spurious_note_rebar_adds_to_one_tu
     assert with_notation.duplicated(["pitch", "onset"]).sum() == 1  # two A5s struck at once
     assert not plain.duplicated(["pitch", "onset"]).any()
     pd.testing.assert_frame_equal(with_notation.iloc[:40], plain.iloc[:40])  # the same up to the split
+
+
+def _shipped() -> corpus.Corpus:
+    key = corpus.corpus_key()
+    shipped = corpus._read_tables(corpus.shipped_paths(key))
+    assert shipped is not None, f"no shipped corpus of key {key}: run `python tools/ship_corpus.py` and commit it"
+    return shipped
+
+
+def test_the_shipped_corpus_matches_a_fresh_parse_of_the_smallest_file_of_each_collection():
+    shipped = _shipped()
+    assert len(shipped.tunes) == 12947 and shipped.tunes["tune_id"].is_unique
+    for collection in corpus.COLLECTIONS:
+        path = min(corpus.collection_files(collection), key=lambda p: (p.stat().st_size, p.name))
+        fresh = corpus.parse_abc_file(path, collection)
+        assert not fresh.tunes.empty, path
+        rows = shipped.tunes.set_index("tune_id").loc[fresh.tunes["tune_id"]]
+        for column in ("file", "x", "title", "n_notes", "duration_quarters"):
+            assert rows[column].tolist() == fresh.tunes[column].tolist(), (path, column)
+        ours = shipped.notes[shipped.notes["tune_id"].isin(fresh.tunes["tune_id"])].reset_index(drop=True)
+        theirs = fresh.notes.sort_values(["tune_id", "onset"], kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, theirs[ours.columns].astype(ours.dtypes.to_dict()))
+
+
+def test_load_corpus_takes_the_shipped_tables_into_an_empty_data_folder(data_dir, monkeypatch):
+    shipped = _shipped()
+    monkeypatch.setattr(corpus, "parse_abc_file", lambda *a: pytest.fail("parsed although the package ships it"))
+    loaded = corpus.load_corpus()
+    pd.testing.assert_frame_equal(loaded.tunes, shipped.tunes)
+    assert sorted(p.name for p in (data_dir / "corpus").glob("*.parquet")) == sorted(
+        p.name for p in corpus.shipped_paths(corpus.corpus_key()).values())
+    monkeypatch.setattr(corpus, "SHIPPED_DIR", data_dir / "nothing shipped")  # the data folder's copy now serves
+    pd.testing.assert_frame_equal(corpus.load_corpus().notes, shipped.notes)

@@ -164,6 +164,15 @@ def test_notebook_04_trains_the_compact_crnn_the_benchmarks_measure():
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "crnn_kwargs = crnn_kwargs or models.COMPACT_CRNN_KWARGS" in code
     assert COMPACT_CRNN_KWARGS["channels"] == (16, 32, 64, 64)
+    # the mel CRNN stops on the patience the benchmarks use (training.MEL_STYLE_PATIENCE), the pitch CRNN on 6
+    assert assignments["mel_patience"] is None
+    assert "mel_patience = mel_patience or training.MEL_STYLE_PATIENCE" in code and "patience=mel_patience" in code
+    from musicgeo_utils import training
+
+    mel = training.style_config(epochs=1, batch_size=4, crop_frames=8, seed=0, model_kwargs=COMPACT_CRNN_KWARGS,
+                                patience=training.MEL_STYLE_PATIENCE)
+    assert (mel.patience, training.style_config(epochs=1, batch_size=4, crop_frames=8, seed=0,
+                                                model_kwargs=COMPACT_CRNN_KWARGS).patience) == (3, 6)
 
 
 def _roll(pitches, rows=60, frames=40):

@@ -1,4 +1,6 @@
 """The semitone roll of transcribed notes and the transposition augmentation that goes with it."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,9 +118,10 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkey
                                   shift_bins=pitchroll.MAX_TRANSPOSE)
     model, history, cfg = pitchroll.fit_style_crnn(sets, 2, tmp_path, epochs=1, seed=0, crop_frames=40, batch_size=4)
     assert cfg.model_kwargs == pitchroll.PITCH_CRNN_KWARGS and cfg.monitor == "val_macro_f1"
-    # the same recipe as notebook 04's mel CRNN: only the network and its crops differ
-    assert cfg == training.style_config(epochs=1, batch_size=4, crop_frames=40, seed=0,
-                                        model_kwargs=pitchroll.PITCH_CRNN_KWARGS)
+    # the recipe of notebook 04's mel CRNN but for the network, its crops, mixup and the patience (6 here, 3 there)
+    assert cfg == dataclasses.replace(training.style_config(epochs=1, batch_size=4, crop_frames=40, seed=0,
+                                                            model_kwargs=pitchroll.PITCH_CRNN_KWARGS),
+                                      mixup=pitchroll.PITCH_MIXUP)
     branch = pitchroll.PITCH_CRNN_KWARGS.get("pitch_class_fourier", False)
     assert model.hparams.get("pitch_class_fourier", False) == branch
     assert history.checkpoint.startswith("pitch-crnn-") and (tmp_path / history.checkpoint).exists()
