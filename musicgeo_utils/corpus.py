@@ -403,6 +403,8 @@ def _combine(parts: list[Corpus]) -> Corpus:
 #: :data:`PARSER_VERSION` and the gazetteer. ``tests/test_corpus.py`` parses a sample of files afresh
 #: and compares them with it, and fails when the key no longer matches the installed files.
 SHIPPED_DIR = config.PACKAGE_DATA / "corpus"
+
+
 def corpus_key(collections=None) -> str:
     """The cache key of the chosen collections' parsed tables (default: all five)."""
     collections = list(COLLECTIONS) if collections is None else list(collections)
