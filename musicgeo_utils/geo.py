@@ -127,26 +127,28 @@ def spherical_mean(lat, lon, weights=None, on_zero: str = "raise"):
 
 
 def _log_map(base: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Tangent vectors at unit vector ``base`` pointing to ``points``, length = angle (rad).
+    """Tangent vectors at each unit vector of ``base`` (``(n, 3)``) pointing to ``points`` (``(m, 3)``):
+    shape ``(n, m, 3)``, length = angle (rad).
 
     The direction to an exact antipode is undefined; such points get a zero
     vector (they pull equally in every direction).
     """
-    cos_angle = np.clip(points @ base, -1.0, 1.0)
+    cos_angle = np.clip(base @ points.T, -1.0, 1.0)
     angle = np.arccos(cos_angle)
-    perp = points - cos_angle[:, None] * base
-    perp_len = np.linalg.norm(perp, axis=1)
+    perp = points[None, :, :] - cos_angle[:, :, None] * base[:, None, :]
+    perp_len = np.linalg.norm(perp, axis=2)
     scale = np.divide(angle, perp_len, out=np.zeros_like(angle), where=perp_len > 1e-15)
-    return perp * scale[:, None]
+    return perp * scale[:, :, None]
 
 
 def _exp_map(base: np.ndarray, tangent: np.ndarray) -> np.ndarray:
-    """Point reached from unit vector ``base`` along the great circle of ``tangent``."""
-    length = np.linalg.norm(tangent)
-    if length < 1e-15:
-        return base
-    point = np.cos(length) * base + np.sin(length) * tangent / length
-    return point / np.linalg.norm(point)
+    """Points reached from the unit vectors ``base`` (``(n, 3)``) along the great circles of ``tangent``."""
+    length = np.linalg.norm(tangent, axis=1, keepdims=True)
+    moving = length[:, 0] >= 1e-15
+    safe = np.where(moving[:, None], length, 1.0)
+    point = np.cos(length) * base + np.sin(length) * tangent / safe
+    point = point / np.linalg.norm(point, axis=1, keepdims=True)
+    return np.where(moving[:, None], point, base)
 
 
 def _sum_distance_rad(xyz: np.ndarray, w: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -182,23 +184,44 @@ def _start_point(xyz: np.ndarray, w: np.ndarray, max_candidates: int = 2000) -> 
     return candidates[np.argmin(_sum_distance_rad(xyz, w, candidates))]
 
 
-def _weiszfeld_step(y: np.ndarray, xyz: np.ndarray, w: np.ndarray) -> np.ndarray | None:
-    """Tangent step of one Weiszfeld iteration at ``y``; ``None`` if ``y`` is optimal.
+def _weiszfeld_step(y: np.ndarray, xyz: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tangent steps of one Weiszfeld iteration at each row of ``y`` (``(n, 3)``), the points ``xyz``
+    weighted by the rows of ``w`` (``(n, m)``) -> ``(step, optimal)``.
 
-    Where ``y`` coincides with a data point, the Vardi & Zhang (2000) rule
-    applies: ``y`` is the minimiser when the pull of the other points does not
-    exceed that point's weight.
+    Where a row of ``y`` coincides with a point of positive weight, the Vardi
+    & Zhang (2000) rule applies: ``y`` is the minimiser (``optimal``, step 0)
+    when the pull of the other points does not exceed that point's weight.
     """
     tangents = _log_map(y, xyz)
-    dist = np.linalg.norm(tangents, axis=1)
-    at_point = dist < 1e-12
-    inv = np.divide(w, dist, out=np.zeros_like(dist), where=~at_point)
-    pull = (tangents * inv[:, None]).sum(axis=0)
-    if np.any(at_point):
-        if np.linalg.norm(pull) <= w[at_point].sum():
-            return None
-        return pull / inv.sum() * (1.0 - w[at_point].sum() / np.linalg.norm(pull))
-    return pull / inv.sum()
+    dist = np.linalg.norm(tangents, axis=2)
+    near = dist < 1e-12
+    at_point = near & (w > 0)
+    inv = np.divide(w, dist, out=np.zeros_like(dist), where=~near)
+    pull = (tangents * inv[:, :, None]).sum(axis=1)
+    pull_len = np.linalg.norm(pull, axis=1)
+    held = (w * at_point).sum(axis=1)
+    on_point = at_point.any(axis=1)
+    optimal = on_point & (pull_len <= held)
+    total = inv.sum(axis=1)
+    shrink = np.where(on_point & ~optimal, 1.0 - held / np.where(pull_len > 0, pull_len, 1.0), 1.0)
+    step = pull / np.where(total > 0, total, 1.0)[:, None] * shrink[:, None]
+    return np.where(optimal[:, None], 0.0, step), optimal
+
+
+def _weiszfeld(y: np.ndarray, xyz: np.ndarray, w: np.ndarray, tol_rad: float, max_iter: int) -> np.ndarray:
+    """Spherical Weiszfeld iterations from the starts ``y`` (``(n, 3)``), row ``i`` weighted by ``w[i]``.
+
+    Each row stops on its own: when it is optimal or its step is shorter than ``tol_rad``.
+    """
+    y = y.copy()
+    active = np.arange(len(y))
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        step, optimal = _weiszfeld_step(y[active], xyz, w[active])
+        y[active] = _exp_map(y[active], step)
+        active = active[~(optimal | (np.linalg.norm(step, axis=1) < tol_rad))]
+    return y
 
 
 def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int = 500):
@@ -218,16 +241,44 @@ def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int
     ``(lat, lon)`` as floats.
     """
     xyz, w = _unique_points(lat, lon, weights)
-    y = _start_point(xyz, w)
-    tol_rad = tol_km / EARTH_RADIUS_KM
-    for _ in range(max_iter):
-        step = _weiszfeld_step(y, xyz, w)
-        if step is None:
-            break
-        y = _exp_map(y, step)
-        if np.linalg.norm(step) < tol_rad:
-            break
-    return xyz_to_latlon(y)
+    y = _weiszfeld(_start_point(xyz, w)[None, :], xyz, w[None, :], tol_km / EARTH_RADIUS_KM, max_iter)
+    return xyz_to_latlon(y[0])
+
+
+def _geometric_medians(lat, lon, weights: np.ndarray, tol_km: float = 0.01, max_iter: int = 500):
+    """:func:`geometric_median` of the same points under each row of ``weights`` (``(n, points)``), at once.
+
+    The same start rule and iterations, vectorised over the rows (the region
+    decoding of thousands of clips); returns ``(lat, lon)`` arrays.
+    """
+    lat, lon = check_latlon(lat, lon)
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape[1] != lat.size:
+        raise ValueError(f"weights must have shape (n, {lat.size}), got {w.shape}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and non-negative")
+    if len(w) and not np.all(w.sum(axis=1) > 0):
+        raise ValueError(f"{int(np.sum(~(w.sum(axis=1) > 0)))} row(s) of weights sum to zero: the median is undefined")
+    pairs, inverse = np.unique(np.column_stack([lat, lon]), axis=0, return_inverse=True)
+    xyz = latlon_to_xyz(pairs[:, 0], pairs[:, 1])
+    merged = np.zeros((len(w), len(pairs)))
+    np.add.at(merged.T, inverse.ravel(), w.T)
+    # the start: the spherical mean direction, or the data point of least total distance (ties: heaviest first)
+    cost = merged @ np.arccos(np.clip(xyz @ xyz.T, -1.0, 1.0))
+    cost = np.where(merged > 0, cost, np.inf)
+    order = np.argsort(-merged, axis=1, kind="stable")
+    best = order[np.arange(len(w)), np.argmin(np.take_along_axis(cost, order, axis=1), axis=1)]
+    start = xyz[best]
+    mean = merged @ xyz
+    mean_len = np.linalg.norm(mean, axis=1)
+    use_mean = mean_len > 1e-9
+    mean_dir = mean / np.where(use_mean, mean_len, 1.0)[:, None]
+    mean_cost = (np.arccos(np.clip(mean_dir @ xyz.T, -1.0, 1.0)) * merged).sum(axis=1)
+    use_mean &= mean_cost <= cost[np.arange(len(w)), best]
+    start = np.where(use_mean[:, None], mean_dir, start)
+    y = _weiszfeld(start, xyz, merged, tol_km / EARTH_RADIUS_KM, max_iter)
+    lat_out, lon_out = xyz_to_latlon(y) if len(y) else (np.empty(0), np.empty(0))
+    return np.atleast_1d(lat_out), np.atleast_1d(lon_out)
 
 
 def medoid_index(lat, lon, weights=None, chunk: int = 2048) -> int:
@@ -308,9 +359,7 @@ def decode_region_probabilities(proba, centroid_lat, centroid_lon, decoding: str
         raise ValueError(f"decoding must be one of {REGION_DECODINGS}, not {decoding!r}")
     proba = np.atleast_2d(np.asarray(proba, dtype=float))
     if decoding == "median":
-        points = [geometric_median(centroid_lat, centroid_lon, weights=row) for row in proba]
-        lat, lon = (np.array(v, dtype=float) for v in zip(*points)) if points else (np.empty(0), np.empty(0))
-        return lat, lon
+        return _geometric_medians(centroid_lat, centroid_lon, proba)
     centroids = latlon_to_xyz(centroid_lat, centroid_lon)
     top = centroids[np.argmax(proba, axis=1)]
     if decoding == "top":

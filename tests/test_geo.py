@@ -126,6 +126,25 @@ def test_median_decoding_has_the_least_expected_distance():
         geo.decode_region_probabilities(proba, lat, lon, "mode")
 
 
+def test_median_decoding_of_many_rows_is_each_rows_geometric_median():
+    # The decoding runs every row at once; each row must be what geometric_median gives on its own,
+    # with zero probabilities, a region listed twice and a row that puts all its mass on one region.
+    rng = np.random.default_rng(5)
+    lat, lon = rng.uniform(-50, 65, 12), rng.uniform(-170, 170, 12)
+    lat[3], lon[3] = lat[2], lon[2]
+    proba = rng.dirichlet(np.full(12, 0.3), size=40)
+    proba[::5, :6] = 0.0
+    proba[7] = np.eye(12)[9]
+    d_lat, d_lon = geo.decode_region_probabilities(proba, lat, lon, "median")
+    single = np.array([geo.geometric_median(lat, lon, weights=row) for row in proba])
+    assert geo.great_circle_km(d_lat, d_lon, single[:, 0], single[:, 1]).max() < 1e-6
+    assert (d_lat[7], d_lon[7]) == pytest.approx((lat[9], lon[9]), abs=1e-9)
+    with pytest.raises(ValueError, match="sum to zero"):
+        geo.decode_region_probabilities(np.zeros((2, 12)), lat, lon, "median")
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        geo.decode_region_probabilities(np.full((1, 12), np.nan), lat, lon, "median")
+
+
 def test_coordinate_labels_and_nearest_point():
     labels = geo.coordinate_labels([51.5, 51.50001, -0.0], [-0.12, -0.12, 10.0])
     assert labels[0] == labels[1] == "51.5000,-0.1200" and labels[2] == "0.0000,10.0000"
