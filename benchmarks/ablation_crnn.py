@@ -56,6 +56,11 @@ choice at a time against notebook 04's compact model:
   batch with the loss mixed alike (``TrainConfig(mixup=0.2)``: the weight
   drawn from Beta(0.2, 0.2)), a regulariser for small training sets: notebook
   04's recipe (:data:`pitchroll.PITCH_MIXUP`).
+- ``pitch-200-mixup-corpus``: notebook 04's recipe with more training tunes:
+  besides the profile's transcribed training clips, up to the profile's
+  ``score_tunes_per_style`` training-split tunes per style that the
+  profile does not render, read as the roll of the notes the renderer would
+  play (:func:`pitchroll.with_corpus_tunes`); validation and test as before.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -108,21 +113,24 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-true-notes": (PITCH, 200, False, "true-roll", 6),
     "beat-128": (PITCH, 128, False, "beat-roll", 6),
     "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": PITCH_MIXUP}),
+    "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
 }
-ROLL_INPUTS = ("roll", "true-roll", "beat-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
+ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
 
 
-def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=None) -> dict:
+def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=None, extra=None) -> dict:
     """One variant; ``inputs``: {"mel": mel paths, "roll" / "true-roll": semitone rolls of the transcribed
     / the true notes}, each indexed by tune id;
     ``seed``: the training's (initial weights, crops, transpositions, batch order); ``patience``: early
     stopping on validation macro-F1 after this many epochs without a gain (``None``: every variant runs
-    all ``epochs``, so their times compare)."""
+    all ``epochs``, so their times compare); ``extra``: {input: (tunes, codes)} for an input whose
+    training set reaches beyond the profile's tunes ("corpus-roll")."""
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
+    tunes, codes = (extra or {}).get(source, (tunes, codes))
     recipe = dict(changes[0]) if changes else {}
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
                                   stretch=recipe.pop("stretch", 1.0),  # rolls scored over notebook 04's windows
@@ -180,13 +188,20 @@ def main(argv=None) -> None:
         inputs["true-roll"] = pitchroll.clip_rolls(true_notes, tunes["tune_id"], seconds)
         inputs["beat-roll"] = pitchroll.clip_beat_rolls(scored.heard, tunes["tune_id"], seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
+    extra = {}
+    if any(VARIANTS[name][3] == "corpus-roll" for name in args.variants):
+        both, inputs["corpus-roll"], both_codes = pitchroll.with_corpus_tunes(tunes, inputs["roll"], codes, styles,
+                                                                             args.profile, args.seed)
+        extra["corpus-roll"] = (both, both_codes)
+        print(f"corpus-roll: {len(both) - len(tunes)} more training tunes from outside the profile "
+              f"({both['style'].iloc[len(tunes):].value_counts().to_dict()})")
     train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
           f"{args.epochs} epochs per variant (early stopping: {args.patience or 'none'}), training seed {train_seed}, "
           f"{config.n_jobs()} CPU threads")
     rows = []
     for name in args.variants:
-        row = run_variant(name, tunes, inputs, codes, len(styles), args.epochs, train_seed, args.patience)
+        row = run_variant(name, tunes, inputs, codes, len(styles), args.epochs, train_seed, args.patience, extra)
         rows.append(row)
         print(f"  {name}: {row['s_per_epoch']:.1f} s/epoch, test macro-F1 {row['test_macro_f1']:.3f}", flush=True)
     table = pd.DataFrame(rows)

@@ -52,8 +52,7 @@ def main(argv=None) -> None:
     epochs = config.get_profile(profile).epochs
     crop = pitchroll.ROLL_CROP_FRAMES
     tunes, _, style_codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
-    roll_sets = meldata.split_datasets(tunes, rolls, style_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
-                                       window_hop=pitchroll.WINDOW_HOP)
+    roll_sets, _ = pitchroll.style_roll_sets(tunes, rolls, style_codes, styles, profile, seed, crop_frames=crop)
     pitch_model, _, pitch_config = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs,
                                                             seed=seed, crop_frames=crop)
     pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])

@@ -113,8 +113,8 @@ def main(argv=None) -> None:
               notes=len(heard.notes))
 
     rolls = pitchroll.clip_rolls(heard.notes, tunes["tune_id"], profile.clip_seconds)
-    roll_sets = meldata.split_datasets(tunes, rolls, style_codes, p["roll_crop_frames"], args.seed,
-                                       shift_bins=p["max_transpose"], window_hop=pitchroll.WINDOW_HOP)
+    roll_sets, _ = pitchroll.style_roll_sets(tunes, rolls, style_codes, styles, profile.name, args.seed,
+                                             crop_frames=p["roll_crop_frames"], max_transpose=p["max_transpose"])
     (pitch_model, pitch_history, _), seconds = timed(
         pitchroll.fit_style_crnn, roll_sets, len(styles), checkpoints, epochs=epochs, seed=args.seed,
         crop_frames=p["roll_crop_frames"], batch_size=batch_size, device=args.device)

@@ -35,8 +35,7 @@ def main(argv=None) -> None:
     run = runs.use("folk", "", profile, seed)
     tunes, _, style_codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
     _, scored = manifest.profile_score_features(profile, seed)  # the transcribed score (cached)
-    sets = meldata.split_datasets(tunes, rolls, style_codes, pitchroll.ROLL_CROP_FRAMES, seed,
-                                  shift_bins=pitchroll.MAX_TRANSPOSE)
+    sets, _ = pitchroll.style_roll_sets(tunes, rolls, style_codes, styles, profile, seed)
     model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), run.models_dir(),
                                                  epochs=config.get_profile(profile).epochs, seed=seed)
     print(f"style pitch CRNN: best epoch {history.best_epoch} of {len(history.frame)}")

@@ -51,7 +51,8 @@ def main(argv=None) -> None:
     epochs = config.get_profile(profile).epochs
     run = runs.use("folk", "", profile, seed)
     tunes, feats, codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
-    roll_sets = meldata.split_datasets(tunes, rolls, codes, p["roll_crop_frames"], seed, shift_bins=p["max_transpose"])
+    roll_sets, _ = pitchroll.style_roll_sets(tunes, rolls, codes, styles, profile, seed, crop_frames=p["roll_crop_frames"],
+                                             max_transpose=p["max_transpose"])
     pitch_model, _, _ = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs, seed=seed,
                                                  crop_frames=p["roll_crop_frames"], batch_size=p["batch_size"])
     mel_sets = meldata.split_datasets(tunes, feats.mel_paths, codes, p["crop_frames"], seed)

@@ -117,10 +117,13 @@ class Profile:
     epochs: int
     #: Fewest training items for a style (or genre) to be one of the style models' classes.
     min_train_per_class: int = 30
+    #: Most training-split tunes per style outside the sample that the pitch CRNN also reads as scores
+    #: (:func:`pitchroll.corpus_training_rolls`; folk corpus only, 0: none).
+    score_tunes_per_style: int = 0
 
 
 PROFILES = {
-    "small": Profile("small", per_stratum=300, clip_seconds=10.0, epochs=30),
+    "small": Profile("small", per_stratum=300, clip_seconds=10.0, epochs=30, score_tunes_per_style=500),
     "full": Profile("full", per_stratum=None, clip_seconds=30.0, epochs=60),
     # A quick look, and the chain on a tiny dataset copy (tools/make_tiny_datasets.py).
     "tiny": Profile("tiny", per_stratum=20, clip_seconds=6.0, epochs=4, min_train_per_class=3),

@@ -10,7 +10,9 @@ frame, :data:`SUSTAIN` while it sounds, 0 elsewhere. Notes outside the range
 move by octaves into it. The network that reads it
 (:data:`PITCH_CRNN_KWARGS`) never pools the pitch axis before its global
 maximum, and trains with transposed crops (``MelDataset(shift_bins=...)``),
-so its answer hardly depends on the key. A clip is scored over windows
+so its answer hardly depends on the key. Besides the profile's clips it learns
+from training-split tunes the profile does not render, read as the rolls of
+the notes a render would play (:func:`with_corpus_tunes`, :func:`style_roll_sets`). A clip is scored over windows
 :data:`WINDOW_HOP` frames apart, their logits averaged. :func:`fit_style_crnn` is notebook
 04's training of it, in one place for the notebook and the benchmarks.
 """
@@ -154,6 +156,91 @@ def style_task_inputs(profile: str = "small", seed: int = 0):
                                                          config.get_profile(profile).clip_seconds)
 
 
+def corpus_training_rolls(profile: str = "small", seed: int = 0, per_style: int | None = None,
+                          styles=None) -> tuple[pd.DataFrame, pd.Series]:
+    """``(tunes, rolls)``: training-split tunes of the corpus that the profile leaves out, as true-note rolls.
+
+    The profile renders a balanced sample of the corpus; the other usable
+    tunes of the *training* split (never validation or test: the split is the
+    manifest's, per tune family) cost no audio to read as a score. Each is
+    drawn an instrument, tempo and transposition exactly as a rendered clip
+    would be (:func:`render.draw_augmentation` with ``seed``), and its roll is
+    that of the notes the renderer would play in the profile's clip
+    (:func:`transcription_eval.reference_notes`, looping included), so it reads
+    like a clip's transcription without one. The README's ablation found the
+    pitch CRNN scores the same trained on true or on transcribed notes. At most
+    ``per_style`` tunes per style (a seeded sample; default: the profile's
+    ``score_tunes_per_style``), only ``styles`` when given.
+    ``tunes`` has the manifest's columns with ``split == "train"``, in the
+    order of ``rolls`` (indexed by tune id).
+    """
+    from . import config, manifest, render, splits, transcription_eval
+
+    if per_style is None:
+        per_style = config.get_profile(profile).score_tunes_per_style
+    built = manifest.build_manifest(seed=seed)
+    profiled, _ = manifest.load_profile(profile, seed)
+    pool = built.tunes[splits.usable(built.tunes) & (built.tunes["split"] == "train")
+                       & ~built.tunes["tune_id"].isin(profiled["tune_id"])]
+    if styles is not None:
+        pool = pool[pool["style"].isin(list(styles))]
+    rng = np.random.default_rng(seed)
+    pool = (pool.assign(_key=rng.random(len(pool))).sort_values("_key").groupby("style", sort=True)
+            .head(per_style).drop(columns="_key").sort_values("tune_id", ignore_index=True))
+    params = manifest.render_params(profile)
+    draws = render.draw_augmentation(pool["tune_id"], seed, params)
+    true_notes = transcription_eval.reference_notes(draws, built.notes[built.notes["tune_id"].isin(pool["tune_id"])],
+                                                    params)
+    true_notes = true_notes.assign(duration_s=true_notes["offset_s"] - true_notes["onset_s"])
+    pool = pool[pool["tune_id"].isin(true_notes["clip_id"])].reset_index(drop=True)  # the renderer refuses none here
+    return pool, clip_rolls(true_notes, pool["tune_id"], params.clip_seconds)
+
+
+def with_corpus_tunes(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small",
+                      seed: int = 0, per_style: int | None = None):
+    """``(tunes, rolls, codes)`` of the profile's clips followed by :func:`corpus_training_rolls`'s tunes.
+
+    What notebook 04's style pitch CRNN trains on (folk corpus): ``tunes``
+    (``tune_id, split, style``), the rolls of the transcribed clips and their
+    style ``codes`` (class codes in the order of ``styles``), extended by the
+    training-split tunes the profile does not render, as true-note rolls, with
+    the codes of their styles; validation and test are the profile's alone.
+    ``per_style`` 0 adds none (default: the profile's ``score_tunes_per_style``).
+    """
+    from . import config
+
+    per_style = config.get_profile(profile).score_tunes_per_style if per_style is None else per_style
+    if per_style <= 0:
+        return tunes, rolls, np.asarray(codes)
+    more, more_rolls = corpus_training_rolls(profile, seed, per_style=per_style, styles=styles)
+    columns = ["tune_id", "split", "style"]
+    both = pd.concat([tunes[columns], more[columns]], ignore_index=True)
+    more_codes = more["style"].map({name: code for code, name in enumerate(styles)}).to_numpy(int)
+    return both, pd.concat([rolls, more_rolls]), np.concatenate([np.asarray(codes), more_codes])
+
+
+def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small", seed: int = 0, *,
+                    folk: bool = True, per_style: int | None = None, crop_frames: int = ROLL_CROP_FRAMES,
+                    max_transpose: int = MAX_TRANSPOSE) -> tuple[dict, int]:
+    """Notebook 04's datasets of the style pitch CRNN -> ``(sets, n_scores)``.
+
+    ``meldata.split_datasets`` of the profile's clips (``rolls`` of their
+    transcribed notes, style ``codes`` in the order of ``styles``), transposed
+    training crops of ``crop_frames``, windows :data:`WINDOW_HOP` apart; on the
+    folk corpus (``folk``) the training set also holds :func:`with_corpus_tunes`'s
+    tunes read as scores, ``n_scores`` of them. The benchmarks that load
+    notebook 04's network by its training key build its data here too.
+    """
+    from . import meldata
+
+    own = len(tunes)
+    if folk:
+        tunes, rolls, codes = with_corpus_tunes(tunes, rolls, codes, styles, profile, seed, per_style)
+    sets = meldata.split_datasets(tunes, rolls, codes, crop_frames, seed, shift_bins=max_transpose,
+                                  window_hop=WINDOW_HOP)
+    return sets, len(tunes) - own
+
+
 def uniform_stats(rolls) -> tuple[np.ndarray, np.ndarray]:
     """One mean and standard deviation over every value of the training rolls, repeated per row.
 
@@ -170,8 +257,9 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
                    crop_frames: int = ROLL_CROP_FRAMES, batch_size: int = 32, device: str | None = None):
     """Notebook 04's style pitch CRNN, trained (or loaded by its training key) -> ``(model, history, config)``.
 
-    ``roll_sets``: ``meldata.split_datasets`` of the clips' rolls with
-    ``crop_frames`` and ``shift_bins=MAX_TRANSPOSE``. The recipe: AdamW at
+    ``roll_sets``: :func:`style_roll_sets`'s (the clips' rolls with
+    ``crop_frames`` and ``shift_bins=MAX_TRANSPOSE``; on the folk corpus the
+    training set also holds tunes read as scores). The recipe: AdamW at
     1e-3, cross-entropy weighted by inverse class frequency, mixup
     (:data:`PITCH_MIXUP`), early stopping on
     validation macro-F1 with patience 6, initial weights from ``seed``, one

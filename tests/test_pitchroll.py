@@ -104,6 +104,7 @@ def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
     params = parameter_defaults(Path(__file__).resolve().parents[1] / "notebooks" / "04_crnn_training.ipynb")
     assert params["roll_crop_frames"] == pitchroll.ROLL_CROP_FRAMES
     assert params["max_transpose"] == pitchroll.MAX_TRANSPOSE
+    assert params["score_tunes_per_style"] is None  # the profile's, as pitchroll.style_roll_sets takes by default
 
 
 def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkeypatch):
@@ -170,3 +171,46 @@ def test_clip_beat_rolls_fall_back_to_a_tempo_without_beats():
     per_second = 4 * np.array([pitchroll.FALLBACK_BPM, 100.0, pitchroll.FALLBACK_BPM]) / 60
     assert [r.shape[1] for r in rolls] == [int(np.ceil(3.0 * f)) for f in per_second]
     assert rolls["a"].sum() > 0 and rolls["b"].sum() == 0 and rolls["c"].sum() == 0
+
+
+def _tiny_manifest():
+    """Twelve tunes of two styles in three splits, each with 20 notes (usable: geocoded, >= 16 notes)."""
+    tunes = pd.DataFrame({"tune_id": [f"t{i:02d}" for i in range(12)], "style": ["air", "jig"] * 6,
+                          "lat": 50.0, "n_notes": 20, "split": ["train"] * 8 + ["val", "val", "test", "test"]})
+    notes_table = pd.DataFrame({"tune_id": np.repeat(tunes["tune_id"], 20).to_numpy(),
+                                "pitch": np.tile(np.arange(60, 80), 12), "onset": np.tile(np.arange(20.0), 12),
+                                "duration": 1.0})
+    return tunes, notes_table
+
+
+def test_training_tunes_outside_the_profile_become_true_note_rolls(monkeypatch):
+    from musicgeo_utils import manifest, render
+
+    tunes, notes_table = _tiny_manifest()
+    profiled = tunes[tunes["tune_id"].isin(["t00", "t01", "t08", "t10"])]
+    monkeypatch.setattr(manifest, "build_manifest", lambda seed: manifest.Manifest(tunes, notes_table, None, None))
+    monkeypatch.setattr(manifest, "load_profile", lambda profile, seed: (profiled, None))
+    more, rolls = pitchroll.corpus_training_rolls("small", 0, per_style=2)
+    # training split only, never a profiled tune, at most two per style
+    assert set(more["split"]) == {"train"} and not set(more["tune_id"]) & set(profiled["tune_id"])
+    assert more["style"].value_counts().to_dict() == {"air": 2, "jig": 2}
+    assert rolls.index.tolist() == more["tune_id"].tolist()
+    # each roll is that of the notes the renderer would play for the tune's own draw
+    params = manifest.render_params("small")
+    draw = render.draw_augmentation([more["tune_id"].iloc[0]], 0, params).iloc[0]
+    played = render.clip_notes(notes_table[notes_table["tune_id"] == draw["tune_id"]], draw["program"], draw["qpm"],
+                               draw["transpose"], params)
+    expected = pitchroll.note_roll(played.assign(duration_s=played["offset_s"] - played["onset_s"]),
+                                   params.clip_seconds)
+    np.testing.assert_array_equal(rolls.iloc[0], expected)
+    assert len(pitchroll.corpus_training_rolls("small", 0, per_style=2, styles=["jig"])[0]) == 2
+
+    # appended after the profile's clips, with their style codes; val and test untouched
+    own_rolls = pd.Series({t: np.zeros((pitchroll.N_PITCHES, 5), np.float32) for t in profiled["tune_id"]})
+    both, both_rolls, codes = pitchroll.with_corpus_tunes(profiled, own_rolls, [0, 1, 0, 1], ["air", "jig"],
+                                                          "small", 0, per_style=2)
+    assert both["tune_id"].tolist()[:4] == profiled["tune_id"].tolist() and len(both) == len(both_rolls) == 8
+    assert codes.tolist()[4:] == [{"air": 0, "jig": 1}[s] for s in both["style"].iloc[4:]]
+    assert (both["split"] != "train").sum() == (profiled["split"] != "train").sum()
+    same = pitchroll.with_corpus_tunes(profiled, own_rolls, [0, 1, 0, 1], ["air", "jig"], "small", 0, per_style=0)
+    assert same[0] is profiled and len(same[1]) == 4
