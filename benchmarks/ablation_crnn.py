@@ -67,7 +67,8 @@ choice at a time against notebook 04's compact model:
 
 One run trains every variant in turn on one machine, so their times compare;
 all numbers come from this run. Results are also written (atomically) to
-``data/results/ablation-crnn-<profile>-<seed>.csv``.
+``data/results/ablation-crnn-<profile>-<seed>.csv``, with the training seed, the patience and the
+variants in the name when they are not the defaults (so runs of other variants do not overwrite it).
 
     python benchmarks/ablation_crnn.py --epochs 12
 
@@ -213,6 +214,7 @@ def main(argv=None) -> None:
     print(table.drop(columns=["wall_s"]).round(3).to_string(index=False))
     suffix = "" if train_seed == args.seed else f"-train{train_seed}"
     suffix += f"-patience{args.patience}" if args.patience else ""
+    suffix += "" if tuple(args.variants) == DEFAULT_VARIANTS else "-" + "+".join(args.variants)  # runs don't overwrite
     out = config.data_path("results", f"ablation-crnn-{args.profile}-{args.seed}{suffix}.csv")
     with cache.atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
