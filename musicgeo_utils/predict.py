@@ -224,6 +224,9 @@ class Prediction:
     :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability``, most probable
     first; ``neighbours``: the reference tunes nearest in the style CRNN's
     penultimate space (``tune_id, style, similarity``, cosine);
+    ``n_windows``/``window_s``: the mel spectrogram's windows (the batch CSV's
+    column); ``heard_as``: per input of the CRNNs that answer (region, style,
+    embedding), its windows, their length and hop, as the first line prints;
     ``region_model``/``style_model``: the models that answered;
     ``unfamiliar``: the out-of-distribution check flagged the clip
     (``novelty``: its score, ``novelty_reason``: the statistic that made it,
@@ -249,6 +252,7 @@ class Prediction:
     duration_s: float
     embedding: np.ndarray
     top: int = 5
+    heard_as: str = ""
     unfamiliar: bool = False
     novelty: float | None = None
     novelty_reason: str = ""
@@ -301,6 +305,25 @@ class Predictor:
         if source == PITCH_ROLL:
             return crnn_outputs(model, heard.roll, int(crop_frames), self.device, window_hop)
         return crnn_outputs(model, heard.mel, int(crop_frames or self.bundle.crop_frames), self.device, window_hop)
+
+    def _windows(self, heard: Heard) -> str:
+        """What the CRNNs that answer heard: per input, its windows, their length and hop (seconds)."""
+        from . import pitchroll
+        from .meldata import window_starts
+
+        b, params = self.bundle, self.bundle.feature_params
+        used = [(card.extra.get("input", MEL), card.extra.get("crop_frames"), card.extra.get("window_hop"))
+                for card in (b.region, b.style) if card.kind == "crnn"]
+        used.append((b.embedding_input, b.embedding_crop_frames, b.embedding_window_hop))
+        parts = []
+        for source, crop, hop in dict.fromkeys(used):
+            roll = source == PITCH_ROLL
+            frames, crop = (heard.roll.shape[1], int(crop)) if roll else (heard.mel.shape[1], int(crop or b.crop_frames))
+            second = 1.0 / pitchroll.ROLL_FPS if roll else params.hop_length / params.sample_rate
+            n = len(window_starts(frames, crop, hop))
+            parts.append(f"{'pitch roll' if roll else 'mel spectrogram'}: {n} window(s) of {crop * second:.2f} s, "
+                         f"{(hop or crop // 2) * second:.2f} s apart")
+        return "; ".join(parts)
 
     def _scores(self, card, model, heard: Heard) -> np.ndarray:
         """The model's class scores for the clip: probabilities (sklearn) or averaged logits (CRNN)."""
@@ -356,7 +379,7 @@ class Predictor:
             neighbours=_neighbours(self.reference, embedding, self.n_neighbours),
             region_model=_model_label(b.region.name, b.region.features), style_model=_model_label(b.style.name, b.style.features),
             n_windows=heard.n_windows, window_s=b.crop_frames * params.hop_length / params.sample_rate,
-            duration_s=heard.duration_s, embedding=embedding, top=top, **familiarity)
+            duration_s=heard.duration_s, embedding=embedding, top=top, heard_as=self._windows(heard), **familiarity)
 
     def _novelty(self, heard: Heard, embedding: np.ndarray) -> dict:
         """The out-of-distribution check's fields of :class:`Prediction` (none without a check)."""
@@ -406,7 +429,8 @@ def _model_label(name: str, features: str) -> str:
 
 def format_prediction(pred: Prediction) -> str:
     """The answer as the text the command line prints."""
-    lines = [f"{pred.path}: {pred.duration_s:.1f} s, {pred.n_windows} window(s) of {pred.window_s:.2f} s"]
+    lines = [f"{pred.path}: {pred.duration_s:.1f} s; the CRNNs hear "
+             + (pred.heard_as or f"{pred.n_windows} window(s) of {pred.window_s:.2f} s")]
     if pred.unfamiliar:
         value = pred.novelty_statistics.get(pred.novelty_reason, float("nan"))
         typical = pred.novelty_statistics.get(f"validation median {pred.novelty_reason}", float("nan"))

@@ -428,6 +428,9 @@ def test_a_pitch_crnn_hears_the_transcribed_notes(tmp_path, clips):
     np.testing.assert_allclose(rolled.embedding, training.predict(model, MelDataset(
         [heard.roll], [0], crop_frames=50, train=False, eval_crops=CLIP_WINDOWS))[1][0], rtol=1e-6)
     assert not np.allclose(rolled.embedding, predictor.predict_heard(heard).embedding)  # not the mel CRNN's
+    # the first line says what each answering CRNN heard: 300 roll frames, windows of 50 frames 25 apart
+    first = predict.format_prediction(rolled).splitlines()[0]
+    assert "pitch roll: 11 window(s) of 2.00 s, 1.00 s apart" in first and "mel spectrogram: " in first
     for bad, message in (({**embedding, "input": "cqt"}, "embedding.input"), ({**embedding, "crop_frames": 0},
                                                                             "embedding.crop_frames")):
         with pytest.raises(predict.PredictError, match=message):
