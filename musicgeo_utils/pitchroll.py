@@ -192,7 +192,7 @@ def corpus_training_rolls(profile: str = "small", seed: int = 0, per_style: int 
     true_notes = transcription_eval.reference_notes(draws, built.notes[built.notes["tune_id"].isin(pool["tune_id"])],
                                                     params)
     true_notes = true_notes.assign(duration_s=true_notes["offset_s"] - true_notes["onset_s"])
-    pool = pool[pool["tune_id"].isin(true_notes["clip_id"])].reset_index(drop=True)  # the renderer refuses none here
+    pool = pool[pool["tune_id"].isin(true_notes["clip_id"])].reset_index(drop=True)  # a refused tune has no roll
     return pool, clip_rolls(true_notes, pool["tune_id"], params.clip_seconds)
 
 
