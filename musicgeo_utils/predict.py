@@ -29,7 +29,9 @@ answer the notebooks saved for it (a test after nbval checks this).
 How sure it is: the most probable region with its calibrated probability
 (temperature fitted on validation), the decoded point, and "uncertain" when
 less than half of the probability lies within 1,000 km of that point
-(:func:`regions.decoding_summary`'s support). Whether the clip is like the
+(:func:`regions.decoding_summary`'s support); the style probabilities with
+the style model's own temperature, also fitted on validation (absent from an
+older bundle: none). Whether the clip is like the
 music the models learned: the bundle's out-of-distribution check
 (:mod:`musicgeo_utils.novelty`, calibrated on validation) flags an unfamiliar
 clip, prints a warning with the reason and states the answer as uncertain; the
@@ -221,8 +223,8 @@ class Prediction:
     notebook decodes); ``country``: the notebooks' country answer
     (``sum_r P(r) P(country | r)``); ``support``: the calibrated probability
     within 1,000 km of the point, ``uncertain`` when under
-    :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability``, most probable
-    first; ``neighbours``: the reference tunes nearest in the style CRNN's
+    :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability`` (calibrated), most
+    probable first; ``neighbours``: the reference tunes nearest in the style CRNN's
     penultimate space (``tune_id, style, similarity``, cosine);
     ``n_windows``/``window_s``: the mel spectrogram's windows (the batch CSV's
     column); ``heard_as``: per input of the CRNNs that answer (region, style,
@@ -363,8 +365,9 @@ class Predictor:
         described = regions.decoding_summary(calibrated[None, :], b.regions, b.decoding, regions=list(b.region.classes))
         support = float(described["support"].iloc[0])
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
-        style_scores = self._scores(b.style, self.style_model, heard)
-        style_proba = training.softmax(style_scores[None, :])[0] if b.style.kind == "crnn" else style_scores
+        style_scores = self._scores(b.style, self.style_model, heard)  # a CRNN's logits, a classifier's probabilities
+        style_logits = style_scores if b.style.kind == "crnn" else calibration.log_probabilities(style_scores[None, :])[0]
+        style_proba = calibration.softmax_with_temperature(style_logits[None, :], b.style_temperature)[0]
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
                                   b.embedding_window_hop)
         params = b.feature_params

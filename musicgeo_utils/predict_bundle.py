@@ -25,7 +25,9 @@ the one notebook 05 maps. Its ``input`` is ``"mel spectrogram"`` (the default,
 windows of the bundle's ``crop_frames``) or :data:`PITCH_ROLL` (windows of its
 own ``crop_frames`` roll frames); its optional ``window_hop`` is the number of
 frames between the windows that score a clip (absent: half a window). A CRNN
-model card says the same in its ``extra``.
+model card says the same in its ``extra``. The style card's ``extra`` may hold
+a ``temperature`` fitted on validation (``style_choice``; absent: 1), which
+``predict`` applies to the style model's logits or log-probabilities.
 ``novelty`` (optional) is the out-of-distribution check calibrated on validation
 (:class:`musicgeo_utils.novelty.NoveltyCheck`); it needs the ``reference``.
 """
@@ -75,6 +77,7 @@ class Bundle:
     decoding: str = "top"
     temperature: float = 1.0
     decode_calibrated: bool = False
+    style_temperature: float = 1.0
     embedding_input: str = MEL
     embedding_crop_frames: int | None = None
     embedding_window_hop: int | None = None
@@ -172,6 +175,12 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     temperature = float(_need(extra, "temperature", (int, float), "region.extra.", path))
     if not temperature > 0:
         raise PredictError(f"bundle {path}: region.extra.temperature must be positive, got {temperature}")
+    style_temperature = 1.0
+    if "temperature" in style.extra:
+        style_temperature = float(_need(style.extra, "temperature", (int, float), "style.extra.", path))
+        if not (np.isfinite(style_temperature) and style_temperature > 0):
+            raise PredictError(f"bundle {path}: style.extra.temperature must be a positive number, "
+                               f"got {style_temperature}")
     embedding = _need(raw, "embedding", dict, "", path)
     reference = embedding.get("reference")
     embedding_input = embedding.get("input", MEL)
@@ -206,7 +215,7 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         reference=None if reference is None else _bundle_file(folder, str(reference), "reference", path),
         regions=_regions(extra.get("regions"), region.classes, path),
         country_shares=_shares(extra.get("country_shares"), region.classes, path),
-        decoding=decoding, temperature=temperature,
+        decoding=decoding, temperature=temperature, style_temperature=style_temperature,
         decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
         embedding_input=embedding_input, embedding_crop_frames=embedding_crop, embedding_window_hop=embedding_hop,
         novelty=novelty)

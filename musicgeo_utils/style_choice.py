@@ -7,8 +7,13 @@ CRNN scored over every window of each validation clip, as ``predict`` scores
 a file; a classifier by the validation score that chose it). :func:`choose`
 ranks them: the best of all becomes the bundle's style model card, the best
 CRNN gives the held-out outputs that notebook 05 maps and the embeddings of
-the reference tunes that ``predict`` names as neighbours. The test split
-plays no part in either choice.
+the reference tunes that ``predict`` names as neighbours. The best model's
+probabilities are then calibrated: one temperature fitted on the validation
+tunes (:func:`calibration.fit_temperature`, on a classifier's log-probabilities
+or a CRNN's clip logits), which the card records and ``predict`` applies, so
+the probability it states for a style is about how often such an answer is
+right. A temperature never changes which style is most probable. The test
+split plays no part in either choice.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from . import evaluation, meldata, saved_models, training
+from . import calibration, evaluation, meldata, saved_models, training
 
 
 @dataclass
@@ -73,17 +78,19 @@ class CrnnCandidate:
         truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == "val")]
         return evaluation.macro_f1(truth, logits.argmax(axis=1))
 
-    def card(self, classes, validation_f1: float, folder: Path | None = None) -> saved_models.ModelCard:
+    def card(self, classes, validation_f1: float, folder: Path | None = None,
+             extra: dict | None = None) -> saved_models.ModelCard:
         return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(map(str, classes)),
-                                      validation={"macro_f1": float(validation_f1)}, extra=self.extra())
+                                      validation={"macro_f1": float(validation_f1)},
+                                      extra={**self.extra(), **(extra or {})})
 
     def extra(self) -> dict:
         """How ``predict`` feeds this network: ``card_extra`` and a ``window_hop`` other than half a window."""
         return {**({} if self.window_hop is None else {"window_hop": self.window_hop}), **self.card_extra}
 
-    def probabilities(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> np.ndarray:
-        """Test-split class probabilities (softmax of the clip-averaged logits)."""
-        return training.softmax(self.outputs(tunes, codes, ("test",), seed, device)[1])
+    def logits(self, tunes: pd.DataFrame, codes, split: str, seed: int = 0, device=None) -> np.ndarray:
+        """Clip logits (every window averaged) of the rows of ``split`` whose code is not negative."""
+        return self.outputs(tunes, codes, (split,), seed, device)[1]
 
 
 @dataclass
@@ -101,39 +108,76 @@ class ClassifierCandidate:
     def validation_f1(self, tunes=None, codes=None, seed: int = 0, device=None) -> float:
         return float(max(self.chosen.scores.values()))
 
-    def card(self, classes, validation_f1: float, folder: Path | None = None) -> saved_models.ModelCard:
+    def card(self, classes, validation_f1: float, folder: Path | None = None,
+             extra: dict | None = None) -> saved_models.ModelCard:
         """Writes ``style-classifier.skops`` and its card in ``folder``."""
         if folder is None:
             raise ValueError(f"{self.name}: a classifier's card needs the folder its model is saved in")
         return saved_models.read_card(saved_models.save_sklearn_card(
             folder, "style-classifier", self.chosen.model, name=self.name, features=self.features,
             classes=classes, inputs=saved_models.InputSpec(tuple(self.columns)),
-            validation={"macro_f1": float(validation_f1)}))
+            validation={"macro_f1": float(validation_f1)}, extra=extra))
 
-    def probabilities(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> np.ndarray:
-        rows = (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == "test")
-        return self.chosen.model.predict_proba(self.X[rows])
+    def logits(self, tunes: pd.DataFrame, codes, split: str, seed: int = 0, device=None) -> np.ndarray:
+        """Log-probabilities (:func:`calibration.log_probabilities`) of the rows of ``split`` whose code is not
+        negative: what a temperature divides, as ``predict`` does with a classifier's probabilities."""
+        rows = (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == split)
+        return calibration.log_probabilities(self.chosen.model.predict_proba(self.X[rows]))
 
 
 @dataclass
 class StyleChoice:
-    """Every candidate's validation macro-F1 (best first), the best candidate and the best CRNN."""
+    """Every candidate's validation macro-F1 (best first), the best candidate, the best CRNN and the
+    temperature ``scaling`` of the best candidate's probabilities (fitted on validation)."""
 
     validation_f1: pd.Series
     best: CrnnCandidate | ClassifierCandidate
     best_crnn: CrnnCandidate
+    scaling: calibration.TemperatureScaling
+
+    def card(self, classes, folder: Path | None = None) -> saved_models.ModelCard:
+        """The best model's card (``predict``'s style model), its ``extra`` holding the ``temperature``."""
+        return self.best.card(classes, self.validation_f1[self.best.name], folder,
+                              extra={"temperature": float(self.scaling.temperature)})
+
+    def probabilities(self, tunes: pd.DataFrame, codes, split: str = "test", seed: int = 0, device=None,
+                      calibrated: bool = True) -> np.ndarray:
+        """The best model's class probabilities for the rows of ``split`` whose code is not negative,
+        with the fitted temperature (``calibrated``) or without it."""
+        logits = self.best.logits(tunes, codes, split, seed, device)
+        return calibration.softmax_with_temperature(logits, self.scaling.temperature if calibrated else 1.0)
 
     def test_answers(self, tunes: pd.DataFrame, codes, classes, seed: int = 0, device=None) -> pd.DataFrame:
-        """The best model's answer for each test tune: ``tune_id, model, style, probability``."""
-        proba = self.best.probabilities(tunes, codes, seed, device)
+        """The best model's answer for each test tune: ``tune_id, model, style, probability`` (calibrated)."""
+        proba = self.probabilities(tunes, codes, "test", seed, device)
         rows = (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == "test")
         return pd.DataFrame({"tune_id": tunes.loc[rows, "tune_id"].to_numpy(), "model": self.best.name,
                              "style": np.asarray(classes)[proba.argmax(axis=1)], "probability": proba.max(axis=1)})
 
+    def reliability(self, tunes: pd.DataFrame, codes, split: str = "test", seed: int = 0,
+                    device=None) -> tuple[pd.DataFrame, dict]:
+        """How well the stated probabilities match the hit rate on ``split``, before and after the temperature.
+
+        Returns ``(table, bins)``: one row per version (``temperature``, ``accuracy``, mean stated
+        ``confidence`` of the top style, ``ece``: :func:`calibration.expected_calibration_error`) and
+        each version's bin table for :func:`calibration.reliability_figure`.
+        """
+        codes = np.asarray(codes)
+        truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == split)]
+        rows, bins = [], {}
+        for name, calibrated in (("uncalibrated", False), ("temperature fitted on validation", True)):
+            proba = self.probabilities(tunes, codes, split, seed, device, calibrated=calibrated)
+            ece, bins[name] = calibration.expected_calibration_error(proba, truth)
+            rows.append({"probabilities": name, "temperature": self.scaling.temperature if calibrated else 1.0,
+                         "accuracy": float(np.mean(proba.argmax(axis=1) == truth)),
+                         "confidence": float(proba.max(axis=1).mean()), "ece": ece})
+        return pd.DataFrame(rows).set_index("probabilities"), bins
+
 
 def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], tunes: pd.DataFrame, codes,
            seed: int = 0, device=None) -> StyleChoice:
-    """Rank every candidate by validation macro-F1; on a tie the earlier one (CRNNs first) wins."""
+    """Rank every candidate by validation macro-F1 (on a tie the earlier one, CRNNs first, wins) and fit
+    the best one's temperature on the validation tunes by their negative log-likelihood."""
     if not crnns:
         raise ValueError("choose needs at least one CRNN (the map of music is drawn from one)")
     candidates = [*crnns, *classifiers]
@@ -144,4 +188,7 @@ def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], t
     best = candidates[int(np.argmax(f1))]
     best_crnn = crnns[int(np.argmax(f1[:len(crnns)]))]
     table = pd.Series(f1, index=pd.Index(names, name="model"), name="validation_macro_f1")
-    return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn)
+    codes = np.asarray(codes)
+    truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == "val")]
+    scaling = calibration.fit_temperature(best.logits(tunes, codes, "val", seed, device), truth)
+    return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn, scaling)

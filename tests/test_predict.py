@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from musicgeo_utils import features, map_html, predict, regions, render, saved_models, training
+from musicgeo_utils import calibration, features, map_html, predict, regions, render, saved_models, training
 from musicgeo_utils.features import FeatureParams
 from musicgeo_utils.geo import decode_region_probabilities
 from musicgeo_utils.models import CRNN
@@ -182,6 +182,26 @@ def test_window_hop_of_the_cards_and_the_embedding_is_how_predict_scores(tmp_pat
             predict.read_bundle(tmp_path / "b.json")
 
 
+def test_style_probabilities_take_the_style_cards_temperature(tmp_path, clips):
+    """A style card's ``temperature`` (fitted on validation in notebook 04) divides the logits; bad ones are refused."""
+    from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
+
+    region, style = crnn_cards(tmp_path)
+    warm = predict.Predictor(write_bundle(tmp_path, region, dataclasses.replace(style, extra={"temperature": 3.0})))
+    assert warm.bundle.style_temperature == 3.0
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), warm.bundle, "long.flac")
+    logits, _ = training.predict(warm.style_model, MelDataset([heard.mel], [0], crop_frames=CROP, train=False,
+                                                              eval_crops=CLIP_WINDOWS))
+    by_style = warm.predict_heard(heard).styles.set_index("style")["probability"]
+    np.testing.assert_allclose(by_style[STYLES], training.softmax(logits / 3.0)[0], rtol=1e-6)
+    raw = json.loads(warm.bundle.path.read_text())
+    for value, message in ((0.0, "must be a positive number"), (float("inf"), "must be a positive number"),
+                           ("3", "must be")):
+        (tmp_path / "b.json").write_text(json.dumps({**raw, "style": {**raw["style"], "extra": {"temperature": value}}}))
+        with pytest.raises(predict.PredictError, match=f"style.extra.*temperature.*{message}"):
+            predict.read_bundle(tmp_path / "b.json")
+
+
 def test_uncertain_when_the_mass_is_spread(tmp_path, clips):
     # T = 20 flattens softmax(GEO_BIAS / T) to about a third each: the weighted point has little support.
     path = write_bundle(tmp_path, *crnn_cards(tmp_path, decoding="weighted", temperature=20.0))
@@ -212,7 +232,7 @@ def sklearn_bundle(folder, seed=0):
     style_model = HistGradientBoostingClassifier(max_iter=20, random_state=seed).fit(table.to_numpy(), np.arange(60) % 3)
     style = saved_models.read_card(saved_models.save_sklearn_card(
         folder, "style", style_model, name="gradient-boosted trees", features="summary + heard", classes=STYLES,
-        inputs=saved_models.InputSpec(tuple(names)), validation={"macro_f1": 0.5}))
+        inputs=saved_models.InputSpec(tuple(names)), validation={"macro_f1": 0.5}, extra={"temperature": 2.0}))
     training.save_checkpoint(folder / "style.pt", tiny_crnn(len(STYLES), 1))
     return write_bundle(folder, region, style), region_model, style_model, spec
 
@@ -232,7 +252,8 @@ def test_sklearn_models_answer_from_the_features_the_notebooks_compute(tmp_path,
     assert pred.country == regions.predicted_countries(proba, SHARES, regions=region_model.classes_)[0]
     style_proba = style_model.predict_proba(heard.inputs[list(spec.columns)].to_numpy(float)[None])[0]
     assert pred.styles.iloc[0]["style"] == STYLES[int(np.argmax(style_proba))]
-    assert pred.styles.set_index("style").loc[STYLES, "probability"].tolist() == style_proba.tolist()
+    np.testing.assert_allclose(pred.styles.set_index("style").loc[STYLES, "probability"],  # the card's temperature, 2
+                               calibration.softmax_with_temperature(np.log(style_proba)[None], 2.0)[0], rtol=1e-12)
     # reported probabilities are calibrated with the card's temperature (1.5): flatter than the raw ones
     assert pred.regions["probability"].max() < proba.max()
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from musicgeo_utils import evaluation, meldata, saved_models, style_choice, training
+from musicgeo_utils import calibration, evaluation, meldata, saved_models, style_choice, training
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.evaluation import ChosenModel
 from musicgeo_utils.models import CRNN
@@ -108,15 +108,42 @@ def test_test_answers_and_cards_of_both_kinds(tunes, tmp_path):
     test_rows = (table["split"] == "test").to_numpy() & (codes >= 0)
     assert answers["tune_id"].tolist() == table.loc[test_rows, "tune_id"].tolist()
     proba = classifier.chosen.model.predict_proba(classifier.X[test_rows])
-    np.testing.assert_allclose(answers["probability"], proba.max(axis=1))
-    assert (answers["model"] == classifier.name).all() and set(answers["style"]) <= set(CLASSES)
-    card = choice.best.card(CLASSES, 0.9, tmp_path)
+    calibrated = calibration.softmax_with_temperature(np.log(proba), choice.scaling.temperature)
+    np.testing.assert_allclose(answers["probability"], calibrated.max(axis=1))
+    assert answers["style"].tolist() == [CLASSES[i] for i in proba.argmax(axis=1)]  # the temperature keeps the ranking
+    assert (answers["model"] == classifier.name).all()
+    card = choice.card(CLASSES, tmp_path)
     assert card.kind == "sklearn" and card.validation == {"macro_f1": 0.9} and card.inputs.columns == ("x0", "x1", "x2")
-    assert saved_models.read_card(tmp_path / "style-classifier.json").name == classifier.name
-    crnn_card = crnn.card(CLASSES, 0.5)
+    assert card.extra == {"temperature": choice.scaling.temperature}
+    assert saved_models.read_card(tmp_path / "style-classifier.json").extra == card.extra
+    crnn_card = crnn.card(CLASSES, 0.5, extra={"temperature": 2.0})
     assert crnn_card.kind == "crnn" and crnn_card.file == tmp_path / "a.pt" and crnn_card.classes == CLASSES
-    torch.manual_seed(0)
-    proba = crnn.probabilities(table, codes)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert crnn_card.extra == {"temperature": 2.0}
+    assert crnn.logits(table, codes, "test").shape == (int(test_rows.sum()), len(CLASSES))
     with pytest.raises(ValueError, match="folder"):
         classifier.card(CLASSES, 0.9)
+
+
+def test_the_temperature_is_fitted_on_validation_and_reported_on_test(tunes, tmp_path):
+    table, codes, clips = tunes
+    crnn = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
+    strong = classifier_candidate("logistic regression (summary)", codes, 1.0)  # every answer right, too unsure
+    for best, choice in ((strong, style_choice.choose([crnn], [strong], table, codes)),
+                         (crnn, style_choice.choose([crnn], [], table, codes))):
+        assert choice.best is best
+        val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
+        expected = calibration.fit_temperature(best.logits(table, codes, "val"), codes[val_rows])
+        assert choice.scaling.temperature == expected.temperature
+        assert choice.scaling.nll_after <= choice.scaling.nll_before
+        reliability, bins = choice.reliability(table, codes)
+        assert reliability.index.tolist() == ["uncalibrated", "temperature fitted on validation"]
+        assert reliability["temperature"].tolist() == [1.0, choice.scaling.temperature]
+        assert reliability["accuracy"].nunique() == 1  # a temperature never changes the top style
+        test_rows = (table["split"] == "test").to_numpy() & (codes >= 0)
+        for name, calibrated in (("uncalibrated", False), ("temperature fitted on validation", True)):
+            proba = choice.probabilities(table, codes, "test", calibrated=calibrated)
+            ece, table_ = calibration.expected_calibration_error(proba, codes[test_rows])
+            assert reliability.loc[name, "ece"] == ece and bins[name].equals(table_)
+            assert reliability.loc[name, "confidence"] == pytest.approx(proba.max(axis=1).mean())
+    # the strong classifier is right on every validation tune: sharpening lowers its loss
+    assert style_choice.choose([crnn], [strong], table, codes).scaling.temperature < 1.0
