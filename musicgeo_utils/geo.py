@@ -151,11 +151,6 @@ def _exp_map(base: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     return np.where(moving[:, None], point, base)
 
 
-def _sum_distance_rad(xyz: np.ndarray, w: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Weighted sum of angular distances (radians) from each candidate to all points."""
-    return np.arccos(np.clip(candidates @ xyz.T, -1.0, 1.0)) @ w
-
-
 def _unique_points(lat, lon, weights) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors of the distinct points and their summed weights.
 
@@ -175,13 +170,30 @@ def _unique_points(lat, lon, weights) -> tuple[np.ndarray, np.ndarray]:
     return latlon_to_xyz(pairs[:, 0], pairs[:, 1]), np.bincount(inverse.ravel(), weights=w[keep])
 
 
-def _start_point(xyz: np.ndarray, w: np.ndarray, max_candidates: int = 2000) -> np.ndarray:
-    """Best of the mean direction and the (heaviest) data points, by total distance."""
-    candidates = xyz[np.argsort(-w, kind="stable")[:max_candidates]]
+def _start_points(xyz: np.ndarray, w: np.ndarray, max_candidates: int = 2000) -> np.ndarray:
+    """Where the Weiszfeld iterations start for each row of ``w`` (``(n, m)`` weights of the points ``xyz``).
+
+    Whichever of the row's spherical mean direction and its data points of
+    positive weight has the least weighted total distance; ties go to the
+    mean, then to the heavier point. The candidate points are the
+    ``max_candidates`` heaviest over all rows (every point when there are no
+    more; for one row, its heaviest ones).
+    """
+    rows = np.arange(len(w))
+    chosen = np.argsort(-w.sum(axis=0), kind="stable")[:max_candidates]
+    cost = w @ np.arccos(np.clip(xyz[chosen] @ xyz.T, -1.0, 1.0)).T  # (n, candidates)
+    weight = w[:, chosen]
+    cost = np.where(weight > 0, cost, np.inf)
+    order = np.argsort(-weight, axis=1, kind="stable")  # heaviest first, so a tie goes to the heavier point
+    best = order[rows, np.argmin(np.take_along_axis(cost, order, axis=1), axis=1)]
+    start = xyz[chosen[best]]
     mean = w @ xyz
-    if np.linalg.norm(mean) > 1e-9:
-        candidates = np.vstack([mean / np.linalg.norm(mean), candidates])
-    return candidates[np.argmin(_sum_distance_rad(xyz, w, candidates))]
+    mean_len = np.linalg.norm(mean, axis=1)
+    use_mean = mean_len > 1e-9
+    mean_dir = mean / np.where(use_mean, mean_len, 1.0)[:, None]
+    mean_cost = (np.arccos(np.clip(mean_dir @ xyz.T, -1.0, 1.0)) * w).sum(axis=1)
+    use_mean &= mean_cost <= cost[rows, best]
+    return np.where(use_mean[:, None], mean_dir, start)
 
 
 def _weiszfeld_step(y: np.ndarray, xyz: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +253,7 @@ def geometric_median(lat, lon, weights=None, tol_km: float = 0.01, max_iter: int
     ``(lat, lon)`` as floats.
     """
     xyz, w = _unique_points(lat, lon, weights)
-    y = _weiszfeld(_start_point(xyz, w)[None, :], xyz, w[None, :], tol_km / EARTH_RADIUS_KM, max_iter)
+    y = _weiszfeld(_start_points(xyz, w[None, :]), xyz, w[None, :], tol_km / EARTH_RADIUS_KM, max_iter)
     return xyz_to_latlon(y[0])
 
 
@@ -263,20 +275,7 @@ def _geometric_medians(lat, lon, weights: np.ndarray, tol_km: float = 0.01, max_
     xyz = latlon_to_xyz(pairs[:, 0], pairs[:, 1])
     merged = np.zeros((len(w), len(pairs)))
     np.add.at(merged.T, inverse.ravel(), w.T)
-    # the start: the spherical mean direction, or the data point of least total distance (ties: heaviest first)
-    cost = merged @ np.arccos(np.clip(xyz @ xyz.T, -1.0, 1.0))
-    cost = np.where(merged > 0, cost, np.inf)
-    order = np.argsort(-merged, axis=1, kind="stable")
-    best = order[np.arange(len(w)), np.argmin(np.take_along_axis(cost, order, axis=1), axis=1)]
-    start = xyz[best]
-    mean = merged @ xyz
-    mean_len = np.linalg.norm(mean, axis=1)
-    use_mean = mean_len > 1e-9
-    mean_dir = mean / np.where(use_mean, mean_len, 1.0)[:, None]
-    mean_cost = (np.arccos(np.clip(mean_dir @ xyz.T, -1.0, 1.0)) * merged).sum(axis=1)
-    use_mean &= mean_cost <= cost[np.arange(len(w)), best]
-    start = np.where(use_mean[:, None], mean_dir, start)
-    y = _weiszfeld(start, xyz, merged, tol_km / EARTH_RADIUS_KM, max_iter)
+    y = _weiszfeld(_start_points(xyz, merged), xyz, merged, tol_km / EARTH_RADIUS_KM, max_iter)
     lat_out, lon_out = xyz_to_latlon(y) if len(y) else (np.empty(0), np.empty(0))
     return np.atleast_1d(lat_out), np.atleast_1d(lon_out)
 

@@ -145,6 +145,26 @@ def test_median_decoding_of_many_rows_is_each_rows_geometric_median():
         geo.decode_region_probabilities(np.full((1, 12), np.nan), lat, lon, "median")
 
 
+def test_start_of_the_median_iterations_is_the_best_candidate_per_row():
+    # one rule for geometric_median (one row) and the median decoding (many rows)
+    lat, lon = np.array([0.0, 0.0, 0.0, 60.0]), np.array([0.0, 10.0, 20.0, 100.0])
+    xyz = geo.latlon_to_xyz(lat, lon)
+    w = np.array([[0.0, 0.1, 0.8, 0.1],    # a point holding most of the weight: the start is that point
+                  [0.5, 0.0, 0.5, 0.0],    # two points alike: their mean direction (between them) is better
+                  [0.0, 0.0, 0.0, 1.0]])   # all on one point: the mean coincides with it
+    start = geo._start_points(xyz, w)
+    np.testing.assert_allclose(start[0], xyz[2])
+    np.testing.assert_allclose(geo.xyz_to_latlon(start[1]), (0.0, 10.0), atol=1e-9)
+    np.testing.assert_allclose(start[2], xyz[3], atol=1e-12)
+    # with fewer candidates than points, only the heaviest are tried (and the mean)
+    row = np.array([0.3, 0.0, 0.3, 0.4])
+    mean = row @ xyz / np.linalg.norm(row @ xyz)
+    cost = lambda point: float((np.arccos(np.clip(xyz @ point, -1.0, 1.0)) * row).sum())  # noqa: E731
+    expected = mean if cost(mean) <= cost(xyz[3]) else xyz[3]
+    np.testing.assert_allclose(geo._start_points(xyz, row[None], max_candidates=1)[0], expected, atol=1e-12)
+    assert np.all(np.isfinite(geo._start_points(xyz, np.zeros((0, 4)))))
+
+
 def test_coordinate_labels_and_nearest_point():
     labels = geo.coordinate_labels([51.5, 51.50001, -0.0], [-0.12, -0.12, 10.0])
     assert labels[0] == labels[1] == "51.5000,-0.1200" and labels[2] == "0.0000,10.0000"
