@@ -61,6 +61,10 @@ choice at a time against notebook 04's compact model:
   ``score_tunes_per_style`` training-split tunes per style that the
   profile does not render, read as the roll of the notes the renderer would
   play (:func:`pitchroll.with_corpus_tunes`); validation and test as before.
+- ``pitch-200-mixup-corpus-epoch2400``: the same, each epoch 2,400 training
+  clips drawn afresh (``TrainConfig(epoch_size=2400)``, about the profile's
+  own training clips): epochs, validation and patience as short as before the
+  tunes read as scores were added, every tune still within reach.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -115,6 +119,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "beat-128": (PITCH, 128, False, "beat-roll", 6),
     "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
+    "pitch-200-mixup-corpus-epoch2400": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, "epoch_size": 2400}),
 }
 ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",

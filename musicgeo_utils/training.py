@@ -139,6 +139,10 @@ class TrainConfig:
     on mixtures of two clips of a batch (Zhang et al. 2018), the mixing weight
     drawn per batch from Beta(``mixup``, ``mixup``) and the loss mixed alike
     (seeded by ``seed`` and the epoch); classification only; ``None``: off.
+    ``epoch_size``: training clips per epoch, drawn afresh each epoch without
+    replacement (seeded; with ``sampler="balanced"``, with replacement), so an
+    epoch, its validation and the patience count cover that many clips
+    however large the training set; ``None``: every clip once.
     ``model`` and
     ``model_kwargs`` name the architecture in :data:`musicgeo_utils.models.MODELS`
     (:meth:`build_model` makes it); :func:`fit` trains the model it is given
@@ -163,6 +167,7 @@ class TrainConfig:
     lr_schedule: str | None = None
     ema_decay: float | None = None
     mixup: float | None = None
+    epoch_size: int | None = None
     device: str | None = None
     progress: bool = True
     model: str = "crnn"
@@ -185,6 +190,9 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay!r}")
         if self.mixup is not None and (self.task != "classify" or not self.mixup > 0):
             raise ValueError(f"mixup needs task 'classify' and a positive Beta parameter, got {self.mixup!r}")
+        if self.epoch_size is not None and (isinstance(self.epoch_size, bool) or not isinstance(self.epoch_size, int)
+                                            or self.epoch_size <= 0):
+            raise ValueError(f"epoch_size must be None or a positive int, got {self.epoch_size!r}")
 
     def to_dict(self) -> dict:
         """The config as a plain dict (JSON- and ``weights_only``-safe)."""
@@ -320,8 +328,10 @@ def _loader(ds: Dataset, cfg: TrainConfig, shuffle: bool, device: torch.device,
         labels = np.asarray(ds.targets, dtype=np.int64)
         counts = np.bincount(labels)
         sampler = torch.utils.data.WeightedRandomSampler(
-            torch.as_tensor(1.0 / counts[labels], dtype=torch.float64), len(labels), replacement=True,
-            generator=generator)
+            torch.as_tensor(1.0 / counts[labels], dtype=torch.float64), cfg.epoch_size or len(labels),
+            replacement=True, generator=generator)
+    elif shuffle and cfg.epoch_size is not None and cfg.epoch_size < len(ds):
+        sampler = torch.utils.data.RandomSampler(ds, num_samples=cfg.epoch_size, generator=generator)
     return DataLoader(
         ds, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
         num_workers=cfg.num_workers, collate_fn=pad_collate, generator=generator,
@@ -681,7 +691,7 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
 
     # settings added later enter the key only when used, so earlier trainings keep their keys
     settings = {k: v for k, v in config.to_dict().items()
-                if k not in ("sampler", "lr_schedule", "ema_decay", "mixup") or v is not None}
+                if k not in ("sampler", "lr_schedule", "ema_decay", "mixup", "epoch_size") or v is not None}
     return content_key(CHECKPOINT_FORMAT, CPU_NUMERICS, settings, type(model).registry_name,
                        to_plain(model.hparams), data_part(train_ds), data_part(val_ds))
 

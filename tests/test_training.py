@@ -294,6 +294,35 @@ def test_new_training_settings_leave_earlier_training_keys_alone():
     assert training_key(tiny_config(ema_decay=0.99), tiny_crnn(), ds, None) != base
     assert training_key(tiny_config(mixup=None), tiny_crnn(), ds, None) == base
     assert training_key(tiny_config(mixup=0.2), tiny_crnn(), ds, None) != base
+    assert training_key(tiny_config(epoch_size=None), tiny_crnn(), ds, None) == base
+    assert training_key(tiny_config(epoch_size=4), tiny_crnn(), ds, None) != base
+
+
+def test_epoch_size_draws_that_many_distinct_clips_afresh_each_epoch_and_is_seeded():
+    from musicgeo_utils.training import _loader
+
+    labels = np.arange(40) % N_CLASSES
+    clips = [np.full((N_MELS, 24), i, np.float32) for i in range(len(labels))]  # each clip names itself
+    ds = MelDataset(clips, labels, 24)
+
+    def epochs(cfg, seed, n=2):
+        generator = torch.Generator().manual_seed(seed)
+        loader = _loader(ds, cfg, True, torch.device("cpu"), generator)
+        return [np.concatenate([x[:, 0, 0, 0].numpy() for x, _ in loader]).astype(int) for _ in range(n)]
+
+    first, second = epochs(tiny_config(epoch_size=15), 0)
+    assert len(first) == len(second) == 15 and len(set(first)) == 15  # without replacement
+    assert set(first) != set(second)  # another draw each epoch
+    np.testing.assert_array_equal(epochs(tiny_config(epoch_size=15), 0)[0], first)
+    assert not np.array_equal(epochs(tiny_config(epoch_size=15), 1)[0], first)
+    assert sorted(epochs(tiny_config(epoch_size=100), 0)[0]) == list(range(40))  # larger than the set: every clip once
+    balanced = epochs(tiny_config(epoch_size=15, sampler="balanced"), 0)[0]
+    assert len(balanced) == 15
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="epoch_size"):
+            tiny_config(epoch_size=bad)
+    history = fit(tiny_crnn(), ds, None, tiny_config(epoch_size=9, epochs=2))  # 9 of the 40 clips an epoch
+    assert len(history.frame) == 2
 
 
 def test_mixup_mixes_inputs_and_loss_alike_and_is_seeded():
