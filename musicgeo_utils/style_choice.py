@@ -28,6 +28,11 @@ from torch import nn
 from . import calibration, evaluation, meldata, saved_models, training
 
 
+def _rows(tunes: pd.DataFrame, codes, split: str) -> np.ndarray:
+    """The rows of ``tunes`` in ``split`` whose class code is not negative (the tunes a style model is scored on)."""
+    return (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == split)
+
+
 @dataclass
 class CrnnCandidate:
     """A trained CRNN: its table ``name``, input (``features``, in words), the model, its per-tune
@@ -56,7 +61,7 @@ class CrnnCandidate:
         codes = np.asarray(codes)
         ids, logits, embeddings = [], [], []
         for split in splits:
-            rows = (codes >= 0) & (tunes["split"].to_numpy() == split)
+            rows = _rows(tunes, codes, split)
             split_ids = tunes["tune_id"].to_numpy()[rows].astype(str)
             key = (split, tuple(split_ids), exact)
             if key not in self._memo:
@@ -75,7 +80,7 @@ class CrnnCandidate:
     def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
         codes = np.asarray(codes)
         _, logits, _ = self.outputs(tunes, codes, ("val",), seed, device)
-        truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == "val")]
+        truth = codes[_rows(tunes, codes, "val")]
         return evaluation.macro_f1(truth, logits.argmax(axis=1))
 
     def card(self, classes, validation_f1: float, folder: Path | None = None,
@@ -121,7 +126,7 @@ class ClassifierCandidate:
     def logits(self, tunes: pd.DataFrame, codes, split: str, seed: int = 0, device=None) -> np.ndarray:
         """Log-probabilities (:func:`calibration.log_probabilities`) of the rows of ``split`` whose code is not
         negative: what a temperature divides, as ``predict`` does with a classifier's probabilities."""
-        rows = (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == split)
+        rows = _rows(tunes, codes, split)
         return calibration.log_probabilities(self.chosen.model.predict_proba(self.X[rows]))
 
 
@@ -150,7 +155,7 @@ class StyleChoice:
     def test_answers(self, tunes: pd.DataFrame, codes, classes, seed: int = 0, device=None) -> pd.DataFrame:
         """The best model's answer for each test tune: ``tune_id, model, style, probability`` (calibrated)."""
         proba = self.probabilities(tunes, codes, "test", seed, device)
-        rows = (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == "test")
+        rows = _rows(tunes, codes, "test")
         return pd.DataFrame({"tune_id": tunes.loc[rows, "tune_id"].to_numpy(), "model": self.best.name,
                              "style": np.asarray(classes)[proba.argmax(axis=1)], "probability": proba.max(axis=1)})
 
@@ -163,7 +168,7 @@ class StyleChoice:
         each version's bin table for :func:`calibration.reliability_figure`.
         """
         codes = np.asarray(codes)
-        truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == split)]
+        truth = codes[_rows(tunes, codes, split)]
         rows, bins = [], {}
         for name, calibrated in (("uncalibrated", False), ("temperature fitted on validation", True)):
             proba = self.probabilities(tunes, codes, split, seed, device, calibrated=calibrated)
@@ -189,6 +194,6 @@ def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], t
     best_crnn = crnns[int(np.argmax(f1[:len(crnns)]))]
     table = pd.Series(f1, index=pd.Index(names, name="model"), name="validation_macro_f1")
     codes = np.asarray(codes)
-    truth = codes[(codes >= 0) & (tunes["split"].to_numpy() == "val")]
+    truth = codes[_rows(tunes, codes, "val")]
     scaling = calibration.fit_temperature(best.logits(tunes, codes, "val", seed, device), truth)
     return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn, scaling)
