@@ -31,7 +31,7 @@ How sure it is: the most probable region with its calibrated probability
 less than half of the probability lies within 1,000 km of that point
 (:func:`regions.decoding_summary`'s support); the style probabilities with
 the style model's own temperature, also fitted on validation (absent from an
-older bundle: none). Whether the clip is like the
+older bundle: none, and the answer says its style probabilities are uncalibrated). Whether the clip is like the
 music the models learned: the bundle's out-of-distribution check
 (:mod:`musicgeo_utils.novelty`, calibrated on validation) flags an unfamiliar
 clip, prints a warning with the reason and states the answer as uncertain; the
@@ -223,7 +223,7 @@ class Prediction:
     notebook decodes); ``country``: the notebooks' country answer
     (``sum_r P(r) P(country | r)``); ``support``: the calibrated probability
     within 1,000 km of the point, ``uncertain`` when under
-    :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability`` (calibrated), most
+    :data:`UNCERTAIN_BELOW`; ``styles``: ``style, probability`` (calibrated when the style card states a temperature), most
     probable first; ``neighbours``: the reference tunes nearest in the style CRNN's
     penultimate space (``tune_id, style, similarity``, cosine);
     ``n_windows``/``window_s``: the mel spectrogram's windows (the batch CSV's
@@ -234,7 +234,8 @@ class Prediction:
     (``novelty``: its score, ``novelty_reason``: the statistic that made it,
     ``novelty_statistics``: the clip's statistics beside the validation
     medians; ``None``, ``""`` and ``{}`` when the bundle has no check);
-    ``uncertain`` is then true as well.
+    ``uncertain`` is then true as well; ``style_temperature``: the style card's
+    temperature, ``None`` when it states none (its probabilities are then uncalibrated).
     """
 
     path: Path
@@ -259,6 +260,7 @@ class Prediction:
     novelty: float | None = None
     novelty_reason: str = ""
     novelty_statistics: dict = field(default_factory=dict)
+    style_temperature: float | None = None
 
     @property
     def top_region(self) -> pd.Series:
@@ -367,7 +369,7 @@ class Predictor:
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
         style_scores = self._scores(b.style, self.style_model, heard)  # a CRNN's logits, a classifier's probabilities
         style_logits = style_scores if b.style.kind == "crnn" else calibration.log_probabilities(style_scores[None, :])[0]
-        style_proba = calibration.softmax_with_temperature(style_logits[None, :], b.style_temperature)[0]
+        style_proba = calibration.softmax_with_temperature(style_logits[None, :], b.style_temperature or 1.0)[0]
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
                                   b.embedding_window_hop)
         params = b.feature_params
@@ -382,7 +384,8 @@ class Predictor:
             neighbours=_neighbours(self.reference, embedding, self.n_neighbours),
             region_model=_model_label(b.region.name, b.region.features), style_model=_model_label(b.style.name, b.style.features),
             n_windows=heard.n_windows, window_s=b.crop_frames * params.hop_length / params.sample_rate,
-            duration_s=heard.duration_s, embedding=embedding, top=top, heard_as=self._windows(heard), **familiarity)
+            duration_s=heard.duration_s, embedding=embedding, top=top, heard_as=self._windows(heard),
+            style_temperature=b.style_temperature, **familiarity)
 
     def _novelty(self, heard: Heard, embedding: np.ndarray) -> dict:
         """The out-of-distribution check's fields of :class:`Prediction` (none without a check)."""
@@ -451,7 +454,10 @@ def format_prediction(pred: Prediction) -> str:
     lines.append(f"Decoded point ({pred.decoding}): {_degrees(pred.lat, pred.lon)}; most probable country "
                  f"(probabilities summed over its regions): {pred.country}; "
                  f"{100 * pred.support:.0f} % of the probability within 1,000 km ({verdict})")
-    lines.append(f"Style model (best on validation): {pred.style_model}")
+    lines.append(f"Style model (best on validation): {pred.style_model}; top {pred.top} styles "
+                 + ("(uncalibrated probabilities: the bundle's style card states no temperature):"
+                    if pred.style_temperature is None else
+                    f"(calibrated probabilities: temperature {pred.style_temperature:.2f}, fitted on validation):"))
     for i, row in enumerate(pred.styles.head(pred.top).itertuples(index=False), 1):
         lines.append(f"  {i}. {row.style}: {100 * row.probability:.1f} %")
     if len(pred.neighbours):

@@ -77,7 +77,7 @@ class Bundle:
     decoding: str = "top"
     temperature: float = 1.0
     decode_calibrated: bool = False
-    style_temperature: float = 1.0
+    style_temperature: float | None = None  # None: the style card states none (probabilities uncalibrated)
     embedding_input: str = MEL
     embedding_crop_frames: int | None = None
     embedding_window_hop: int | None = None
@@ -175,7 +175,7 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     temperature = float(_need(extra, "temperature", (int, float), "region.extra.", path))
     if not temperature > 0:
         raise PredictError(f"bundle {path}: region.extra.temperature must be positive, got {temperature}")
-    style_temperature = 1.0
+    style_temperature = None
     if "temperature" in style.extra:
         style_temperature = float(_need(style.extra, "temperature", (int, float), "style.extra.", path))
         if not (np.isfinite(style_temperature) and style_temperature > 0):

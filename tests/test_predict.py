@@ -194,6 +194,8 @@ def test_style_probabilities_take_the_style_cards_temperature(tmp_path, clips):
                                                               eval_crops=CLIP_WINDOWS))
     by_style = warm.predict_heard(heard).styles.set_index("style")["probability"]
     np.testing.assert_allclose(by_style[STYLES], training.softmax(logits / 3.0)[0], rtol=1e-6)
+    assert "(calibrated probabilities: temperature 3.00, fitted on validation)" in predict.format_prediction(
+        warm.predict_heard(heard))
     raw = json.loads(warm.bundle.path.read_text())
     for value, message in ((0.0, "must be a positive number"), (float("inf"), "must be a positive number"),
                            ("3", "must be")):
@@ -319,6 +321,7 @@ def test_main_prints_the_answer_and_writes_the_map(bundle, clips, tmp_path, caps
     assert status == 0 and (tmp_path / "m.html").is_file()
     assert "Top 2 regions (calibrated probabilities):" in out and "1. Westfalen (Germany):" in out
     assert "most probable country (probabilities summed over its regions): Germany" in out and "Style model (best on validation)" in out and "cosine similarity" in out
+    assert "top 2 styles (uncalibrated probabilities: the bundle's style card states no temperature):" in out
     assert predict.main([str(clips / "stereo44k.wav"), str(clips / "long.flac"), "--bundle", str(bundle),
                          "--map", str(tmp_path / "m.html")]) == predict.EXIT_USAGE
 
