@@ -127,8 +127,9 @@ unit: env
 after-nbval: env
 	MUSICGEO_TEST_STAGE=after-nbval $(PYTHON) -m pytest -q $(XDIST) -p no:cacheprovider tests/after_nbval
 
+# --durations: the slowest cells (over 20 s) close the stage's output, so a log says where its time went.
 nbval: env
-	$(PYTHON) -m pytest -q --nbval-lax --nbval-current-env \
+	$(PYTHON) -m pytest -q --nbval-lax --nbval-current-env --durations=15 --durations-min=20 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 bench: env
