@@ -120,6 +120,9 @@ class Profile:
     #: Most training-split tunes per style outside the sample that the pitch CRNN also reads as scores
     #: (:func:`pitchroll.corpus_training_rolls`; folk corpus only, 0: none).
     score_tunes_per_style: int = 0
+    #: Renders of each training tune by other training instruments, besides its own clip, that the
+    #: style classifiers on the transcribed score also learn from (:func:`manifest.profile_extra_renders`).
+    extra_renders: int = 2
 
 
 PROFILES = {

@@ -93,7 +93,8 @@ def logistic_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0
 BOOSTED_TREES = dict(max_iter=200, learning_rate=0.1, class_weight="balanced")
 
 
-def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0, trees: bool = True):
+def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0, trees: bool = True,
+                         extra_train=None):
     """The better of a logistic regression (``C`` tuned) and gradient-boosted trees, by validation macro-F1.
 
     Like :func:`logistic_on_splits` (fitted on train, chosen on val, scored on
@@ -107,18 +108,28 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
     renders of the test tunes. ``trees=False`` leaves the trees out (the
     logistic regression alone, ``C`` chosen on validation): on hundreds of
     dense columns, such as the audio summary features, they cost minutes.
+    ``extra_train``: ``(X_extra, codes_extra)``, more training rows (e.g. other
+    renders of the training tunes, :func:`manifest.profile_extra_renders`),
+    appended to the training split's; rows with a negative code are left out.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     X, codes, split = np.asarray(X, dtype=float), np.asarray(codes), np.asarray(split)
     rows = _split_rows(X, codes, split)
+    X_train, y_train = X[rows["train"]], codes[rows["train"]]
+    if extra_train is not None:
+        X_extra, y_extra = np.asarray(extra_train[0], dtype=float), np.asarray(extra_train[1])
+        if X_extra.ndim != 2 or X_extra.shape[1] != X.shape[1] or len(X_extra) != len(y_extra):
+            raise ValueError(f"extra_train: need ({len(y_extra)}, {X.shape[1]}) rows and one code per row, "
+                             f"got {X_extra.shape} and {len(y_extra)} codes")
+        X_train, y_train = np.vstack([X_train, X_extra[y_extra >= 0]]), np.r_[y_train, y_extra[y_extra >= 0]]
     candidates = {f"logistic regression, C={C:g}": make_pipeline(StandardScaler(), LogisticRegression(
         C=C, max_iter=3000, random_state=seed)) for C in Cs}
     if trees:
         candidates["gradient-boosted trees"] = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
     scores, best = {}, None
     for name, model in candidates.items():
-        model.fit(X[rows["train"]], codes[rows["train"]])
+        model.fit(X_train, y_train)
         scores[name] = f1_score(codes[rows["val"]], model.predict(X[rows["val"]]), average="macro")
         if best is None or scores[name] > scores[best]:
             best = name

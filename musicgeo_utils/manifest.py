@@ -10,6 +10,7 @@ returns the tunes a profile samples together with their notes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -132,6 +133,56 @@ def _score_features_of(tunes: pd.DataFrame, profile: str, seed: int, n_jobs: int
     items = tunes[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
     heard = transcription.transcribe_many(items, n_jobs=n_jobs)
     return transcribed_score.score_features(tunes, notes, heard, render_params(profile))
+
+
+class ExtraRenders(NamedTuple):
+    """:func:`profile_extra_renders`: ``tunes`` (one row per extra clip, ``render`` = 1, 2, ...),
+    ``transcribed`` (their transcribed-score descriptors, rows aligned with ``tunes``) and ``skips``
+    (``tune_id, render, reason`` of the clips left out: not rendered or not transcribed)."""
+
+    tunes: pd.DataFrame
+    transcribed: pd.DataFrame
+    skips: pd.DataFrame
+
+
+def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int | None = None,
+                          n_jobs: int | None = None, splits: tuple[str, ...] = ("train",)) -> ExtraRenders:
+    """The profile's **training** tunes (or those of ``splits``) rendered again by other training
+    instruments, as transcribed scores.
+
+    Timbre augmentation for the classifiers on the transcribed score: render
+    ``k`` (1 .. ``n_renders``, default the profile's ``extra_renders``) of a
+    tune keeps its tempo and transposition and takes the instrument
+    :func:`render.extra_timbre_draws` draws (never the tune's own, never a
+    held-out family), through the same shipped soundfont; transcribed like
+    the in-domain clips (the same caches). A clip that cannot be rendered or
+    transcribed is left out and listed in ``skips``.
+    """
+    from . import render
+
+    n_renders = get_profile(profile).extra_renders if n_renders is None else int(n_renders)
+    tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
+    _, notes = load_profile(profile, seed)
+    train = tunes[tunes["split"].isin(splits)].reset_index(drop=True)
+    columns = train.drop(columns=["program", "qpm", "transpose", "audio_path", "status", "reason"])
+    rows, tables, skips = [], [], []
+    for k in range(n_renders):
+        rendered = columns.merge(render.render_many(columns, notes, render_params(profile), seed, n_jobs=n_jobs,
+                                                    draws=render.extra_timbre_draws(train, seed, k)), on="tune_id")
+        ok = rendered["status"] != "skipped"
+        skips.append(rendered.loc[~ok, ["tune_id", "reason"]].assign(render=k + 1,
+                                                                   reason="render: " + rendered.loc[~ok, "reason"]))
+        rendered = rendered[ok].reset_index(drop=True)
+        scored = _score_features_of(rendered, profile, seed, n_jobs)
+        heard = ~rendered["tune_id"].astype(str).isin(scored.skips["clip_id"].astype(str)).to_numpy()
+        skips.append(scored.skips.rename(columns={"clip_id": "tune_id"})[["tune_id", "reason"]].assign(render=k + 1))
+        rows.append(rendered[heard].assign(render=k + 1))
+        tables.append(scored.families["transcribed score"].loc[rendered.loc[heard, "tune_id"].astype(str)])
+    if not rows:
+        return ExtraRenders(train.iloc[:0].assign(render=pd.Series(dtype=int)), pd.DataFrame(),
+                            pd.DataFrame(columns=["tune_id", "render", "reason"]))
+    return ExtraRenders(pd.concat(rows, ignore_index=True), pd.concat(tables).reset_index(drop=True),
+                        pd.concat(skips, ignore_index=True)[["tune_id", "render", "reason"]])
 
 
 def profile_held_out_timbre(profile: str = "small", seed: int = 0, n_jobs: int | None = None):

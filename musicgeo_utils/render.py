@@ -157,6 +157,30 @@ def held_out_timbre_draws(draws: pd.DataFrame, seed: int,
     return out.reset_index(drop=True)
 
 
+
+def extra_timbre_draws(draws: pd.DataFrame, seed: int, k: int = 0,
+                       programs: Sequence[int] = FOLK_PROGRAMS) -> pd.DataFrame:
+    """The same tunes at the same tempo and transposition, played by another training instrument.
+
+    Timbre augmentation for the models that read a clip's transcribed notes:
+    ``draws`` (``tune_id, program, qpm, transpose``, e.g. the training tunes'
+    renders) keep their tempo and transposition; each tune gets the ``k``-th
+    program (0, 1, ...) of a permutation of ``programs`` without its own,
+    drawn by a generator seeded with ``("extra render", seed, tune_id)``, so
+    renders ``0 .. k`` of one tune are ``k + 1`` different instruments.
+    Raises ``ValueError`` when ``k`` is negative or there are not enough
+    other programs.
+    """
+    programs = [int(p) for p in programs]
+    if k < 0 or k > len(programs) - 2:
+        raise ValueError(f"render k={k}: need 0 <= k <= {len(programs) - 2} with {len(programs)} programs")
+    out = draws[["tune_id", "program", "qpm", "transpose"]].copy()
+    out["tune_id"] = out["tune_id"].astype(str)
+    out["program"] = [int(np.random.default_rng(int(content_key("extra render", seed, t), 16))
+                          .permutation([p for p in programs if p != int(own)])[k])
+                      for t, own in zip(out["tune_id"], out["program"])]
+    return out.reset_index(drop=True)
+
 def _tune_name(notes: pd.DataFrame, tune_id: str | None) -> str:
     if tune_id is not None:
         return str(tune_id)

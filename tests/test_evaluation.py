@@ -76,3 +76,21 @@ def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_probl
     np.testing.assert_array_equal(pred, logistic_pred)
     with pytest.raises(ValueError, match="one entry per row"):
         evaluation.classifier_on_splits(X[:-1], codes, split)
+
+
+def test_classifier_on_splits_learns_from_extra_training_rows_and_is_scored_on_the_splits_own():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(400, 2))
+    codes = (X[:, 0] > 0).astype(int)
+    split = np.array(["train"] * 200 + ["val"] * 100 + ["test"] * 100)
+    codes[:200] = rng.integers(0, 2, 200)  # the training split's own labels carry nothing
+    extra = rng.uniform(-1, 1, size=(300, 2))
+    extra_codes = (extra[:, 0] > 0).astype(int)
+    extra_codes[:10] = -1  # rows without a class are left out
+    alone, y_test, _ = evaluation.classifier_on_splits(X, codes, split, seed=0, trees=False)
+    pred, y_again, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0, trees=False,
+                                                            extra_train=(extra, extra_codes))
+    np.testing.assert_array_equal(y_test, y_again)  # scored on the test split's own rows
+    assert evaluation.accuracy(y_test, pred) > 0.9 > evaluation.accuracy(y_test, alone) + 0.2
+    with pytest.raises(ValueError, match="extra_train"):
+        evaluation.classifier_on_splits(X, codes, split, extra_train=(extra[:, :1], extra_codes))

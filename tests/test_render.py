@@ -256,6 +256,21 @@ def test_held_out_timbre_keeps_tempo_and_key_and_draws_a_family_never_trained_on
         render.held_out_timbre_draws(draws, 0, programs=(40, 56))
 
 
+
+def test_extra_renders_keep_tempo_and_key_and_play_other_training_instruments():
+    draws = render.draw_augmentation([f"t{i}" for i in range(40)], 0, render.RenderParams())
+    renders = [render.extra_timbre_draws(draws, seed=0, k=k) for k in range(3)]
+    for extra in renders:
+        assert extra[["tune_id", "qpm", "transpose"]].equals(draws[["tune_id", "qpm", "transpose"]])
+        assert set(extra["program"]) <= set(render.FOLK_PROGRAMS)  # never a held-out family
+    programs = np.column_stack([draws["program"]] + [extra["program"] for extra in renders])
+    assert all(len(set(row)) == 4 for row in programs)  # the tune's own and three others, all different
+    assert renders[1].equals(render.extra_timbre_draws(draws, seed=0, k=1))  # seeded
+    assert not renders[0]["program"].equals(render.extra_timbre_draws(draws, seed=1, k=0)["program"])
+    for k in (-1, len(render.FOLK_PROGRAMS) - 1):
+        with pytest.raises(ValueError, match=f"render k={k}"):
+            render.extra_timbre_draws(draws, 0, k=k)
+
 # --------------------------------------------------------------------------- whole MIDI files (Lakh MIDI)
 
 

@@ -1,0 +1,91 @@
+"""How many extra renders of each training tune should the transcribed-score classifier learn from?
+
+Notebook 04's best style model reads the transcribed score: descriptors of the notes the melody
+front end heard. What the tracker hears depends on the instrument (notebook 02: note F1 0.94 on
+piano, 0.70 on chromatic percussion), so a classifier trained on one render per tune learns one
+instrument's transcription errors. ``manifest.profile_extra_renders`` renders each tune again, at
+its own tempo and key, with other training instruments (``render.extra_timbre_draws``: never a
+held-out family). This script measures what ``K`` extra renders of the training tunes buy
+notebook 04's gradient-boosted trees (``evaluation.BOOSTED_TREES``), by stratified k-fold
+cross-validation over the **training and validation** tunes (test tunes are never read): each
+fold's model learns from its training tunes' own clips plus their ``K`` extra renders and is
+scored (macro-F1) on the held-out fold's own clips. The fold-wise differences to ``K = 0`` carry
+the conclusion (their mean and standard error); one validation split of about 470 tunes is too
+noisy to tell a gain of 0.02.
+
+Run after ``make report`` (reads its caches; renders and transcribes what is missing, about 35 s
+per extra render of the ~2,900 tunes on 2 cores, then 10 minutes of fits for three values of K):
+``python benchmarks/extra_renders.py [--profile small --seed 0 --max-renders 3 --repeats 2]``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+
+def main(argv=None) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from musicgeo_utils import config, evaluation, manifest
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-renders", type=int, default=3, help="largest K tried (0 .. K)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2, help="k-fold splits, each shuffled by its own seed")
+    args = parser.parse_args(argv)
+    config.seed_everything(args.seed)
+    start = time.perf_counter()
+
+    tunes, scored = manifest.profile_score_features(args.profile, args.seed)
+    codes, _ = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
+                                         config.get_profile(args.profile).min_train_per_class)
+    known = tunes["split"].isin(["train", "val"]).to_numpy() & (codes >= 0)
+    ids = tunes.loc[known, "tune_id"].astype(str).to_numpy()
+    X = scored.families["transcribed score"].loc[ids].to_numpy()
+    y = codes[known]
+    extra = manifest.profile_extra_renders(args.profile, args.seed, args.max_renders, splits=("train", "val"))
+    if len(extra.skips):
+        print(f"{len(extra.skips)} extra clips left out:", extra.skips.head().to_dict("records"))
+    by_render = {k: pd.DataFrame(extra.transcribed.to_numpy()[(extra.tunes["render"] == k).to_numpy()],
+                                 index=extra.tunes.loc[extra.tunes["render"] == k, "tune_id"].astype(str))
+                 for k in range(1, args.max_renders + 1)}
+    print(f"{len(ids):,} training and validation tunes, {len(extra.tunes):,} extra renders "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    scores = {k: [] for k in range(args.max_renders + 1)}
+    for repeat in range(args.repeats):
+        for fold_train, fold_test in StratifiedKFold(args.folds, shuffle=True,
+                                                     random_state=args.seed + repeat).split(X, y):
+            for k in scores:
+                parts = [X[fold_train]] + [by_render[r].reindex(ids[fold_train]) for r in range(1, k + 1)]
+                labels = [y[fold_train]] * (k + 1)
+                keep = [np.isfinite(np.asarray(p, dtype=float)).all(axis=1) for p in parts]  # skipped extra clips
+                X_fit = np.vstack([np.asarray(p, dtype=float)[m] for p, m in zip(parts, keep)])
+                y_fit = np.concatenate([lab[m] for lab, m in zip(labels, keep)])
+                model = HistGradientBoostingClassifier(random_state=args.seed, **evaluation.BOOSTED_TREES)
+                scores[k].append(f1_score(y[fold_test], model.fit(X_fit, y_fit).predict(X[fold_test]), average="macro"))
+        print(f"repeat {repeat + 1} of {args.repeats} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    base = np.asarray(scores[0])
+    rows = []
+    for k, values in scores.items():
+        gain = np.asarray(values) - base
+        rows.append({"extra renders K": k, "macro-F1 (mean over folds)": np.mean(values),
+                     "gain over K=0": gain.mean(),
+                     "standard error of the gain": gain.std(ddof=1) / np.sqrt(len(gain)) if k else 0.0,
+                     "folds with a gain": f"{int((gain > 0).sum())} of {len(gain)}" if k else ""})
+    print(f"\n{args.repeats} x {args.folds}-fold cross-validation over training and validation tunes "
+          f"(profile {args.profile}, seed {args.seed}), gradient-boosted trees on the transcribed score:")
+    print(pd.DataFrame(rows).round(4).to_string(index=False))
+    print(f"\n{time.perf_counter() - start:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
