@@ -13,9 +13,16 @@ scored (macro-F1) on the held-out fold's own clips. The fold-wise differences to
 the conclusion (their mean and standard error); one validation split of about 470 tunes is too
 noisy to tell a gain of 0.02.
 
+``--task region`` asks the same of notebook 03's region classifier on the transcribed score
+(logistic regression, ``C=1``, standardised on the fold's training rows, decoded to the region
+centre and to the probability-weighted geometric median): each fold's balanced median error
+(mean over countries of their median km) and balanced country accuracy over the countries with at
+least 10 of the fold's tunes, folds stratified by country.
+
 Run after ``make report`` (reads its caches; renders and transcribes what is missing, about 35 s
 per extra render of the ~2,900 tunes on 2 cores, then 10 minutes of fits for three values of K):
-``python benchmarks/extra_renders.py [--profile small --seed 0 --max-renders 3 --repeats 2]``.
+``python benchmarks/extra_renders.py [--task style|region --profile small --seed 0 --max-renders 3
+--repeats 2]``.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ def main(argv=None) -> None:
     from musicgeo_utils import config, evaluation, manifest
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", choices=("style", "region"), default="style")
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-renders", type=int, default=3, help="largest K tried (0 .. K)")
@@ -59,32 +67,77 @@ def main(argv=None) -> None:
     print(f"{len(ids):,} training and validation tunes, {len(extra.tunes):,} extra renders "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
 
+    if args.task == "region":
+        from musicgeo_utils import regions
+
+        y = np.asarray(regions.classification_regions(tunes))[known]
+        places = tunes.loc[known, ["lat", "lon", "country"]].reset_index(drop=True)
+        strata = places["country"].to_numpy()
+    else:
+        strata = y
     scores = {k: [] for k in range(args.max_renders + 1)}
     for repeat in range(args.repeats):
         for fold_train, fold_test in StratifiedKFold(args.folds, shuffle=True,
-                                                     random_state=args.seed + repeat).split(X, y):
+                                                     random_state=args.seed + repeat).split(X, strata):
             for k in scores:
                 parts = [X[fold_train]] + [by_render[r].reindex(ids[fold_train]) for r in range(1, k + 1)]
-                labels = [y[fold_train]] * (k + 1)
                 keep = [np.isfinite(np.asarray(p, dtype=float)).all(axis=1) for p in parts]  # skipped extra clips
                 X_fit = np.vstack([np.asarray(p, dtype=float)[m] for p, m in zip(parts, keep)])
-                y_fit = np.concatenate([lab[m] for lab, m in zip(labels, keep)])
-                model = HistGradientBoostingClassifier(random_state=args.seed, **evaluation.BOOSTED_TREES)
-                scores[k].append(f1_score(y[fold_test], model.fit(X_fit, y_fit).predict(X[fold_test]), average="macro"))
+                rows_fit = np.concatenate([fold_train[m] for m in keep])  # the tune of each fitted row
+                if args.task == "region":
+                    scores[k].append(_region_scores(X_fit, rows_fit, fold_train, fold_test, X, y, places))
+                else:
+                    model = HistGradientBoostingClassifier(random_state=args.seed, **evaluation.BOOSTED_TREES)
+                    scores[k].append({"macro-F1": f1_score(y[fold_test], model.fit(X_fit, y[rows_fit])
+                                                           .predict(X[fold_test]), average="macro")})
         print(f"repeat {repeat + 1} of {args.repeats} ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    base = np.asarray(scores[0])
+    base = pd.DataFrame(scores[0])
     rows = []
     for k, values in scores.items():
-        gain = np.asarray(values) - base
-        rows.append({"extra renders K": k, "macro-F1 (mean over folds)": np.mean(values),
-                     "gain over K=0": gain.mean(),
-                     "standard error of the gain": gain.std(ddof=1) / np.sqrt(len(gain)) if k else 0.0,
-                     "folds with a gain": f"{int((gain > 0).sum())} of {len(gain)}" if k else ""})
+        values = pd.DataFrame(values)
+        for metric in values.columns:
+            gain = values[metric].to_numpy() - base[metric].to_numpy()
+            better = gain < 0 if metric.endswith("km") else gain > 0
+            rows.append({"metric": metric, "extra renders K": k, "mean over folds": values[metric].mean(),
+                         "change from K=0": gain.mean(),
+                         "its standard error": gain.std(ddof=1) / np.sqrt(len(gain)) if k else 0.0,
+                         "folds better": f"{int(better.sum())} of {len(gain)}" if k else ""})
+    model = ("logistic regression (C=1) region classifier" if args.task == "region"
+             else "gradient-boosted trees style classifier")
     print(f"\n{args.repeats} x {args.folds}-fold cross-validation over training and validation tunes "
-          f"(profile {args.profile}, seed {args.seed}), gradient-boosted trees on the transcribed score:")
-    print(pd.DataFrame(rows).round(4).to_string(index=False))
+          f"(profile {args.profile}, seed {args.seed}), {model} on the transcribed score:")
+    print(pd.DataFrame(rows).sort_values(["metric", "extra renders K"]).round(4).to_string(index=False))
     print(f"\n{time.perf_counter() - start:.0f} s in all")
+
+
+def _region_scores(X_fit, rows_fit, fold_train, fold_test, X, regions_of, places) -> dict:
+    """Balanced median km (two decodings) and balanced country accuracy (countries with >= 10 tunes)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    from musicgeo_utils import geo, regions
+
+    train = places.iloc[fold_train]
+    centres = regions.region_centroids(train["lat"], train["lon"], regions_of[fold_train]).set_index("region")
+    shares = regions.region_country_shares(regions_of[fold_train], train["country"])
+    with threadpool_limits(1):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(X_fit,
+                                                                                             regions_of[rows_fit])
+    proba, classes = model.predict_proba(X[fold_test]), model[-1].classes_
+    truth = places.iloc[fold_test]
+    countries = truth["country"].to_numpy()
+    out = {}
+    for decoding in ("top", "median"):
+        lat, lon = geo.decode_region_probabilities(proba, centres.loc[classes, "lat"], centres.loc[classes, "lon"],
+                                                   decoding)
+        km = np.asarray(geo.great_circle_km(truth["lat"], truth["lon"], lat, lon))
+        out[f"balanced median, {decoding} decoding, km"] = pd.Series(km).groupby(countries).median().mean()
+    hits = pd.Series(regions.predicted_countries(proba, shares, regions=list(classes)) == countries).groupby(countries)
+    out["balanced country accuracy (>= 10 tunes)"] = hits.mean()[hits.size() >= 10].mean()
+    return out
 
 
 if __name__ == "__main__":

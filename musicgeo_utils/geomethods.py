@@ -662,7 +662,8 @@ def method_predictions(methods: Sequence[GeoMethod], X, index, shares: pd.DataFr
 
 
 def compare_inputs(inputs: dict, split, targets: pd.DataFrame, tune_ids, make_method, seed: int = 0,
-                   n_boot: int = 1000, shares: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   n_boot: int = 1000, shares: pd.DataFrame | None = None,
+                   extra_train: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One kind of method fitted on each of several inputs: what each input tells about the place.
 
     ``inputs``: name -> ``(source, X)`` with one row per tune (``source``:
@@ -673,7 +674,10 @@ def compare_inputs(inputs: dict, split, targets: pd.DataFrame, tune_ids, make_me
     Returns ``(table, predictions)``: the :func:`compare_methods` rows, one per
     input, named ``"<method> · <input>"`` with ``features`` and ``input``
     columns, best first; and the test predictions in the long format of
-    :func:`method_predictions` with an ``input`` column.
+    :func:`method_predictions` with an ``input`` column. ``extra_train``: input
+    name -> ``(X_extra, targets_extra)``, more training rows for that input
+    (e.g. other renders of the training tunes,
+    :func:`manifest.profile_extra_renders`), appended to the training split's.
     """
     split = np.asarray(split)
     tune_ids = np.asarray(tune_ids).astype(str)
@@ -683,6 +687,14 @@ def compare_inputs(inputs: dict, split, targets: pd.DataFrame, tune_ids, make_me
         if len(X) != len(split):
             raise ValueError(f"input {name!r} has {len(X)} rows for {len(split)} tunes")
         parts = {s: (X[split == s], targets[split == s].reset_index(drop=True)) for s in ("train", "val", "test")}
+        if (extra_train or {}).get(name) is not None:
+            X_extra, targets_extra = extra_train[name]
+            X_extra = np.asarray(X_extra, dtype=float)
+            if X_extra.ndim != 2 or X_extra.shape[1] != X.shape[1] or len(X_extra) != len(targets_extra):
+                raise ValueError(f"extra_train[{name!r}]: need rows of {X.shape[1]} columns and one target each, "
+                                 f"got {X_extra.shape} and {len(targets_extra)} targets")
+            parts["train"] = (np.vstack([parts["train"][0], X_extra]),
+                              pd.concat([parts["train"][1], targets_extra[parts["train"][1].columns]], ignore_index=True))
         method = make_method()
         table = compare_methods(*parts["train"], *parts["val"], *parts["test"], methods=[method], seed=seed,
                                 n_boot=n_boot)

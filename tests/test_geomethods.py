@@ -202,13 +202,18 @@ def test_bad_inputs_are_refused():
         geomethods.KNNGeo().predict(np.zeros((1, 2)))
 
 
+def _north_and_south(n: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Every other item from Norway, the rest from Spain: ``(regions, targets)``."""
+    places = {"north": (60.0, 10.0, "Norway"), "south": (40.0, -4.0, "Spain")}
+    region = np.where(np.arange(n) % 2 == 0, "north", "south")
+    return region, pd.DataFrame({"lat": [places[r][0] for r in region], "lon": [places[r][1] for r in region],
+                                 "region": region, "country": [places[r][2] for r in region]})
+
+
 def test_compare_inputs_fits_one_method_per_input_and_labels_the_rows():
     rng = np.random.default_rng(0)
-    places = {"north": (60.0, 10.0, "Norway"), "south": (40.0, -4.0, "Spain")}
     n = 240
-    region = np.where(np.arange(n) % 2 == 0, "north", "south")
-    targets = pd.DataFrame({"lat": [places[r][0] for r in region], "lon": [places[r][1] for r in region],
-                            "region": region, "country": [places[r][2] for r in region]})
+    region, targets = _north_and_south(n)
     informative = (region == "north")[:, None] * 2.0 + rng.normal(size=(n, 3))
     noise = rng.normal(size=(n, 3))
     split = np.array(["train", "train", "val", "test"] * (n // 4))
@@ -224,6 +229,29 @@ def test_compare_inputs_fits_one_method_per_input_and_labels_the_rows():
     with pytest.raises(ValueError, match="rows for"):
         geomethods.compare_inputs({"short": ("audio", noise[:-1])}, split, targets, ids,
                                   lambda: geomethods.RegionClassifier("logreg"), n_boot=0)
+
+
+
+def test_compare_inputs_learns_from_extra_training_rows_of_one_input():
+    rng = np.random.default_rng(1)
+    n = 240
+    region, targets = _north_and_south(n)
+    X = (region == "north")[:, None] * 2.0 + rng.normal(size=(n, 2))
+    split = np.array(["train", "train", "val", "test"] * (n // 4))
+    X[split == "train"] = rng.normal(size=((split == "train").sum(), 2))  # the split's own rows carry nothing
+    extra_region, extra_targets = _north_and_south(200)
+    extra_targets = extra_targets[["country", "region", "lat", "lon"]]  # any column order
+    extra = (extra_region == "north")[:, None] * 2.0 + rng.normal(size=(200, 2))
+    make = lambda: geomethods.RegionClassifier("logreg", seed=0)  # noqa: E731
+    ids = [f"t{i}" for i in range(n)]
+    alone, _ = geomethods.compare_inputs({"heard": ("audio", X)}, split, targets, ids, make, n_boot=0)
+    helped, predictions = geomethods.compare_inputs({"heard": ("audio", X)}, split, targets, ids, make, n_boot=0,
+                                                    extra_train={"heard": (extra, extra_targets)})
+    assert helped["median_km"].iloc[0] == 0.0 < alone["median_km"].iloc[0]  # every test tune in its region
+    assert len(predictions) == (split == "test").sum()  # scored on the test split's own rows
+    with pytest.raises(ValueError, match="extra_train"):
+        geomethods.compare_inputs({"heard": ("audio", X)}, split, targets, ids, make, n_boot=0,
+                                  extra_train={"heard": (extra[:, :1], extra_targets)})
 
 
 def test_a_wrapped_regression_gives_no_probabilities_and_a_wrapped_classifier_does():
