@@ -157,7 +157,6 @@ def held_out_timbre_draws(draws: pd.DataFrame, seed: int,
     return out.reset_index(drop=True)
 
 
-
 def extra_timbre_draws(draws: pd.DataFrame, seed: int, k: int = 0,
                        programs: Sequence[int] = FOLK_PROGRAMS) -> pd.DataFrame:
     """The same tunes at the same tempo and transposition, played by another training instrument.
@@ -180,6 +179,7 @@ def extra_timbre_draws(draws: pd.DataFrame, seed: int, k: int = 0,
                           .permutation([p for p in programs if p != int(own)])[k])
                       for t, own in zip(out["tune_id"], out["program"])]
     return out.reset_index(drop=True)
+
 
 def _tune_name(notes: pd.DataFrame, tune_id: str | None) -> str:
     if tune_id is not None:
