@@ -176,6 +176,19 @@ def test_rule_gives_octave_slips_and_short_gaps_to_the_next_note():
     assert notes["onset_s"].tolist() == pytest.approx([0.0, 0.30])
 
 
+
+def test_rule_gives_a_transition_blip_far_from_both_neighbours_to_the_next_note():
+    blip = [69] * 30 + [57] * 8 + [76] * 30  # A4 -> E5 heard for 80 ms as their common subharmonic A3
+    notes = tr.frames_to_notes(track_of(blip), np.array([], int))
+    assert notes["pitch_midi"].tolist() == [69, 76]
+    assert notes["onset_s"].tolist() == pytest.approx([0.0, 0.30])
+    off = TranscriptionParams(blip_semitones=0)
+    assert tr.frames_to_notes(track_of(blip), np.array([], int), off)["pitch_midi"].tolist() == [69, 57, 76]
+    # a short passing note between its neighbours, or one that is only a third away, stays
+    for frames, pitches in (([69] * 30 + [71] * 8 + [72] * 30, [69, 71, 72]),
+                            ([69] * 30 + [73] * 8 + [69] * 30, [69, 73, 69])):
+        assert tr.frames_to_notes(track_of(frames), np.array([], int))["pitch_midi"].tolist() == pitches
+
 def test_rule_moves_a_late_onset_back_to_an_onset_peak():
     frames = [60] * 30 + [62] * 30
     notes = tr.frames_to_notes(track_of(frames), np.array([26]))
@@ -187,6 +200,40 @@ def test_rule_moves_a_late_onset_back_to_an_onset_peak():
 
 # ----------------------------------------------------------------- true notes
 
+
+
+def spectrum_with(levels_db: dict[int, np.ndarray], params: TranscriptionParams = TranscriptionParams()) -> np.ndarray:
+    """A magnitude STFT for step 9 whose only energy is at the harmonics of the given MIDI pitches,
+    with the given per-frame amplitude (dB) each; elsewhere -100 dB."""
+    n_frames = len(next(iter(levels_db.values())))
+    spectrum = np.full((params.backtrack_fft // 2 + 1, n_frames), 1e-5)
+    bin_hz = params.sample_rate / params.backtrack_fft
+    for pitch, level in levels_db.items():
+        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+        for harmonic in range(1, tr.BACKTRACK_HARMONICS + 1):
+            for b in {int(np.floor(harmonic * f0 / bin_hz)), int(np.ceil(harmonic * f0 / bin_hz))}:
+                spectrum[b] = 10 ** (np.asarray(level) / 20)
+    return spectrum
+
+
+def test_rule_step_9_moves_a_slow_attack_back_to_where_its_pitch_began_to_rise():
+    frames = [60] * 30 + [62] * 30  # the tracker hears 62 from frame 30 on
+    swell = np.clip(-40 + 40 * (np.arange(60) - 13) / 17, -40, 0)  # 62 rises from frame 13 to 30 (dB)
+    spectrum = spectrum_with({60: np.zeros(60), 62: swell})
+    notes = tr.frames_to_notes(track_of(frames), np.array([], int), TranscriptionParams(), spectrum)
+    # half of the rise in dB (-40 -> 0) is passed at frame 21.5: the onset is frame 22
+    assert notes["onset_s"].tolist() == pytest.approx([0.0, 0.22])
+    assert notes["duration_s"].tolist() == pytest.approx([0.22, 0.38])
+    off = TranscriptionParams(backtrack_s=0.0)
+    assert tr.frames_to_notes(track_of(frames), np.array([], int), off, spectrum)["onset_s"].tolist() == \
+        pytest.approx([0.0, 0.30])
+    short = TranscriptionParams(backtrack_s=0.05)  # reach 5 frames: the level at frame 25 is the low point
+    assert tr.frames_to_notes(track_of(frames), np.array([], int), short, spectrum)["onset_s"].tolist() == \
+        pytest.approx([0.0, 0.28])
+    # a level that does not fall before the onset (a sharp attack heard on time) leaves it in place
+    flat = spectrum_with({60: np.zeros(60), 62: np.where(np.arange(60) < 30, -60.0, 0.0)})
+    assert tr.frames_to_notes(track_of(frames), np.array([], int), TranscriptionParams(), flat)["onset_s"].tolist() \
+        == pytest.approx([0.0, 0.30])
 
 def test_clip_notes_apply_tempo_transposition_and_looping():
     notes = tune([60, 62], [0, 1], [1, 1])
