@@ -29,7 +29,7 @@ from musicgeo_utils import transcription_eval as te
 
 def parse_variant(text: str) -> tr.TranscriptionParams:
     """``"backtrack_s=0,backtrack_rise=0.3"`` -> TranscriptionParams with those fields changed."""
-    fields = {f.name: f.type for f in dataclasses.fields(tr.TranscriptionParams)}
+    fields = [f.name for f in dataclasses.fields(tr.TranscriptionParams)]
     changes = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")

@@ -32,7 +32,8 @@ Frames -> notes (the rule, in order; every number is a field of
    yin picks the first dip of its difference function under
    ``trough_threshold`` [0.3] (higher than librosa's 0.1: fewer octave-down
    errors; 0.3 against 0.2 before 2026-12-06 on in-domain validation renders,
-   note F1 0.865 -> 0.875, README "Melody transcription").
+   note F1 0.865 -> 0.875, README "The frames-to-notes rule, revised
+   on validation").
 2. Voicing: a frame is voiced when its RMS level is at most ``level_db`` [40]
    dB below the clip's loudest frame and above ``silence_dbfs`` [-70 dBFS,
    so a silent clip has no notes] AND, for yin, its pitch lies within
@@ -51,7 +52,8 @@ Frames -> notes (the rule, in order; every number is a field of
    ``blip_semitones`` [5; 0 turns this off] below or above both of them (a
    legato change heard for a moment as the two notes' common subharmonic or
    as a harmonic). Chosen on in-domain validation renders (note F1 0.854 ->
-   0.865; README, "Melody transcription").
+   0.865; README, "The frames-to-notes rule,
+   revised on validation").
 6. Repeated notes: a segment is split at every onset inside it that lies at
    least ``min_note_s`` from both of its ends. An onset is a peak of librosa's
    onset-strength envelope (spectral flux of the log-mel spectrogram, the
@@ -75,7 +77,8 @@ Frames -> notes (the rule, in order; every number is a field of
    ``backtrack_rise`` [0.5] of the way to the note's peak in its first five
    frames, and the previous note then ends there. ``backtrack_s = 0`` turns
    the step off. Chosen on in-domain validation renders (note F1 0.850 ->
-   0.854; README, "Melody transcription").
+   0.854; README, "The frames-to-notes rule,
+   revised on validation").
 
 Frame ``i`` is centred on sample ``i * hop_length`` [120, 10 ms at 12 kHz];
 times are frame times. The result is deterministic: the same samples and
@@ -104,7 +107,8 @@ from musicgeo_utils.extraction import clip_items
 from musicgeo_utils.features import one_blas_thread
 
 #: Bump when the transcription code changes its outputs: every cache key changes.
-TRANSCRIPTION_VERSION = "transcription-3"  # 2: beats cached with the notes; 3: blips (step 5), backtrack (step 9), yin threshold 0.3
+#: 2: beats cached with the notes; 3: blips (step 5), backtrack (step 9), yin threshold 0.3.
+TRANSCRIPTION_VERSION = "transcription-3"
 TRACKERS = ("yin", "pyin")
 NOTE_COLUMNS = ("onset_s", "duration_s", "pitch_midi")
 _UNVOICED = -1  # the smoothed semitone track's value for unvoiced frames (below every note)
@@ -297,7 +301,7 @@ def _segments(semitones: np.ndarray) -> list[tuple[int, int, int]]:
             if semitones[s] != _UNVOICED]
 
 
-def _merge_octave_slips(segments: list[tuple[int, int, int]], max_frames: int,
+def _merge_slips(segments: list[tuple[int, int, int]], max_frames: int,
                         blip_semitones: int = 0) -> list[list[int]]:
     """Give a short segment that slipped to the segment right after it (rule step 5).
 
@@ -342,7 +346,7 @@ def frames_to_notes(track: PitchTrack, onset_frames: np.ndarray,
     semitones[voiced] = np.round(69 + 12 * np.log2(track.f0_hz[voiced] / 440.0)).astype(np.int64)
     semitones = _running_median(semitones, params.median_frames)
     onsets = np.unique(np.asarray(onset_frames, dtype=np.int64))
-    segments = _merge_octave_slips(_segments(semitones), int(round(params.slip_s / frame_s)), params.blip_semitones)
+    segments = _merge_slips(_segments(semitones), int(round(params.slip_s / frame_s)), params.blip_semitones)
     pieces = []
     for start, end, pitch in segments:  # step 6: split at onsets inside a segment
         inner = onsets[(onsets >= start + min_frames) & (onsets <= end - min_frames)]

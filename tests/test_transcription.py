@@ -176,7 +176,6 @@ def test_rule_gives_octave_slips_and_short_gaps_to_the_next_note():
     assert notes["onset_s"].tolist() == pytest.approx([0.0, 0.30])
 
 
-
 def test_rule_gives_a_transition_blip_far_from_both_neighbours_to_the_next_note():
     blip = [69] * 30 + [57] * 8 + [76] * 30  # A4 -> E5 heard for 80 ms as their common subharmonic A3
     notes = tr.frames_to_notes(track_of(blip), np.array([], int))
@@ -189,6 +188,7 @@ def test_rule_gives_a_transition_blip_far_from_both_neighbours_to_the_next_note(
                             ([69] * 30 + [73] * 8 + [69] * 30, [69, 73, 69])):
         assert tr.frames_to_notes(track_of(frames), np.array([], int))["pitch_midi"].tolist() == pitches
 
+
 def test_rule_moves_a_late_onset_back_to_an_onset_peak():
     frames = [60] * 30 + [62] * 30
     notes = tr.frames_to_notes(track_of(frames), np.array([26]))
@@ -196,10 +196,6 @@ def test_rule_moves_a_late_onset_back_to_an_onset_peak():
     assert notes["duration_s"].iloc[0] == pytest.approx(0.26)
     near = TranscriptionParams(snap_s=0.03)  # 50 ms back is out of reach: not moved
     assert tr.frames_to_notes(track_of(frames), np.array([25]), near)["onset_s"].tolist() == [0.0, 0.30]
-
-
-# ----------------------------------------------------------------- true notes
-
 
 
 def spectrum_with(levels_db: dict[int, np.ndarray], params: TranscriptionParams = TranscriptionParams()) -> np.ndarray:
@@ -234,6 +230,10 @@ def test_rule_step_9_moves_a_slow_attack_back_to_where_its_pitch_began_to_rise()
     flat = spectrum_with({60: np.zeros(60), 62: np.where(np.arange(60) < 30, -60.0, 0.0)})
     assert tr.frames_to_notes(track_of(frames), np.array([], int), TranscriptionParams(), flat)["onset_s"].tolist() \
         == pytest.approx([0.0, 0.30])
+
+
+# ----------------------------------------------------------------- true notes
+
 
 def test_clip_notes_apply_tempo_transposition_and_looping():
     notes = tune([60, 62], [0, 1], [1, 1])
