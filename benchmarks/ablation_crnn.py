@@ -65,6 +65,10 @@ choice at a time against notebook 04's compact model:
   clips drawn afresh (``TrainConfig(epoch_size=2400)``, about the profile's
   own training clips): epochs, validation and patience as short as before the
   tunes read as scores were added, every tune still within reach.
+- ``pitch-200-mixup-corpus-cosine``: notebook 04's recipe with the learning
+  rate lowered along a half cosine over ``--epochs`` (1e-3 to 1e-5), so the
+  last epochs settle instead of jumping, and the number of epochs is a choice
+  rather than the luck of a noisy validation score.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -120,6 +124,7 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-mixup": (PITCH, 200, False, "roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus-epoch2400": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, "epoch_size": 2400}),
+    "pitch-200-mixup-corpus-cosine": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, **COSINE}),
 }
 ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",

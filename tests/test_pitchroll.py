@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicgeo_utils import pitchroll
+from musicgeo_utils import config, pitchroll
 from musicgeo_utils.meldata import MelDataset
 
 
@@ -107,6 +107,11 @@ def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
     assert params["score_tunes_per_style"] is None  # the profile's, as pitchroll.style_roll_sets takes by default
 
 
+def test_the_pitch_crnns_schedule_spans_half_the_profiles_epochs():
+    assert [pitchroll.schedule_epochs(e) for e in (1, 4, 7, 30, 60)] == [3, 3, 3, 15, 30]
+    assert pitchroll.schedule_epochs(config.get_profile("small").epochs) == 15
+
+
 def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkeypatch):
     import torch
 
@@ -119,10 +124,13 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkey
                                   shift_bins=pitchroll.MAX_TRANSPOSE)
     model, history, cfg = pitchroll.fit_style_crnn(sets, 2, tmp_path, epochs=1, seed=0, crop_frames=40, batch_size=4)
     assert cfg.model_kwargs == pitchroll.PITCH_CRNN_KWARGS and cfg.monitor == "val_macro_f1"
-    # the recipe of notebook 04's mel CRNN but for the network, its crops, mixup and the patience (6 here, 3 there)
-    assert cfg == dataclasses.replace(training.style_config(epochs=1, batch_size=4, crop_frames=40, seed=0,
+    # the recipe of notebook 04's mel CRNN but for the network, its crops, mixup, the patience (6 here, 3 there)
+    # and the learning rate's half cosine over schedule_epochs (at least 3)
+    assert cfg == dataclasses.replace(training.style_config(epochs=3, batch_size=4, crop_frames=40, seed=0,
                                                             model_kwargs=pitchroll.PITCH_CRNN_KWARGS),
-                                      mixup=pitchroll.PITCH_MIXUP)
+                                      mixup=pitchroll.PITCH_MIXUP, lr_schedule="cosine")
+    assert len(history.frame) == 3 and history.frame["lr"].is_monotonic_decreasing
+    assert history.frame["lr"].iloc[0] == pytest.approx(1e-3) and history.frame["lr"].iloc[-1] < 1e-3
     branch = pitchroll.PITCH_CRNN_KWARGS.get("pitch_class_fourier", False)
     assert model.hparams.get("pitch_class_fourier", False) == branch
     assert history.checkpoint.startswith("pitch-crnn-") and (tmp_path / history.checkpoint).exists()
