@@ -17,7 +17,9 @@ Recipes:
 - ``patience 6, cosine`` (notebook 04 since): the learning rate falls along a half cosine over the
   epochs, stop after 6 epochs without a lower validation loss;
 - ``patience 6, cosine, balanced sampler``: the same, with every region drawn equally often
-  instead of a cross-entropy weighted by inverse region frequency (``--recipes`` to add it).
+  instead of a cross-entropy weighted by inverse region frequency (``--recipes`` to add it);
+- ``patience 6, cosine over 8 epochs``: notebook 04's recipe with the half cosine over 8 epochs
+  instead of 15 (``--recipes`` to add it): whether the fine-tune needs all 15.
 
 Run after ``make report`` (reads notebook 04's caches and its style pitch CRNN; about 8 minutes per
 training seed on 2 cores): ``python benchmarks/geo_pitch_recipe.py [--train-seeds 0 1 2]``.
@@ -37,7 +39,8 @@ from musicgeo_utils import (config, geo, geoscores, meldata, pitchroll, region_c
 
 #: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
 RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE,
-           "patience 6, cosine, balanced sampler": {**pitchroll.GEO_RECIPE, "sampler": "balanced", "class_weight": None}}
+           "patience 6, cosine, balanced sampler": {**pitchroll.GEO_RECIPE, "sampler": "balanced", "class_weight": None},
+           "patience 6, cosine over 8 epochs": {**pitchroll.GEO_RECIPE, "epochs": 8}}
 
 
 def main(argv=None) -> None:

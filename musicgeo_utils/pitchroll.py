@@ -315,8 +315,8 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     transposed crops): AdamW at 1e-3, cross-entropy weighted by inverse region
     frequency, at most :func:`schedule_epochs` of the profile's ``epochs``, early
     stopping on the validation loss as :data:`GEO_RECIPE` says; ``recipe``
-    overrides its entries and may replace the class weighting (e.g.
-    ``{"sampler": "balanced", "class_weight": None}``). The checkpoint is
+    overrides its entries and may replace the class weighting or the number of epochs (e.g.
+    ``{"sampler": "balanced", "class_weight": None}``, ``{"epochs": 8}``). The checkpoint is
     ``checkpoint_dir/<name>-<training key>.pt``.
     """
     from . import config, models, training  # torch only when a network is wanted
@@ -324,10 +324,10 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     config.seed_everything(seed)
     model = models.CRNN(n_regions, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS)
     model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")}, strict=False)
-    train_config = training.TrainConfig(task="classify", epochs=schedule_epochs(epochs), batch_size=batch_size,
-                                        crop_frames=crop_frames, seed=seed, device=device, progress=False, model="crnn",
-                                        model_kwargs=PITCH_CRNN_KWARGS, lr=1e-3,
-                                        **{"class_weight": "balanced", **GEO_RECIPE, **(recipe or {})})
+    train_config = training.TrainConfig(task="classify", batch_size=batch_size, crop_frames=crop_frames, seed=seed,
+                                        device=device, progress=False, model="crnn", model_kwargs=PITCH_CRNN_KWARGS,
+                                        lr=1e-3, **{"epochs": schedule_epochs(epochs), "class_weight": "balanced",
+                                                    **GEO_RECIPE, **(recipe or {})})
     return training.fit_or_load(model, geo_roll_sets["train"], geo_roll_sets["val"], train_config, checkpoint_dir, name)
 
 

@@ -143,6 +143,25 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkey
 
 
 
+def test_fit_geo_crnn_trains_over_its_schedule_and_a_recipe_may_set_its_epochs(tmp_path):
+    from musicgeo_utils import meldata, training
+
+    rng = np.random.default_rng(1)
+    tunes = pd.DataFrame({"tune_id": [f"t{i}" for i in range(12)], "split": ["train"] * 8 + ["val"] * 4})
+    rolls = pd.Series({t: (rng.random((pitchroll.N_PITCHES, 50)) > 0.9).astype(np.float32) for t in tunes["tune_id"]})
+    sets = meldata.split_datasets(tunes, rolls, np.arange(12) % 3, 40, 0, splits=("train", "val"),
+                                  shift_bins=pitchroll.MAX_TRANSPOSE)
+    style = pitchroll.initial_style_crnn(2, sets["train"].sources, 0)
+    model, history = pitchroll.fit_geo_crnn(sets, 3, style, tmp_path, "geo", epochs=4, seed=0, crop_frames=40,
+                                            batch_size=4)
+    assert len(history.frame) == pitchroll.schedule_epochs(4) == 3  # patience 6: every epoch of the schedule
+    assert history.frame["lr"].is_monotonic_decreasing
+    fresh = pitchroll.fit_geo_crnn(sets, 3, style, tmp_path / "short", "geo", epochs=4, seed=0, crop_frames=40,
+                                   batch_size=4, recipe={"epochs": 1})[1]
+    assert len(fresh.frame) == 1
+    assert training.load_checkpoint(tmp_path / history.checkpoint)[1].epochs == 3
+
+
 def test_a_beat_roll_is_the_same_at_any_tempo():
     """One melody at 90 and at 150 beats per minute, beats tracked on time: the same beat roll, not the same roll."""
     melody = [(0.0, 1.0, 60), (1.0, 0.5, 62), (1.5, 0.5, 64), (2.0, 2.0, 67)]  # onset, length in beats, pitch
