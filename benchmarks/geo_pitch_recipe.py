@@ -1,7 +1,7 @@
 """The geographic pitch CRNN's training recipe, over several training seeds, on validation.
 
 Notebook 04 fine-tunes its style pitch CRNN into a region classifier (the geographic pitch CRNN):
-AdamW at 1e-3, class-balanced cross-entropy, at most half the profile's epochs, early stopping on
+AdamW at 1e-3, class-balanced cross-entropy, at most `pitchroll.GEO_EPOCHS` epochs, early stopping on
 the validation loss. This script trains that network again under several recipes and training
 seeds (the seed of the head's initial weights and of the training crops; the data, splits and the
 style network are notebook 04's) and scores each as notebook 04 does
@@ -15,11 +15,12 @@ Recipes:
 - ``patience 2`` (notebook 04 until 2026-12-05): constant learning rate, stop after 2 epochs
   without a lower validation loss;
 - ``patience 6, cosine`` (notebook 04 since): the learning rate falls along a half cosine over the
-  epochs, stop after 6 epochs without a lower validation loss;
+  epochs (``pitchroll.GEO_EPOCHS``, 8, since 2026-12-06), stop after 6 epochs without a lower
+  validation loss;
 - ``patience 6, cosine, balanced sampler``: the same, with every region drawn equally often
   instead of a cross-entropy weighted by inverse region frequency (``--recipes`` to add it);
-- ``patience 6, cosine over 8 epochs``: notebook 04's recipe with the half cosine over 8 epochs
-  instead of 15 (``--recipes`` to add it): whether the fine-tune needs all 15.
+- ``patience 6, cosine over 15 epochs``: notebook 04's recipe from 2026-12-05 to 2026-12-06, the
+  half cosine over half the profile's epochs (15 on ``small``; ``--recipes`` to add it).
 
 Run after ``make report`` (reads notebook 04's caches and its style pitch CRNN; about 8 minutes per
 training seed on 2 cores): ``python benchmarks/geo_pitch_recipe.py [--train-seeds 0 1 2]``.
@@ -40,7 +41,7 @@ from musicgeo_utils import (config, geo, geoscores, meldata, pitchroll, region_c
 #: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
 RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE,
            "patience 6, cosine, balanced sampler": {**pitchroll.GEO_RECIPE, "sampler": "balanced", "class_weight": None},
-           "patience 6, cosine over 8 epochs": {**pitchroll.GEO_RECIPE, "epochs": 8}}
+           "patience 6, cosine over 15 epochs": {**pitchroll.GEO_RECIPE, "epochs": 15}}
 
 
 def main(argv=None) -> None:

@@ -303,6 +303,11 @@ PITCH_MIXUP = 0.2
 #: Early stopping and learning-rate schedule of notebook 04's geographic pitch CRNN (README, "The
 #: geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py`` compares it with patience 2).
 GEO_RECIPE = {"patience": 6, "lr_schedule": "cosine"}
+#: Most epochs of the geographic pitch CRNN's fine-tune (its half cosine spans ``min(GEO_EPOCHS,
+#: schedule_epochs(epochs))``: 8 on ``small``, 3 on ``tiny``). Over training seeds 0-2 the cosine over 8
+#: epochs gave a lower validation balanced median than over 15 under every seed, 919 km against 948 on
+#: average (README, "The geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py``).
+GEO_EPOCHS = 8
 
 
 def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_dir: str | os.PathLike, name: str, *,
@@ -313,7 +318,8 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     The style ``pitch_model``'s weights with a new head of ``n_regions``
     (drawn from ``seed``), trained on ``geo_roll_sets`` (region-coded rolls,
     transposed crops): AdamW at 1e-3, cross-entropy weighted by inverse region
-    frequency, at most :func:`schedule_epochs` of the profile's ``epochs``, early
+    frequency, :data:`GEO_EPOCHS` epochs at most (fewer when :func:`schedule_epochs` of the profile's
+    ``epochs`` is smaller), early
     stopping on the validation loss as :data:`GEO_RECIPE` says; ``recipe``
     overrides its entries and may replace the class weighting or the number of epochs (e.g.
     ``{"sampler": "balanced", "class_weight": None}``, ``{"epochs": 8}``). The checkpoint is
@@ -326,8 +332,8 @@ def fit_geo_crnn(geo_roll_sets: dict, n_regions: int, pitch_model, checkpoint_di
     model.load_state_dict({k: v for k, v in pitch_model.state_dict().items() if not k.startswith("head")}, strict=False)
     train_config = training.TrainConfig(task="classify", batch_size=batch_size, crop_frames=crop_frames, seed=seed,
                                         device=device, progress=False, model="crnn", model_kwargs=PITCH_CRNN_KWARGS,
-                                        lr=1e-3, **{"epochs": schedule_epochs(epochs), "class_weight": "balanced",
-                                                    **GEO_RECIPE, **(recipe or {})})
+                                        lr=1e-3, **{"epochs": min(GEO_EPOCHS, schedule_epochs(epochs)),
+                                                    "class_weight": "balanced", **GEO_RECIPE, **(recipe or {})})
     return training.fit_or_load(model, geo_roll_sets["train"], geo_roll_sets["val"], train_config, checkpoint_dir, name)
 
 
