@@ -1,7 +1,7 @@
 """The geographic pitch CRNN's training recipe, over several training seeds, on validation.
 
 Notebook 04 fine-tunes its style pitch CRNN into a region classifier (the geographic pitch CRNN):
-AdamW at 1e-3, class-balanced cross-entropy, at most `pitchroll.GEO_EPOCHS` epochs, early stopping on
+AdamW at 1e-3, class-balanced cross-entropy, at most ``pitchroll.GEO_EPOCHS`` epochs, early stopping on
 the validation loss. This script trains that network again under several recipes and training
 seeds (the seed of the head's initial weights and of the training crops; the data, splits and the
 style network are notebook 04's) and scores each as notebook 04 does

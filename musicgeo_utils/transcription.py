@@ -302,7 +302,7 @@ def _segments(semitones: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def _merge_slips(segments: list[tuple[int, int, int]], max_frames: int,
-                        blip_semitones: int = 0) -> list[list[int]]:
+                 blip_semitones: int = 0) -> list[list[int]]:
     """Give a short segment that slipped to the segment right after it (rule step 5).
 
     A slip is one or two octaves off that next segment (the tracker's octave

@@ -141,8 +141,6 @@ def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkey
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
 
 
-
-
 def test_fit_geo_crnn_trains_over_its_schedule_and_a_recipe_may_set_its_epochs(tmp_path):
     from musicgeo_utils import meldata, training
 
@@ -156,9 +154,9 @@ def test_fit_geo_crnn_trains_over_its_schedule_and_a_recipe_may_set_its_epochs(t
                                             batch_size=4)
     assert len(history.frame) == pitchroll.schedule_epochs(4) == 3  # patience 6: every epoch of the schedule
     assert history.frame["lr"].is_monotonic_decreasing
-    fresh = pitchroll.fit_geo_crnn(sets, 3, style, tmp_path / "short", "geo", epochs=4, seed=0, crop_frames=40,
+    short = pitchroll.fit_geo_crnn(sets, 3, style, tmp_path / "short", "geo", epochs=4, seed=0, crop_frames=40,
                                    batch_size=4, recipe={"epochs": 1})[1]
-    assert len(fresh.frame) == 1
+    assert len(short.frame) == 1
     assert training.load_checkpoint(tmp_path / history.checkpoint)[1].epochs == 3
 
 
