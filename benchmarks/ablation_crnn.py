@@ -69,6 +69,14 @@ choice at a time against notebook 04's compact model:
   rate lowered along a half cosine over ``--epochs`` (1e-3 to 1e-5), so the
   last epochs settle instead of jumping, and the number of epochs is a choice
   rather than the luck of a noisy validation score.
+- ``pitch-200-mixup-corpus-extra-cosine``: that recipe, its training set also
+  holding the transcriptions of the profile's extra renders (each training
+  tune played again by other training instruments,
+  :func:`manifest.profile_extra_renders`, the renders notebook 04's
+  transcribed-score classifiers learn from), so the network meets real
+  transcription errors of many instruments; each epoch draws as many clips
+  as the set without them holds (``TrainConfig(epoch_size=...)``), so an
+  epoch costs what it did.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -125,8 +133,10 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus-epoch2400": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, "epoch_size": 2400}),
     "pitch-200-mixup-corpus-cosine": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, **COSINE}),
+    "pitch-200-mixup-corpus-extra-cosine": (PITCH, 200, False, "extra-roll", 6,
+                                            {"mixup": PITCH_MIXUP, **COSINE, "epoch_size": "without extra renders"}),
 }
-ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
+ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll", "extra-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
 
@@ -141,8 +151,10 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
     from musicgeo_utils import config, evaluation, meldata, models, pitchroll, training
 
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
-    tunes, codes = (extra or {}).get(source, (tunes, codes))
+    tunes, codes, *base = (extra or {}).get(source, (tunes, codes))
     recipe = dict(changes[0]) if changes else {}
+    if recipe.get("epoch_size") == "without extra renders":
+        recipe["epoch_size"] = base[0]
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
                                   stretch=recipe.pop("stretch", 1.0),  # rolls scored over notebook 04's windows
                                   window_hop=(pitchroll.BEAT_WINDOW_HOP if source == "beat-roll" else
@@ -170,6 +182,27 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
             "val_macro_f1": float(history.frame["val_macro_f1"].max()),
             "val_clip_macro_f1": evaluation.macro_f1(sets["val"].targets, val_logits.argmax(axis=1)),
             "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"], "wall_s": wall}
+
+
+def extra_render_rolls(profile, seed, tunes, codes):
+    """``(tunes, rolls, codes)`` of the profile's extra renders (training tunes only), transcribed as
+    notebook 04's clips are; ids ``<tune id>#render<k>`` so that they do not clash with the tune's own clip."""
+    from musicgeo_utils import config, manifest, pitchroll, transcription
+
+    extras = manifest.profile_extra_renders(profile, seed).tunes
+    code_of = dict(zip(tunes["tune_id"].astype(str), np.asarray(codes)))
+    seconds = config.get_profile(profile).clip_seconds
+    rows, rolls = [], []
+    for k, clips in extras.groupby("render", sort=True):
+        items = clips[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
+        heard = transcription.transcribe_many(items)
+        part = pitchroll.clip_rolls(heard.notes, clips["tune_id"], seconds)
+        ids = [f"{tune_id}#render{k}" for tune_id in part.index]
+        rolls.append(pd.Series(list(part.to_numpy()), index=ids, dtype=object))
+        rows.append(pd.DataFrame({"tune_id": ids, "split": "train", "style": clips.set_index("tune_id").loc[
+            part.index, "style"].to_numpy(), "_code": [code_of[t] for t in part.index]}))
+    more = pd.concat(rows, ignore_index=True)
+    return more.drop(columns="_code"), pd.concat(rolls), more["_code"].to_numpy(int)
 
 
 def main(argv=None) -> None:
@@ -200,12 +233,18 @@ def main(argv=None) -> None:
         inputs["beat-roll"] = pitchroll.clip_beat_rolls(scored.heard, tunes["tune_id"], seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
     extra = {}
-    if any(VARIANTS[name][3] == "corpus-roll" for name in args.variants):
+    if any(VARIANTS[name][3] in ("corpus-roll", "extra-roll") for name in args.variants):
         both, inputs["corpus-roll"], both_codes = pitchroll.with_corpus_tunes(tunes, inputs["roll"], codes, styles,
                                                                              args.profile, args.seed)
         extra["corpus-roll"] = (both, both_codes)
         print(f"corpus-roll: {len(both) - len(tunes)} more training tunes from outside the profile "
               f"({both['style'].iloc[len(tunes):].value_counts().to_dict()})")
+        if any(VARIANTS[name][3] == "extra-roll" for name in args.variants):
+            more, inputs["extra-roll"], more_codes = extra_render_rolls(args.profile, args.seed, tunes, codes)
+            extra["extra-roll"] = (pd.concat([both, more], ignore_index=True), np.concatenate([both_codes, more_codes]),
+                                   int(((both["split"] == "train") & (both_codes >= 0)).sum()))
+            inputs["extra-roll"] = pd.concat([inputs["corpus-roll"], inputs["extra-roll"]])
+            print(f"extra-roll: {len(more)} transcribed extra renders of training tunes")
     train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
           f"{args.epochs} epochs per variant (early stopping: {args.patience or 'none'}), training seed {train_seed}, "

@@ -261,7 +261,7 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
     ``crop_frames`` and ``shift_bins=MAX_TRANSPOSE``; on the folk corpus the
     training set also holds tunes read as scores). The recipe
     (:data:`STYLE_RECIPE`): AdamW from 1e-3 down a half cosine over
-    :func:`schedule_epochs` of the profile's ``epochs``, cross-entropy weighted
+    :func:`schedule_epochs` of the profile's ``epochs`` (a third), cross-entropy weighted
     by inverse class frequency, mixup (:data:`PITCH_MIXUP`), the epoch with the
     best validation macro-F1 kept (early stopping after 6 epochs without a gain),
     initial weights from ``seed``, one mean and deviation over all training rolls
@@ -281,17 +281,18 @@ def fit_style_crnn(roll_sets: dict, n_styles: int, checkpoint_dir: str | os.Path
 
 
 def schedule_epochs(epochs: int) -> int:
-    """The epochs of a pitch CRNN's cosine schedule: half the profile's ``epochs`` (at least 3; the
-    ``small`` profile's 30 give 15), the length of both pitch CRNNs' learning-rate half cosine."""
-    return max(3, epochs // 2)
+    """The epochs of a pitch CRNN's cosine schedule: a third of the profile's ``epochs`` (at least 3;
+    the ``small`` profile's 30 give 10), the length of both pitch CRNNs' learning-rate half cosine
+    (the geographic one's capped at :data:`GEO_EPOCHS`)."""
+    return max(3, epochs // 3)
 
 
 #: Learning-rate schedule of notebook 04's style pitch CRNN: a half cosine from 1e-3 to 1e-5 over
-#: :func:`schedule_epochs` (15 on the ``small`` profile). At a constant rate the validation macro-F1
+#: :func:`schedule_epochs` (10 on the ``small`` profile). At a constant rate the validation macro-F1
 #: kept jumping (0.30-0.41 from epoch to epoch) and the network ran 22-30 epochs; over training
-#: seeds 0-2 the schedule's whole-clip validation macro-F1 was 0.397 on average against 0.406, within
-#: the seeds' spread, in 15 epochs against 27 (README, "The style pitch CRNN's schedule";
-#: ``benchmarks/ablation_crnn.py --variants pitch-200-mixup-corpus-cosine``).
+#: seeds 0-2 the schedule's whole-clip validation macro-F1 was 0.397 on average over 15 epochs and
+#: 0.395 over 10, against 0.406 at the constant rate, all within the seeds' spread (README, "The style
+#: pitch CRNN's schedule"; ``benchmarks/ablation_crnn.py --variants pitch-200-mixup-corpus-cosine``).
 STYLE_RECIPE = {"lr_schedule": "cosine"}
 
 
@@ -304,7 +305,7 @@ PITCH_MIXUP = 0.2
 #: geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py`` compares it with patience 2).
 GEO_RECIPE = {"patience": 6, "lr_schedule": "cosine"}
 #: Most epochs of the geographic pitch CRNN's fine-tune (its half cosine spans ``min(GEO_EPOCHS,
-#: schedule_epochs(epochs))``: 8 on ``small``, 3 on ``tiny``). Over training seeds 0-2 the cosine over 8
+#: schedule_epochs(epochs))``: 8 on ``small`` and ``full``, 3 on ``tiny``). Over training seeds 0-2 the cosine over 8
 #: epochs gave a lower validation balanced median than over 15 under every seed, 919 km against 948 on
 #: average (README, "The geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py``).
 GEO_EPOCHS = 8

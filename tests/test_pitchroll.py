@@ -107,9 +107,12 @@ def test_notebook_04_trains_the_pitch_crnn_on_the_crops_the_benchmarks_assume():
     assert params["score_tunes_per_style"] is None  # the profile's, as pitchroll.style_roll_sets takes by default
 
 
-def test_the_pitch_crnns_schedule_spans_half_the_profiles_epochs():
-    assert [pitchroll.schedule_epochs(e) for e in (1, 4, 7, 30, 60)] == [3, 3, 3, 15, 30]
-    assert pitchroll.schedule_epochs(config.get_profile("small").epochs) == 15
+def test_the_pitch_crnns_schedule_spans_a_third_of_the_profiles_epochs():
+    assert [pitchroll.schedule_epochs(e) for e in (1, 4, 9, 10, 30, 60)] == [3, 3, 3, 3, 10, 20]
+    assert pitchroll.schedule_epochs(config.get_profile("small").epochs) == 10
+    # the geographic fine-tune's cap binds on small and full alike
+    assert [min(pitchroll.GEO_EPOCHS, pitchroll.schedule_epochs(config.get_profile(p).epochs))
+            for p in ("tiny", "small", "full")] == [3, 8, 8]
 
 
 def test_fit_style_crnn_trains_once_then_loads_the_same_network(tmp_path, monkeypatch):
