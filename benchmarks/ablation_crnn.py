@@ -77,6 +77,11 @@ choice at a time against notebook 04's compact model:
   transcription errors of many instruments; each epoch draws as many clips
   as the set without them holds (``TrainConfig(epoch_size=...)``), so an
   epoch costs what it did.
+- ``pitch-200-mixup-corpus1000-cosine``: that recipe with up to 1,000 tunes
+  read as scores per style instead of the profile's 500 (as many as the
+  corpus holds beyond the profile: German folk and Irish dance reach 1,000,
+  the other styles have fewer), each epoch drawing as many clips as
+  notebook 04's training set holds, so an epoch costs what it did.
 - ``pitch-200-lr3e-4``, ``pitch-200-batch64``: the pitch CRNN with a learning
   rate of 3e-4, or batches of 64 clips (its validation macro-F1 jumps from
   epoch to epoch at 1e-3 and 32).
@@ -107,6 +112,7 @@ from musicgeo_utils.pitchroll import PITCH_CRNN_KWARGS as PITCH, PITCH_MIXUP  # 
 
 COSINE, SAMPLER = {"lr_schedule": "cosine"}, {"sampler": "balanced", "class_weight": None}
 EMA = {"ema_decay": 0.995}
+AS_NOTEBOOK = "notebook 04's"  # an epoch_size: as many clips as notebook 04's training set holds (the input's third item)
 VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in semitones[, TrainConfig changes])
     "compact-256": (COMPACT, 256, False, "mel", 0),
     "compact-128": (COMPACT, 128, False, "mel", 0),
@@ -133,10 +139,12 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus-epoch2400": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, "epoch_size": 2400}),
     "pitch-200-mixup-corpus-cosine": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, **COSINE}),
+    "pitch-200-mixup-corpus1000-cosine": (PITCH, 200, False, "corpus1000-roll", 6,
+                                          {"mixup": PITCH_MIXUP, **COSINE, "epoch_size": AS_NOTEBOOK}),
     "pitch-200-mixup-corpus-extra-cosine": (PITCH, 200, False, "extra-roll", 6,
-                                            {"mixup": PITCH_MIXUP, **COSINE, "epoch_size": "without extra renders"}),
+                                            {"mixup": PITCH_MIXUP, **COSINE, "epoch_size": AS_NOTEBOOK}),
 }
-ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll", "extra-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
+ROLL_INPUTS = ("roll", "true-roll", "beat-roll", "corpus-roll", "extra-roll", "corpus1000-roll")  # semitone rolls: 60 rows, normalised with one mean and deviation
 DEFAULT_VARIANTS = ("compact-256", "compact-128", "compact-no-input-pool", "default-256", "pitch-200",
                     "pitch-200-no-transpose")
 
@@ -153,7 +161,7 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
     kwargs, crop, deep, source, shift, *changes = VARIANTS[name]
     tunes, codes, *base = (extra or {}).get(source, (tunes, codes))
     recipe = dict(changes[0]) if changes else {}
-    if recipe.get("epoch_size") == "without extra renders":
+    if recipe.get("epoch_size") == AS_NOTEBOOK:  # as many clips per epoch as notebook 04 draws
         recipe["epoch_size"] = base[0]
     sets = meldata.split_datasets(tunes, inputs[source], codes, crop, seed, shift_bins=shift,
                                   stretch=recipe.pop("stretch", 1.0),  # rolls scored over notebook 04's windows
@@ -233,7 +241,7 @@ def main(argv=None) -> None:
         inputs["beat-roll"] = pitchroll.clip_beat_rolls(scored.heard, tunes["tune_id"], seconds)
     codes, styles = evaluation.encode_classes(tunes["style"], tunes["split"] == "train", args.min_train_per_class)
     extra = {}
-    if any(VARIANTS[name][3] in ("corpus-roll", "extra-roll") for name in args.variants):
+    if any(VARIANTS[name][3] in ("corpus-roll", "extra-roll", "corpus1000-roll") for name in args.variants):
         both, inputs["corpus-roll"], both_codes = pitchroll.with_corpus_tunes(tunes, inputs["roll"], codes, styles,
                                                                              args.profile, args.seed)
         extra["corpus-roll"] = (both, both_codes)
@@ -245,6 +253,12 @@ def main(argv=None) -> None:
                                    int(((both["split"] == "train") & (both_codes >= 0)).sum()))
             inputs["extra-roll"] = pd.concat([inputs["corpus-roll"], inputs["extra-roll"]])
             print(f"extra-roll: {len(more)} transcribed extra renders of training tunes")
+        if any(VARIANTS[name][3] == "corpus1000-roll" for name in args.variants):
+            more, inputs["corpus1000-roll"], more_codes = pitchroll.with_corpus_tunes(
+                tunes, inputs["roll"], codes, styles, args.profile, args.seed, per_style=1000)
+            extra["corpus1000-roll"] = (more, more_codes, int(((both["split"] == "train") & (both_codes >= 0)).sum()))
+            print(f"corpus1000-roll: {len(more) - len(tunes)} more training tunes from outside the profile "
+                  f"({more['style'].iloc[len(tunes):].value_counts().to_dict()})")
     train_seed = args.seed if args.train_seed is None else args.train_seed
     print(f"profile {args.profile!r}, seed {args.seed}: {int((codes >= 0).sum())} tunes, {len(styles)} styles, "
           f"{args.epochs} epochs per variant (early stopping: {args.patience or 'none'}), training seed {train_seed}, "
