@@ -206,15 +206,7 @@ class MelDataset(Dataset):
     def _shift(self, crop: np.ndarray, index: int) -> np.ndarray:
         """The crop moved by a seeded number of bins along its first axis (``shift_bins``)."""
         rng = np.random.default_rng((self.seed, self.epoch, index, 1))  # its own stream: crops stay as they were
-        shift = int(rng.integers(-self.shift_bins, self.shift_bins + 1))
-        if shift == 0:
-            return crop
-        moved = np.full_like(crop, crop.min())
-        if shift > 0:
-            moved[shift:] = crop[:-shift]
-        else:
-            moved[:shift] = crop[-shift:]
-        return moved
+        return shift_rows(crop, int(rng.integers(-self.shift_bins, self.shift_bins + 1)))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         source = self.sources[index]
@@ -267,6 +259,19 @@ def mel_normalization_stats(dataset: MelDataset) -> tuple[np.ndarray, np.ndarray
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def shift_rows(array: np.ndarray, shift: int) -> np.ndarray:
+    """``array`` moved by ``shift`` rows along its first axis (up for a positive shift: a transposition of a
+    semitone roll), the vacated rows filled with its minimum (its silence); ``shift`` 0 returns it as is."""
+    if shift == 0:
+        return array
+    moved = np.full_like(array, array.min())
+    if shift > 0:
+        moved[shift:] = array[:-shift]
+    else:
+        moved[:shift] = array[-shift:]
+    return moved
 
 
 def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from musicgeo_utils.cache import write_npy
-from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset, mel_normalization_stats, screen_mel_files, window_starts
+from musicgeo_utils.meldata import (CLIP_WINDOWS, MelDataset, mel_normalization_stats, screen_mel_files, shift_rows,
+                                    window_starts)
 
 N_MELS = 16
 
@@ -154,3 +155,15 @@ def test_clip_windows_with_another_hop():
     assert train[0][0].shape == (1, 4, 40)  # training crops do not depend on it
     with pytest.raises(ValueError, match="window_hop must be a positive number of frames"):
         MelDataset([mel], [0], crop_frames=40, window_hop=-1)
+
+
+def test_shift_rows_transposes_and_fills_with_the_silence():
+    roll = np.zeros((6, 3), dtype=np.float32)
+    roll[1, 0], roll[4, 2] = 1.0, 0.5
+    up, down = shift_rows(roll, 2), shift_rows(roll, -2)
+    assert up[3, 0] == 1.0 and up.sum() == 1.0  # the top note left the range
+    assert down[2, 2] == 0.5 and down.sum() == 0.5  # the bottom one did
+    assert shift_rows(roll, 0) is roll
+    mel = np.full((4, 2), -80.0, dtype=np.float32)
+    mel[3] = -20.0
+    np.testing.assert_array_equal(shift_rows(mel, -1)[2:], [[-20.0, -20.0], [-80.0, -80.0]])  # filled with its floor

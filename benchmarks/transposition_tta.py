@@ -1,0 +1,66 @@
+"""Would the style pitch CRNN answer better if it also heard each clip transposed? Notebook 04's network.
+
+The pitch CRNN learns from crops transposed by up to ``pitchroll.MAX_TRANSPOSE`` semitones and takes
+a maximum over pitch, so its answer should hardly depend on the key; this script measures how much it
+does, and whether averaging the logits of a clip heard at several transpositions (test-time
+augmentation: every window of the clip at each shift of ``-k .. k`` semitones) raises the macro-F1.
+It loads notebook 04's style pitch CRNN by its training key (``pitchroll.fit_style_crnn``; trained
+again if missing) and prints, for validation and, for the record, test: the macro-F1 at each single
+shift and of the average over ``-k .. k`` for k = 1 .. ``--max-shift``. A choice rests on validation.
+
+Run after ``make report``: ``python benchmarks/transposition_tta.py [--profile small --seed 0]``
+(about 2 minutes on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from musicgeo_utils import config, evaluation, meldata, pitchroll, runs, training
+
+
+def shifted_logits(model, rolls: pd.Series, targets, shifts) -> dict[int, np.ndarray]:
+    """{shift: logits of every clip heard over notebook 04's windows, its roll moved by ``shift`` semitones}."""
+    out = {}
+    for shift in shifts:
+        moved = [meldata.shift_rows(np.asarray(r), shift) for r in rolls]
+        ds = meldata.MelDataset(moved, targets, pitchroll.ROLL_CROP_FRAMES, train=False,
+                                eval_crops=meldata.CLIP_WINDOWS, window_hop=pitchroll.WINDOW_HOP)
+        out[shift], _ = training.predict(model, ds)
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-shift", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    tunes, _, codes, styles, rolls = pitchroll.style_task_inputs(args.profile, args.seed)
+    sets, _ = pitchroll.style_roll_sets(tunes, rolls, codes, styles, args.profile, args.seed)
+    model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), runs.use("folk", "", args.profile, args.seed)
+                                                 .models_dir(), epochs=config.get_profile(args.profile).epochs,
+                                                 seed=args.seed)
+    print(f"notebook 04's style pitch CRNN: {history.checkpoint}, {len(history.frame)} epochs")
+    shifts = range(-args.max_shift, args.max_shift + 1)
+    rows = []
+    for split in ("val", "test"):
+        keep = (tunes["split"] == split).to_numpy() & (np.asarray(codes) >= 0)
+        targets = np.asarray(codes)[keep]
+        logits = shifted_logits(model, rolls.loc[tunes.loc[keep, "tune_id"].astype(str)], targets, shifts)
+        for shift in shifts:
+            rows.append({"split": split, "heard": f"shifted {shift:+d}",
+                         "macro_f1": evaluation.macro_f1(targets, logits[shift].argmax(axis=1))})
+        for k in range(1, args.max_shift + 1):
+            mean = sum(logits[s] for s in range(-k, k + 1))
+            rows.append({"split": split, "heard": f"average over -{k}..+{k}",
+                         "macro_f1": evaluation.macro_f1(targets, mean.argmax(axis=1))})
+    table = pd.DataFrame(rows).pivot(index="heard", columns="split", values="macro_f1")
+    print(table[["val", "test"]].round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
