@@ -9,7 +9,10 @@ again if missing) and prints, for validation and, for the record, test: the macr
 shift and of the average over ``-k .. k`` for k = 1 .. ``--max-shift``. A choice rests on validation.
 
 Run after ``make report``: ``python benchmarks/transposition_tta.py [--profile small --seed 0]``
-(about 2 minutes on 2 cores).
+(about 2 minutes on 2 cores). ``--train-seeds 0 1 2`` also scores the same recipe trained under other
+training seeds (initial weights, crops, batch order; the data as notebook 04's), as
+``benchmarks/ablation_crnn.py --train-seed S --variants pitch-200-mixup-corpus-cosine`` trains them,
+saved in the models folder by their training keys (about 4 minutes each on 2 cores when missing).
 """
 from __future__ import annotations
 
@@ -37,28 +40,33 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-shift", type=int, default=3)
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=None,
+                        help="training seeds of the networks to score (default: --seed, notebook 04's network)")
     args = parser.parse_args(argv)
 
     tunes, _, codes, styles, rolls = pitchroll.style_task_inputs(args.profile, args.seed)
-    sets, _ = pitchroll.style_roll_sets(tunes, rolls, codes, styles, args.profile, args.seed)
-    model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), runs.use("folk", "", args.profile, args.seed)
-                                                 .models_dir(), epochs=config.get_profile(args.profile).epochs,
-                                                 seed=args.seed)
-    print(f"notebook 04's style pitch CRNN: {history.checkpoint}, {len(history.frame)} epochs")
+    both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
     shifts = range(-args.max_shift, args.max_shift + 1)
     rows = []
-    for split in ("val", "test"):
-        keep = (tunes["split"] == split).to_numpy() & (np.asarray(codes) >= 0)
-        targets = np.asarray(codes)[keep]
-        logits = shifted_logits(model, rolls.loc[tunes.loc[keep, "tune_id"].astype(str)], targets, shifts)
-        for shift in shifts:
-            rows.append({"split": split, "heard": f"shifted {shift:+d}",
-                         "macro_f1": evaluation.macro_f1(targets, logits[shift].argmax(axis=1))})
-        for k in range(1, args.max_shift + 1):
-            mean = sum(logits[s] for s in range(-k, k + 1))
-            rows.append({"split": split, "heard": f"average over -{k}..+{k}",
-                         "macro_f1": evaluation.macro_f1(targets, mean.argmax(axis=1))})
-    table = pd.DataFrame(rows).pivot(index="heard", columns="split", values="macro_f1")
+    for train_seed in args.train_seeds or [args.seed]:
+        sets = meldata.split_datasets(both, both_rolls, both_codes, pitchroll.ROLL_CROP_FRAMES, train_seed,
+                                      shift_bins=pitchroll.MAX_TRANSPOSE, window_hop=pitchroll.WINDOW_HOP)
+        model, history, _ = pitchroll.fit_style_crnn(
+            sets, len(styles), runs.use("folk", "", args.profile, args.seed).models_dir(),
+            epochs=config.get_profile(args.profile).epochs, seed=train_seed)
+        print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)
+        for split in ("val", "test"):
+            keep = (tunes["split"] == split).to_numpy() & (np.asarray(codes) >= 0)
+            targets = np.asarray(codes)[keep]
+            logits = shifted_logits(model, rolls.loc[tunes.loc[keep, "tune_id"].astype(str)], targets, shifts)
+            for shift in shifts:
+                rows.append({"seed": train_seed, "split": split, "heard": f"shifted {shift:+d}",
+                             "macro_f1": evaluation.macro_f1(targets, logits[shift].argmax(axis=1))})
+            for k in range(1, args.max_shift + 1):
+                mean = sum(logits[s] for s in range(-k, k + 1))
+                rows.append({"seed": train_seed, "split": split, "heard": f"average over -{k}..+{k}",
+                             "macro_f1": evaluation.macro_f1(targets, mean.argmax(axis=1))})
+    table = pd.DataFrame(rows).pivot(index="heard", columns=["split", "seed"], values="macro_f1")
     print(table[["val", "test"]].round(3).to_string())
 
 
