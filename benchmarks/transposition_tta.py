@@ -13,6 +13,12 @@ Run after ``make report``: ``python benchmarks/transposition_tta.py [--profile s
 training seeds (initial weights, crops, batch order; the data as notebook 04's), as
 ``benchmarks/ablation_crnn.py --train-seed S --variants pitch-200-mixup-corpus-cosine`` trains them,
 saved in the models folder by their training keys (about 4 minutes each on 2 cores when missing).
+
+``--prior-taus 0.02 0.05 0.1`` also scores another decision rule on the unshifted logits: logit
+adjustment (Menon et al. 2021), ``logits + tau * log(prior)`` with the style prior of the profile's
+training clips. The network learns with a loss weighted by inverse class frequency, which makes its
+answers balanced over the styles; ``tau`` moves them back toward the styles' frequencies. A choice of
+``tau`` would rest on validation.
 """
 from __future__ import annotations
 
@@ -42,11 +48,15 @@ def main(argv=None) -> None:
     parser.add_argument("--max-shift", type=int, default=3)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=None,
                         help="training seeds of the networks to score (default: --seed, notebook 04's network)")
+    parser.add_argument("--prior-taus", type=float, nargs="*", default=[],
+                        help="also score logits + tau * log(training style prior) for each tau")
     args = parser.parse_args(argv)
 
     tunes, _, codes, styles, rolls = pitchroll.style_task_inputs(args.profile, args.seed)
     both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
     shifts = range(-args.max_shift, args.max_shift + 1)
+    train = (tunes["split"] == "train").to_numpy() & (np.asarray(codes) >= 0)
+    log_prior = np.log(np.bincount(np.asarray(codes)[train], minlength=len(styles)) / train.sum())
     rows = []
     for train_seed in args.train_seeds or [args.seed]:
         sets = meldata.split_datasets(both, both_rolls, both_codes, pitchroll.ROLL_CROP_FRAMES, train_seed,
@@ -66,6 +76,9 @@ def main(argv=None) -> None:
                 mean = sum(logits[s] for s in range(-k, k + 1))
                 rows.append({"seed": train_seed, "split": split, "heard": f"average over -{k}..+{k}",
                              "macro_f1": evaluation.macro_f1(targets, mean.argmax(axis=1))})
+            for tau in args.prior_taus:
+                rows.append({"seed": train_seed, "split": split, "heard": f"as is, + {tau:g} log prior",
+                             "macro_f1": evaluation.macro_f1(targets, (logits[0] + tau * log_prior).argmax(axis=1))})
     table = pd.DataFrame(rows).pivot(index="heard", columns=["split", "seed"], values="macro_f1")
     print(table[["val", "test"]].round(3).to_string())
 
