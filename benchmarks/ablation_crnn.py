@@ -200,17 +200,16 @@ def extra_render_rolls(profile, seed, tunes, codes):
     extras = manifest.profile_extra_renders(profile, seed).tunes
     code_of = dict(zip(tunes["tune_id"].astype(str), np.asarray(codes)))
     seconds = config.get_profile(profile).clip_seconds
-    rows, rolls = [], []
+    rows, rolls, more_codes = [], [], []
     for k, clips in extras.groupby("render", sort=True):
         items = clips[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
-        heard = transcription.transcribe_many(items)
-        part = pitchroll.clip_rolls(heard.notes, clips["tune_id"], seconds)
+        part = pitchroll.clip_rolls(transcription.transcribe_many(items).notes, clips["tune_id"], seconds)
         ids = [f"{tune_id}#render{k}" for tune_id in part.index]
         rolls.append(pd.Series(list(part.to_numpy()), index=ids, dtype=object))
-        rows.append(pd.DataFrame({"tune_id": ids, "split": "train", "style": clips.set_index("tune_id").loc[
-            part.index, "style"].to_numpy(), "_code": [code_of[t] for t in part.index]}))
-    more = pd.concat(rows, ignore_index=True)
-    return more.drop(columns="_code"), pd.concat(rolls), more["_code"].to_numpy(int)
+        rows.append(pd.DataFrame({"tune_id": ids, "split": "train",
+                                  "style": clips.set_index("tune_id").loc[part.index, "style"].to_numpy()}))
+        more_codes += [code_of[t] for t in part.index]
+    return pd.concat(rows, ignore_index=True), pd.concat(rolls), np.asarray(more_codes, dtype=int)
 
 
 def main(argv=None) -> None:
@@ -247,16 +246,17 @@ def main(argv=None) -> None:
         extra["corpus-roll"] = (both, both_codes)
         print(f"corpus-roll: {len(both) - len(tunes)} more training tunes from outside the profile "
               f"({both['style'].iloc[len(tunes):].value_counts().to_dict()})")
+        notebook_clips = int(((both["split"] == "train") & (both_codes >= 0)).sum())  # notebook 04's epoch
         if any(VARIANTS[name][3] == "extra-roll" for name in args.variants):
             more, inputs["extra-roll"], more_codes = extra_render_rolls(args.profile, args.seed, tunes, codes)
             extra["extra-roll"] = (pd.concat([both, more], ignore_index=True), np.concatenate([both_codes, more_codes]),
-                                   int(((both["split"] == "train") & (both_codes >= 0)).sum()))
+                                   notebook_clips)
             inputs["extra-roll"] = pd.concat([inputs["corpus-roll"], inputs["extra-roll"]])
             print(f"extra-roll: {len(more)} transcribed extra renders of training tunes")
         if any(VARIANTS[name][3] == "corpus1000-roll" for name in args.variants):
             more, inputs["corpus1000-roll"], more_codes = pitchroll.with_corpus_tunes(
                 tunes, inputs["roll"], codes, styles, args.profile, args.seed, per_style=1000)
-            extra["corpus1000-roll"] = (more, more_codes, int(((both["split"] == "train") & (both_codes >= 0)).sum()))
+            extra["corpus1000-roll"] = (more, more_codes, notebook_clips)
             print(f"corpus1000-roll: {len(more) - len(tunes)} more training tunes from outside the profile "
                   f"({more['style'].iloc[len(tunes):].value_counts().to_dict()})")
     train_seed = args.seed if args.train_seed is None else args.train_seed

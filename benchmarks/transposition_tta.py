@@ -73,9 +73,9 @@ def main(argv=None) -> None:
                 rows.append({"seed": train_seed, "split": split, "heard": f"shifted {shift:+d}",
                              "macro_f1": evaluation.macro_f1(targets, logits[shift].argmax(axis=1))})
             for k in range(1, args.max_shift + 1):
-                mean = sum(logits[s] for s in range(-k, k + 1))
+                summed = sum(logits[s] for s in range(-k, k + 1))  # the same argmax as their mean
                 rows.append({"seed": train_seed, "split": split, "heard": f"average over -{k}..+{k}",
-                             "macro_f1": evaluation.macro_f1(targets, mean.argmax(axis=1))})
+                             "macro_f1": evaluation.macro_f1(targets, summed.argmax(axis=1))})
             for tau in args.prior_taus:
                 rows.append({"seed": train_seed, "split": split, "heard": f"as is, + {tau:g} log prior",
                              "macro_f1": evaluation.macro_f1(targets, (logits[0] + tau * log_prior).argmax(axis=1))})
