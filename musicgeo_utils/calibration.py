@@ -14,6 +14,9 @@ Neural Networks", ICML 2017).
   gives only probabilities (scikit-learn's ``predict_proba``), use
   :func:`log_probabilities` as the logits (``softmax(log p / T)`` is ``p``
   raised to ``1 / T`` and renormalised).
+- :func:`product_of_experts`: two or more models' answers combined as the
+  normalised geometric mean of their probabilities, equal weights (Hinton's
+  product of experts with each expert's probabilities raised to ``1 / m``).
 - :func:`expected_calibration_error`: top-label ECE with equal-width
   confidence bins, and the per-bin table behind it.
 - :func:`reliability_figure`: accuracy against confidence per bin for one or
@@ -64,6 +67,23 @@ def _check_proba(proba) -> np.ndarray:
 def log_probabilities(proba, floor: float = 1e-12) -> np.ndarray:
     """``log(max(proba, floor))``: logits for :func:`fit_temperature` from a model that gives probabilities."""
     return np.log(np.maximum(_check_proba(proba), floor))
+
+
+def product_of_experts(*logits) -> np.ndarray:
+    """Logits of the normalised geometric mean of several models' probabilities, equal weights.
+
+    Each ``logits`` array ``(n, k)`` (a CRNN's logits, or a classifier's
+    :func:`log_probabilities`) is turned into log-probabilities by a row-wise
+    log-softmax; the result is their mean, whose softmax is ``prod_i p_i^(1/m)``
+    renormalised. A class that any one model rules out is ruled out; where the
+    models disagree, the answer is the class both find likely. Nothing is fitted.
+    """
+    if not logits:
+        raise ValueError("product_of_experts needs at least one model's logits")
+    parts = [_check_scores(part, "logits") for part in logits]
+    if len({part.shape for part in parts}) != 1:
+        raise ValueError(f"every model's logits must have the same shape, got {[part.shape for part in parts]}")
+    return np.mean([log_softmax(part, axis=1) for part in parts], axis=0)
 
 
 def nll(logits, labels, temperature: float = 1.0) -> float:

@@ -286,6 +286,8 @@ class Predictor:
         self.device, self.n_neighbours = device, n_neighbours
         self.region_model = self._load(self.bundle.region, "region model")
         self.style_model = self._load(self.bundle.style, "style model")
+        partner = self.bundle.style_partner  # the CRNN a product-of-experts style model multiplies with
+        self.style_partner = None if partner is None else self._load(partner, "style model's CRNN")
         self.embedder = _load_crnn(self.bundle.embedding, None, "embedding checkpoint", device)
         self.reference = _reference(self.bundle.reference, int(self.embedder.head[-1].in_features))
         self._reference_vectors = None if self.reference is None else np.stack(self.reference["_vector"].to_numpy())
@@ -317,7 +319,7 @@ class Predictor:
 
         b, params = self.bundle, self.bundle.feature_params
         used = [(card.extra.get("input", MEL), card.extra.get("crop_frames"), card.extra.get("window_hop"))
-                for card in (b.region, b.style) if card.kind == "crnn"]
+                for card in (b.region, b.style, b.style_partner) if card is not None and card.kind == "crnn"]
         used.append((b.embedding_input, b.embedding_crop_frames, b.embedding_window_hop))
         parts = []
         for source, crop, hop in dict.fromkeys(used):
@@ -339,6 +341,18 @@ class Predictor:
             return model.predict_proba(card.inputs.vector(heard.inputs, heard.name))[0]
         except ModelError as err:
             raise PredictError(str(err)) from None
+
+    def _style_logits(self, heard: Heard) -> np.ndarray:
+        """``(1, classes)``: the style model's logits (a classifier's log-probabilities), or the product of
+        experts of the style card's model and its CRNN, as notebook 04's ``style_choice`` computes them."""
+        from . import calibration
+
+        b = self.bundle
+        scores = self._scores(b.style, self.style_model, heard)[None, :]  # a CRNN's logits, a classifier's probabilities
+        logits = scores if b.style.kind == "crnn" else calibration.log_probabilities(scores)
+        if b.style_partner is None:
+            return logits
+        return calibration.product_of_experts(self._scores(b.style_partner, self.style_partner, heard)[None, :], logits)
 
     def __call__(self, source, sample_rate: int | None = None, name: str | None = None, top: int = 5) -> Prediction:
         if isinstance(source, (str, Path)):
@@ -367,9 +381,7 @@ class Predictor:
         described = regions.decoding_summary(calibrated[None, :], b.regions, b.decoding, regions=list(b.region.classes))
         support = float(described["support"].iloc[0])
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
-        style_scores = self._scores(b.style, self.style_model, heard)  # a CRNN's logits, a classifier's probabilities
-        style_logits = style_scores if b.style.kind == "crnn" else calibration.log_probabilities(style_scores[None, :])[0]
-        style_proba = calibration.softmax_with_temperature(style_logits[None, :], b.style_temperature or 1.0)[0]
+        style_proba = calibration.softmax_with_temperature(self._style_logits(heard), b.style_temperature or 1.0)[0]
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
                                   b.embedding_window_hop)
         params = b.feature_params

@@ -27,7 +27,10 @@ own ``crop_frames`` roll frames); its optional ``window_hop`` is the number of
 frames between the windows that score a clip (absent: half a window). A CRNN
 model card says the same in its ``extra``. The style card's ``extra`` may hold
 a ``temperature`` fitted on validation (``style_choice``; absent: 1), which
-``predict`` applies to the style model's logits or log-probabilities.
+``predict`` applies to the style model's logits or log-probabilities, and may
+hold a CRNN's card under ``product_with`` (:data:`saved_models.PRODUCT_KEY`):
+the style answer is then the product of the two models' probabilities
+(:func:`calibration.product_of_experts`), before the temperature.
 ``novelty`` (optional) is the out-of-distribution check calibrated on validation
 (:class:`musicgeo_utils.novelty.NoveltyCheck`); it needs the ``reference``.
 """
@@ -45,7 +48,7 @@ from .cache import read_json, write_json
 from .features import FeatureParams
 from .geo import REGION_DECODINGS
 from .novelty import NoveltyCheck
-from .saved_models import ModelCard, ModelError, card_from_dict
+from .saved_models import PRODUCT_KEY, ModelCard, ModelError, card_from_dict
 from .transcription import TranscriptionParams
 
 BUNDLE_FORMAT = "musicgeo-predict-2"
@@ -82,6 +85,7 @@ class Bundle:
     embedding_crop_frames: int | None = None
     embedding_window_hop: int | None = None
     novelty: NoveltyCheck | None = None
+    style_partner: ModelCard | None = None  # the CRNN the style card's model is multiplied with (PRODUCT_KEY)
 
     @property
     def sample_rate(self) -> int:
@@ -192,10 +196,11 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     embedding_hop = _need(embedding, "window_hop", int, "embedding.", path) if "window_hop" in embedding else None
     if embedding_hop is not None and embedding_hop <= 0:
         raise PredictError(f"bundle {path}: embedding.window_hop must be positive, got {embedding_hop}")
-    hop = region.extra.get("window_hop") if region.kind == "crnn" else None
-    for card, value in (("region", hop), ("style", style.extra.get("window_hop") if style.kind == "crnn" else None)):
+    partner = _partner(style, folder, path)
+    for where, card in (("region", region), ("style", style), (f"style.extra.{PRODUCT_KEY}", partner)):
+        value = card.extra.get("window_hop") if card is not None and card.kind == "crnn" else None
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise PredictError(f"bundle {path}: {card}.extra.window_hop must be a positive int, got {value!r}")
+            raise PredictError(f"bundle {path}: {where}.extra.window_hop must be a positive int, got {value!r}")
     novelty = raw.get("novelty")
     if novelty is not None:
         if reference is None:
@@ -218,7 +223,23 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         decoding=decoding, temperature=temperature, style_temperature=style_temperature,
         decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
         embedding_input=embedding_input, embedding_crop_frames=embedding_crop, embedding_window_hop=embedding_hop,
-        novelty=novelty)
+        novelty=novelty, style_partner=partner)
+
+
+def _partner(style: ModelCard, folder: Path, path: Path) -> ModelCard | None:
+    """The CRNN card under the style card's ``extra[PRODUCT_KEY]``, checked; ``None`` when there is none."""
+    if PRODUCT_KEY not in style.extra:
+        return None
+    where = f"bundle {path}: style.extra.{PRODUCT_KEY}"
+    try:
+        partner = card_from_dict(style.extra[PRODUCT_KEY], folder, where)
+    except ModelError as err:
+        raise PredictError(str(err)) from None
+    if partner.kind != "crnn" or partner.classes != style.classes:
+        raise PredictError(f"{where}: must be a CRNN's card with the style card's {len(style.classes)} classes")
+    if partner.extra.get("input", MEL) not in (MEL, PITCH_ROLL):
+        raise PredictError(f"{where}: input must be {MEL!r} or {PITCH_ROLL!r}, got {partner.extra.get('input')!r}")
+    return partner
 
 
 def read_bundle(path: str | Path) -> Bundle:

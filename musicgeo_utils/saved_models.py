@@ -11,7 +11,11 @@ the model itself:
   types it is told to trust: scikit-learn's own, NumPy's, and those on
   :data:`TRUSTED_TYPES`. No pickle is read at any point.
 - ``kind="crnn"``: a PyTorch checkpoint of :mod:`musicgeo_utils.training`
-  (loaded with ``weights_only=True``); its input is the log-mel spectrogram.
+  (loaded with ``weights_only=True``); its input is the log-mel spectrogram
+  or, when its ``extra`` says so, the transcribed notes' semitone roll.
+
+A card may carry a second card under ``extra[PRODUCT_KEY]`` (a CRNN's, beside
+a classifier's): the model it describes is the product of the two.
 
 The inputs of an sklearn card are named columns of :func:`clip_inputs`'s
 table: the summary features under their own names and the transcribed score's
@@ -37,6 +41,9 @@ CARD_FORMAT = "musicgeo-model-1"
 KINDS = ("sklearn", "crnn")
 #: Types outside scikit-learn's and NumPy's own classes that a saved estimator may hold.
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+#: A card whose ``extra`` holds another card (as a dict) under this key answers with the product of the two
+#: models' probabilities (:func:`calibration.product_of_experts`; notebook 04's ``style_choice.ProductCandidate``).
+PRODUCT_KEY = "product_with"
 #: Prefix of the transcribed score's columns in :func:`clip_inputs`.
 HEARD_PREFIX = "heard:"
 

@@ -5,7 +5,11 @@ roll of the transcribed notes) and classifiers (:func:`evaluation.classifier_on_
 on descriptor inputs. Each is a candidate with its validation macro-F1 (a
 CRNN scored over every window of each validation clip, as ``predict`` scores
 a file; a classifier by the validation score that chose it). :func:`choose`
-ranks them: the best of all becomes the bundle's style model card, the best
+ranks them, together with one more: the **product** of the best CRNN and the
+best classifier (:class:`ProductCandidate`, the normalised geometric mean of
+their probabilities, equal weights, nothing fitted), since a network reading
+the notes and a classifier of the same notes' descriptors err on different
+tunes. The best of all becomes the bundle's style model card, the best
 CRNN gives the held-out outputs that notebook 05 maps and the embeddings of
 the reference tunes that ``predict`` names as neighbours. The best model's
 probabilities are then calibrated: one temperature fitted on the validation
@@ -83,10 +87,10 @@ class CrnnCandidate:
         truth = codes[_rows(tunes, codes, "val")]
         return evaluation.macro_f1(truth, logits.argmax(axis=1))
 
-    def card(self, classes, validation_f1: float, folder: Path | None = None,
+    def card(self, classes, validation_f1: float | None, folder: Path | None = None,
              extra: dict | None = None) -> saved_models.ModelCard:
         return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(map(str, classes)),
-                                      validation={"macro_f1": float(validation_f1)},
+                                      validation={} if validation_f1 is None else {"macro_f1": float(validation_f1)},
                                       extra={**self.extra(), **(extra or {})})
 
     def extra(self) -> dict:
@@ -131,14 +135,54 @@ class ClassifierCandidate:
 
 
 @dataclass
+class ProductCandidate:
+    """The product of experts of a CRNN and a classifier (:func:`calibration.product_of_experts`):
+    its logits are the mean of the two models' log-probabilities. Named by both."""
+
+    crnn: CrnnCandidate
+    classifier: ClassifierCandidate
+
+    @property
+    def name(self) -> str:
+        return f"{self.crnn.name} x {self.classifier.name}"
+
+    @property
+    def features(self) -> str:
+        return f"{self.crnn.features} + {self.classifier.features}"
+
+    def logits(self, tunes: pd.DataFrame, codes, split: str, seed: int = 0, device=None) -> np.ndarray:
+        return calibration.product_of_experts(self.crnn.logits(tunes, codes, split, seed, device),
+                                              self.classifier.logits(tunes, codes, split, seed, device))
+
+    def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
+        codes = np.asarray(codes)
+        return evaluation.macro_f1(codes[_rows(tunes, codes, "val")],
+                                   self.logits(tunes, codes, "val", seed, device).argmax(axis=1))
+
+    def with_inputs(self, crnn_inputs: pd.Series, X: np.ndarray) -> "ProductCandidate":
+        """The same two models reading other clips: the CRNN's ``crnn_inputs``, the classifier's rows ``X``."""
+        return ProductCandidate(self.crnn.with_inputs(crnn_inputs), dataclasses.replace(self.classifier, X=X))
+
+    def card(self, classes, validation_f1: float, folder: Path | None = None,
+             extra: dict | None = None) -> saved_models.ModelCard:
+        """The classifier's card (``style-classifier.skops``), named as the product, with the CRNN's card
+        under ``extra[saved_models.PRODUCT_KEY]``: ``predict`` multiplies the two models' answers as :meth:`logits` does."""
+        partner = self.crnn.card(classes, None)  # its own score is in the choice's table
+        named = dataclasses.replace(self.classifier, name=self.name, features=self.features)
+        return named.card(classes, validation_f1, folder, extra={**(extra or {}), saved_models.PRODUCT_KEY: partner.to_dict()})
+
+
+@dataclass
 class StyleChoice:
-    """Every candidate's validation macro-F1 (best first), the best candidate, the best CRNN and the
-    temperature ``scaling`` of the best candidate's probabilities (fitted on validation)."""
+    """Every candidate's validation macro-F1 (best first), the best candidate, the best CRNN, the
+    temperature ``scaling`` of the best candidate's probabilities (fitted on validation) and the
+    ``product`` of the best CRNN and the best classifier (``None`` without a classifier)."""
 
     validation_f1: pd.Series
-    best: CrnnCandidate | ClassifierCandidate
+    best: CrnnCandidate | ClassifierCandidate | ProductCandidate
     best_crnn: CrnnCandidate
     scaling: calibration.TemperatureScaling
+    product: ProductCandidate | None = None
 
     def card(self, classes, folder: Path | None = None) -> saved_models.ModelCard:
         """The best model's card (``predict``'s style model), its ``extra`` holding the ``temperature``."""
@@ -181,19 +225,25 @@ class StyleChoice:
 
 def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], tunes: pd.DataFrame, codes,
            seed: int = 0, device=None) -> StyleChoice:
-    """Rank every candidate by validation macro-F1 (on a tie the earlier one, CRNNs first, wins) and fit
-    the best one's temperature on the validation tunes by their negative log-likelihood."""
+    """Rank every candidate by validation macro-F1 (on a tie the earlier one wins: CRNNs, classifiers, then
+    the product of the best of each) and fit the best one's temperature on the validation tunes by their
+    negative log-likelihood."""
     if not crnns:
         raise ValueError("choose needs at least one CRNN (the map of music is drawn from one)")
-    candidates = [*crnns, *classifiers]
-    names = [c.name for c in candidates]
+    names = [c.name for c in [*crnns, *classifiers]]
     if len(set(names)) != len(names):
         raise ValueError(f"candidate names must differ, got {names}")
-    f1 = [c.validation_f1(tunes, codes, seed, device) for c in candidates]
-    best = candidates[int(np.argmax(f1))]
+    f1 = [c.validation_f1(tunes, codes, seed, device) for c in [*crnns, *classifiers]]
     best_crnn = crnns[int(np.argmax(f1[:len(crnns)]))]
+    candidates, product = [*crnns, *classifiers], None
+    if classifiers:
+        product = ProductCandidate(best_crnn, classifiers[int(np.argmax(f1[len(crnns):]))])
+        candidates.append(product)
+        f1.append(product.validation_f1(tunes, codes, seed, device))
+        names.append(product.name)
+    best = candidates[int(np.argmax(f1))]
     table = pd.Series(f1, index=pd.Index(names, name="model"), name="validation_macro_f1")
     codes = np.asarray(codes)
     truth = codes[_rows(tunes, codes, "val")]
     scaling = calibration.fit_temperature(best.logits(tunes, codes, "val", seed, device), truth)
-    return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn, scaling)
+    return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn, scaling, product)

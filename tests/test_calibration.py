@@ -102,3 +102,23 @@ def test_softmax_with_a_saved_temperature_equals_the_fitted_transform():
                                scaling.transform(logits))
     with pytest.raises(ValueError, match="positive"):
         calibration.softmax_with_temperature(logits, 0.0)
+
+
+def test_product_of_experts_is_the_normalised_geometric_mean():
+    rng = np.random.default_rng(1)
+    crnn_logits = rng.normal(0, 3, size=(5, 4)) + 7.0  # logits: any offset
+    proba = rng.dirichlet(np.ones(4), size=5)
+    combined = softmax(calibration.product_of_experts(crnn_logits, calibration.log_probabilities(proba)), axis=1)
+    expected = np.sqrt(softmax(crnn_logits, axis=1) * proba)
+    np.testing.assert_allclose(combined, expected / expected.sum(axis=1, keepdims=True), rtol=1e-12)
+    # a class that one expert rules out stays out, however sure the other is
+    vetoed = calibration.product_of_experts(np.array([[9.0, 0.0]]), np.log(np.array([[1e-12, 1.0]])))
+    assert vetoed.argmax() == 1
+    np.testing.assert_allclose(calibration.product_of_experts(crnn_logits),  # one expert: its log-probabilities
+                               np.log(softmax(crnn_logits, axis=1)), rtol=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        calibration.product_of_experts(crnn_logits, crnn_logits[:, :3])
+    with pytest.raises(ValueError, match="at least one"):
+        calibration.product_of_experts()
+    with pytest.raises(ValueError, match="NaN"):
+        calibration.product_of_experts(crnn_logits, np.full((5, 4), np.nan))

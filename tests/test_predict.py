@@ -519,3 +519,38 @@ def test_nan_or_infinite_samples_are_refused_with_their_count(predictor, melody)
     broken[[10, 20, 30]] = [np.nan, np.inf, -np.inf]
     with pytest.raises(predict.PredictError, match="3 NaN or infinite samples"):
         predictor(broken, sample_rate=44100, name="broken")
+
+
+def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, clips):
+    """A style card with a CRNN's card under PRODUCT_KEY answers as style_choice.ProductCandidate scores."""
+    from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
+
+    (tmp_path / "plain").mkdir()
+    sklearn_bundle(tmp_path / "plain")  # the same models (same seed), without the product
+    path, _, style_model, _ = sklearn_bundle(tmp_path)
+    raw = json.loads(path.read_text())
+    partner = saved_models.ModelCard("crnn", "style CRNN (mel)", "mel spectrogram", tmp_path / "style.pt", tuple(STYLES))
+    product = {**raw["style"], "extra": {**raw["style"]["extra"], saved_models.PRODUCT_KEY: partner.to_dict()}}
+    (tmp_path / predict.BUNDLE_NAME).write_text(json.dumps({**raw, "style": product}))
+    plain = predict.Predictor(tmp_path / "plain" / predict.BUNDLE_NAME)
+    multiplied = predict.Predictor(tmp_path / predict.BUNDLE_NAME)
+    assert multiplied.bundle.style_partner == saved_models.card_from_dict(partner.to_dict(), tmp_path, "partner")
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), multiplied.bundle, "x")
+    logits, _ = training.predict(multiplied.style_partner, MelDataset([heard.mel], [0], crop_frames=CROP, train=False,
+                                                                      eval_crops=CLIP_WINDOWS))
+    style_proba = style_model.predict_proba(multiplied.bundle.style.inputs.vector(heard.inputs))
+    expected = calibration.softmax_with_temperature(
+        calibration.product_of_experts(logits, calibration.log_probabilities(style_proba)), 2.0)[0]
+    by_style = multiplied.predict_heard(heard).styles.set_index("style")["probability"]
+    np.testing.assert_allclose(by_style[STYLES], expected, rtol=1e-9)
+    assert not np.allclose(by_style[STYLES], plain.predict_heard(heard).styles.set_index("style").loc[STYLES, "probability"])
+    assert "mel spectrogram" in multiplied.predict_heard(heard).heard_as
+    for bad, message in (({**partner.to_dict(), "kind": "sklearn", "inputs": {"columns": ["x"]}}, "must be a CRNN"),
+                         ({**partner.to_dict(), "classes": STYLES[:2]}, "must be a CRNN's card with the style card's 3"),
+                         ({**partner.to_dict(), "file": "missing.pt"}, "model file not found"),
+                         ({**partner.to_dict(), "extra": {"input": "piano roll"}}, "input must be"),
+                         ({**partner.to_dict(), "extra": {"window_hop": 0}}, "window_hop must be a positive int")):
+        broken = {**product, "extra": {**product["extra"], saved_models.PRODUCT_KEY: bad}}
+        (tmp_path / "bad.json").write_text(json.dumps({**raw, "style": broken}))
+        with pytest.raises(predict.PredictError, match=f"style.extra.product_with.*{message}"):
+            predict.Predictor(tmp_path / "bad.json")

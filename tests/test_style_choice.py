@@ -53,15 +53,17 @@ def test_candidates_are_ranked_on_validation_and_the_best_crnn_is_kept(tunes, tm
     val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
     _, logits, _ = crnns[0].outputs(table, codes, ("val",))
     assert f1[0] == evaluation.macro_f1(codes[val_rows], logits.argmax(axis=1))
-    strong = classifier_candidate("logistic regression (summary)", codes, max(f1) + 0.1)
+    strong = classifier_candidate("logistic regression (summary)", codes, 1.0)  # as good as its product
     choice = style_choice.choose(crnns, [strong], table, codes)
     assert choice.best is strong and choice.best_crnn is crnns[int(np.argmax(f1))]
     assert choice.validation_f1.index[0] == strong.name and choice.validation_f1.is_monotonic_decreasing
-    weak = classifier_candidate("logistic regression (summary)", codes, min(f1) - 0.1)
-    assert style_choice.choose(crnns, [weak], table, codes).best is choice.best_crnn
-    # a tie goes to the earlier candidate (the CRNNs come first)
-    tied = classifier_candidate("logistic regression (summary)", codes, max(f1))
-    assert style_choice.choose(crnns, [tied], table, codes).best is choice.best_crnn
+    assert choice.validation_f1[choice.product.name] == 1.0  # a tie goes to the earlier candidate
+    for score in (min(f1) - 0.1, max(f1)):  # below the CRNNs, then tied with the best (the CRNNs come first)
+        other = style_choice.choose(crnns, [classifier_candidate("logistic regression (summary)", codes, score)],
+                                    table, codes)
+        table_f1 = other.validation_f1
+        expected = other.product if table_f1[other.product.name] > max(f1) else other.best_crnn
+        assert other.best is expected and other.best_crnn is choice.best_crnn
     with pytest.raises(ValueError, match="at least one CRNN"):
         style_choice.choose([], [strong], table, codes)
     with pytest.raises(ValueError, match="names must differ"):
@@ -102,7 +104,7 @@ def test_test_answers_and_cards_of_both_kinds(tunes, tmp_path):
     table, codes, clips = tunes
     crnn = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
     training.save_checkpoint(tmp_path / "a.pt", crnn.model)
-    classifier = classifier_candidate("logistic regression (summary)", codes, 0.9)
+    classifier = classifier_candidate("logistic regression (summary)", codes, 1.0)  # ties with its product, wins
     choice = style_choice.choose([crnn], [classifier], table, codes)
     answers = choice.test_answers(table, codes, CLASSES)
     test_rows = (table["split"] == "test").to_numpy() & (codes >= 0)
@@ -113,7 +115,7 @@ def test_test_answers_and_cards_of_both_kinds(tunes, tmp_path):
     assert answers["style"].tolist() == [CLASSES[i] for i in proba.argmax(axis=1)]  # the temperature keeps the ranking
     assert (answers["model"] == classifier.name).all()
     card = choice.card(CLASSES, tmp_path)
-    assert card.kind == "sklearn" and card.validation == {"macro_f1": 0.9} and card.inputs.columns == ("x0", "x1", "x2")
+    assert card.kind == "sklearn" and card.validation == {"macro_f1": 1.0} and card.inputs.columns == ("x0", "x1", "x2")
     assert card.extra == {"temperature": choice.scaling.temperature}
     assert saved_models.read_card(tmp_path / "style-classifier.json").extra == card.extra
     crnn_card = crnn.card(CLASSES, 0.5, extra={"temperature": 2.0})
@@ -147,3 +149,35 @@ def test_the_temperature_is_fitted_on_validation_and_reported_on_test(tunes, tmp
             assert reliability.loc[name, "confidence"] == pytest.approx(proba.max(axis=1).mean())
     # the strong classifier is right on every validation tune: sharpening lowers its loss
     assert style_choice.choose([crnn], [strong], table, codes).scaling.temperature < 1.0
+
+
+def test_the_product_of_the_best_crnn_and_the_best_classifier_is_ranked_too(tunes, tmp_path):
+    table, codes, clips = tunes
+    crnns = [crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt"), crnn_candidate("other CRNN", clips, 1, tmp_path / "b.pt")]
+    training.save_checkpoint(tmp_path / "a.pt", crnns[0].model)
+    training.save_checkpoint(tmp_path / "b.pt", crnns[1].model)
+    weak, strong = (classifier_candidate(name, codes, f1) for name, f1 in (("weak", 0.2), ("strong", 0.3)))
+    choice = style_choice.choose(crnns, [weak, strong], table, codes)
+    product = choice.product
+    assert product.crnn is choice.best_crnn and product.classifier is strong
+    assert product.name == f"{choice.best_crnn.name} x strong" and product.name in choice.validation_f1.index
+    val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
+    proba = strong.chosen.model.predict_proba(strong.X[val_rows])
+    expected = np.sqrt(training.softmax(choice.best_crnn.logits(table, codes, "val")) * proba)
+    np.testing.assert_allclose(training.softmax(product.logits(table, codes, "val")),
+                               expected / expected.sum(axis=1, keepdims=True), rtol=1e-9)
+    assert choice.validation_f1[product.name] == evaluation.macro_f1(codes[val_rows], expected.argmax(axis=1))
+    # the product wins only on merit: a classifier right on every validation tune (by its score) beats it
+    assert style_choice.choose(crnns, [classifier_candidate("perfect", codes, 1.0)], table, codes).best.name == "perfect"
+    assert style_choice.choose(crnns, [], table, codes).product is None
+    # its card: the classifier's model, named as the product, with the CRNN's card for predict to multiply
+    card = product.card(CLASSES, 0.7, tmp_path, extra={"temperature": 1.5})
+    assert card.kind == "sklearn" and card.name == product.name and card.validation == {"macro_f1": 0.7}
+    partner = saved_models.card_from_dict(card.extra[saved_models.PRODUCT_KEY], tmp_path, "partner")
+    assert partner.kind == "crnn" and partner.file == product.crnn.checkpoint and partner.classes == CLASSES
+    assert partner.validation == {} and card.extra["temperature"] == 1.5
+    assert saved_models.read_card(tmp_path / "style-classifier.json") == card
+    # the same two models on other clips: other rows for the classifier, other inputs for the CRNN
+    moved = product.with_inputs(clips.map(lambda clip: clip[:, ::-1].copy()), strong.X[::-1].copy())
+    assert moved.crnn.model is product.crnn.model and moved.classifier.chosen is strong.chosen
+    assert not np.allclose(moved.logits(table, codes, "test"), product.logits(table, codes, "test"))

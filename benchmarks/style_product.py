@@ -1,0 +1,100 @@
+"""Two experts on the same notes: the style pitch CRNN, the classifier of the transcribed score, their product.
+
+Notebook 04 ranks, beside its CRNNs and classifiers, the product of experts of the best CRNN and the
+best classifier (``style_choice.ProductCandidate``: the normalised geometric mean of their
+probabilities, equal weights, ``calibration.product_of_experts``). This script shows whether that
+gain is a property of the recipe or of one trained network: for the pitch CRNN of each training seed
+(``--train-seeds``; notebook 04's data, as ``benchmarks/ablation_crnn.py --train-seed S --variants
+pitch-200-mixup-corpus-cosine`` trains them; loaded by their training keys, trained again when missing,
+about 4 minutes each on 2 cores) and notebook 04's classifier of the transcribed score (the same
+candidates, extra renders and validation choice), it prints the macro-F1 of the CRNN, the classifier
+and their product on validation and, for the record, test, and on the held-out-timbre renders of the
+test tunes: the macro-F1 kept (held-out over in-domain) and the share of tunes whose top style is
+unchanged. ``--weights`` also scores weighted products (``w`` on the CRNN's log-probabilities,
+``1 - w`` on the classifier's), to show how flat the choice of equal weights is; notebook 04 fits no
+weight.
+
+Run after ``make report``: ``python benchmarks/style_product.py --train-seeds 0 1 2``.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+from scipy.special import log_softmax
+
+from musicgeo_utils import calibration, config, evaluation, manifest, meldata, pitchroll, runs, training
+
+
+def roll_logits(model, rolls: pd.Series, codes) -> np.ndarray:
+    """Clip logits of the rolls, every window averaged (notebook 04's and ``predict``'s windows)."""
+    ds = meldata.MelDataset(list(rolls), codes, pitchroll.ROLL_CROP_FRAMES, train=False,
+                            eval_crops=meldata.CLIP_WINDOWS, window_hop=pitchroll.WINDOW_HOP)
+    return training.predict(model, ds)[0]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=None,
+                        help="training seeds of the pitch CRNNs (default: --seed, notebook 04's network)")
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.3, 0.4, 0.6, 0.7],
+                        help="weights on the CRNN of weighted products, besides equal weights")
+    args = parser.parse_args(argv)
+
+    profile = config.get_profile(args.profile)
+    tunes, _, codes, styles, rolls = pitchroll.style_task_inputs(args.profile, args.seed)
+    codes, split = np.asarray(codes), tunes["split"].to_numpy()
+    _, scored = manifest.profile_score_features(args.profile, args.seed)
+    heard = scored.families["transcribed score"].to_numpy()
+    extra = manifest.profile_extra_renders(args.profile, args.seed)
+    extra_codes = pd.Series(codes, index=tunes["tune_id"]).loc[extra.tunes["tune_id"]].to_numpy()
+    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed,
+                                                   extra_train=(extra.transcribed.to_numpy(), extra_codes))
+    print(f"classifier of the transcribed score (notebook 04's choice): {chosen}", flush=True)
+    held, _, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
+    held_codes = pd.Series(codes, index=tunes["tune_id"]).loc[held["tune_id"]].to_numpy()
+    held_rolls = pitchroll.clip_rolls(held_scored.heard.notes, held["tune_id"], profile.clip_seconds)
+    rows_of = {s: (split == s) & (codes >= 0) for s in ("val", "test")}
+    held_rows = held_codes >= 0
+    if held["tune_id"].to_numpy()[held_rows].tolist() != tunes["tune_id"].to_numpy()[rows_of["test"]].tolist():
+        raise SystemExit("the held-out-timbre renders do not follow the test tunes: rerun notebook 02")
+    clf_log = {s: calibration.log_probabilities(chosen.model.predict_proba(heard[rows])) for s, rows in rows_of.items()}
+    clf_log["held"] = calibration.log_probabilities(chosen.model.predict_proba(
+        held_scored.families["transcribed score"].to_numpy()[held_rows]))
+
+    both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
+    table = []
+    for train_seed in args.train_seeds or [args.seed]:
+        sets = meldata.split_datasets(both, both_rolls, both_codes, pitchroll.ROLL_CROP_FRAMES, train_seed,
+                                      shift_bins=pitchroll.MAX_TRANSPOSE, window_hop=pitchroll.WINDOW_HOP)
+        model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), runs.use("folk", "", args.profile, args.seed)
+                                                     .models_dir(), epochs=profile.epochs, seed=train_seed)
+        print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)
+        crnn = {s: roll_logits(model, rolls.loc[tunes.loc[rows, "tune_id"]], codes[rows]) for s, rows in rows_of.items()}
+        crnn["held"] = roll_logits(model, held_rolls.loc[held.loc[held_rows, "tune_id"]], held_codes[held_rows])
+        product = {s: calibration.product_of_experts(crnn[s], clf_log[s]) for s in crnn}
+        answers = {"pitch CRNN": crnn, f"{chosen} (transcribed score)": clf_log, "product, equal weights": product}
+        for w in args.weights:
+            answers[f"product, {w:g} on the CRNN"] = {s: w * log_softmax(crnn[s], axis=1) + (1 - w) * clf_log[s]
+                                                      for s in crnn}
+        truth = {"val": codes[rows_of["val"]], "test": codes[rows_of["test"]]}
+        for name, logits in answers.items():
+            f1 = {s: evaluation.macro_f1(truth[s], logits[s].argmax(axis=1)) for s in ("val", "test")}
+            held_f1 = evaluation.macro_f1(truth["test"], logits["held"].argmax(axis=1))
+            table.append({"model": name, "seed": train_seed, "val": f1["val"], "test": f1["test"],
+                          "held-out kept": held_f1 / f1["test"],
+                          "top style unchanged": float(np.mean(logits["held"].argmax(axis=1)
+                                                               == logits["test"].argmax(axis=1)))})
+    frame = pd.DataFrame(table)
+    wide = frame.pivot(index="model", columns="seed").reindex(frame["model"].unique())
+    print(wide.round(3).to_string())
+    print("\nmean over training seeds:")
+    print(frame.groupby("model", sort=False)[["val", "test", "held-out kept", "top style unchanged"]].mean()
+          .round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
