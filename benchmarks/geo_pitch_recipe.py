@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (config, geo, geoscores, meldata, pitchroll, region_crnn, regions, runs, training)
+from musicgeo_utils import config, geo, geoscores, meldata, pitchroll, region_crnn, regions, training
 
 #: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
 RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE,
@@ -52,25 +52,17 @@ def main(argv=None) -> None:
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES)[:2], choices=list(RECIPES))
     args = parser.parse_args(argv)
     profile, seed = args.profile, args.seed
-    run = runs.use("folk", "", profile, seed)
     epochs = config.get_profile(profile).epochs
     crop = pitchroll.ROLL_CROP_FRAMES
-    tunes, _, style_codes, styles, rolls = pitchroll.style_task_inputs(profile, seed)
-    roll_sets, _ = pitchroll.style_roll_sets(tunes, rolls, style_codes, styles, profile, seed, crop_frames=crop)
-    pitch_model, _, pitch_config = pitchroll.fit_style_crnn(roll_sets, len(styles), run.models_dir(), epochs=epochs,
-                                                            seed=seed, crop_frames=crop)
-    pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])
-
-    geo_tunes = runs.located(tunes)  # notebook 04's region task
-    region_codes, region_names, centroids, shares = regions.region_task(geo_tunes)
-    sets = meldata.split_datasets(geo_tunes, rolls, region_codes, crop, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
-                                  window_hop=pitchroll.WINDOW_HOP)
+    task = pitchroll.geo_task_inputs(profile, seed)  # notebook 04's style pitch CRNN and region task
+    pitch_model, pitch_key, geo_tunes, sets = task.pitch_model, task.pitch_key, task.geo_tunes, task.sets
+    region_codes, region_names, centroids, shares = task.region_codes, task.region_names, task.centroids, task.shares
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for train_seed in args.train_seeds:
             for recipe in args.recipes:
-                folder = run.models_dir() if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
+                folder = task.models_dir if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
                 model, history = pitchroll.fit_geo_crnn(sets, len(region_names), pitch_model, folder,
                                                         f"geo-pitch-crnn-from-{pitch_key}", epochs=epochs,
                                                         seed=train_seed, crop_frames=crop, recipe=RECIPES[recipe])

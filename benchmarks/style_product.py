@@ -73,7 +73,8 @@ def main(argv=None) -> None:
         model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), runs.use("folk", "", args.profile, args.seed)
                                                      .models_dir(), epochs=profile.epochs, seed=train_seed)
         print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)
-        crnn = {s: roll_logits(model, rolls.loc[tunes.loc[rows, "tune_id"]], codes[rows]) for s, rows in rows_of.items()}
+        crnn = {s: roll_logits(model, rolls.loc[tunes.loc[rows, "tune_id"]], codes[rows])
+                for s, rows in rows_of.items()}
         crnn["held"] = roll_logits(model, held_rolls.loc[held.loc[held_rows, "tune_id"]], held_codes[held_rows])
         product = {s: calibration.product_of_experts(crnn[s], clf_log[s]) for s in crnn}
         answers = {"pitch CRNN": crnn, f"{chosen} (transcribed score)": clf_log, "product, equal weights": product}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,45 @@ def style_task_inputs(profile: str = "small", seed: int = 0):
     _, scored = manifest.profile_score_features(profile, seed)
     return tunes, feats, style_codes, styles, clip_rolls(scored.heard.notes, tunes["tune_id"],
                                                          config.get_profile(profile).clip_seconds)
+
+
+@dataclasses.dataclass
+class GeoTaskInputs:
+    """What the benchmarks that load notebook 04's geographic pitch CRNN read (:func:`geo_task_inputs`)."""
+
+    tunes: pd.DataFrame
+    feats: object
+    rolls: pd.Series
+    pitch_model: object
+    pitch_key: str
+    geo_tunes: pd.DataFrame
+    region_codes: np.ndarray
+    region_names: list
+    centroids: pd.DataFrame
+    shares: pd.DataFrame
+    sets: dict
+    models_dir: Path
+
+
+def geo_task_inputs(profile: str = "small", seed: int = 0) -> GeoTaskInputs:
+    """Notebook 04's region task on the pitch roll: its style pitch CRNN (loaded by its training key, trained
+    again if missing) with that key, the located tunes, their region classes, centres and country shares,
+    and the region-coded roll datasets of each split (:func:`meldata.split_datasets`, as notebook 04's)."""
+    from . import config, meldata, regions, runs, training
+
+    tunes, feats, style_codes, styles, rolls = style_task_inputs(profile, seed)
+    roll_sets, _ = style_roll_sets(tunes, rolls, style_codes, styles, profile, seed, crop_frames=ROLL_CROP_FRAMES)
+    folder = runs.use("folk", "", profile, seed).models_dir()
+    pitch_model, _, pitch_config = fit_style_crnn(roll_sets, len(styles), folder,
+                                                  epochs=config.get_profile(profile).epochs, seed=seed,
+                                                  crop_frames=ROLL_CROP_FRAMES)
+    pitch_key = training.training_key(pitch_config, pitch_model, roll_sets["train"], roll_sets["val"])
+    geo_tunes = runs.located(tunes)
+    region_codes, region_names, centroids, shares = regions.region_task(geo_tunes)
+    sets = meldata.split_datasets(geo_tunes, rolls, region_codes, ROLL_CROP_FRAMES, seed, shift_bins=MAX_TRANSPOSE,
+                                  window_hop=WINDOW_HOP)
+    return GeoTaskInputs(tunes, feats, rolls, pitch_model, pitch_key, geo_tunes, np.asarray(region_codes),
+                         list(region_names), centroids, shares, sets, Path(folder))
 
 
 def corpus_training_rolls(profile: str = "small", seed: int = 0, per_style: int | None = None,

@@ -77,17 +77,30 @@ def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, t
 
     The model card's extra records the sets' ``window_hop`` (when not the default half window), so
     that ``predict`` scores a file over the same windows."""
-    region_codes = np.asarray(region_codes)
-    val_rows = (tunes["split"] == "val").to_numpy()
-    val_codes = region_codes[val_rows]
-    if (val_codes < 0).any() or len(sets["val"]) != int(val_rows.sum()):
+    if len(sets["val"]) != int((tunes["split"] == "val").sum()):
         raise ValueError(f"{name}: every validation tune needs a region class of the training split")
     val_logits, test_logits = (training.predict(model, sets[s].as_eval(meldata.CLIP_WINDOWS), device)[0]
                                for s in ("val", "test"))
+    hop = sets["val"].window_hop
+    extra = {**({} if hop is None else {"window_hop": hop}), **(card_extra or {})}
+    return answers_from_logits(name, features, val_logits, test_logits, tunes, region_codes, centroids, region_names,
+                               checkpoint, extra)
+
+
+def answers_from_logits(name: str, features: str, val_logits, test_logits, tunes: pd.DataFrame, region_codes,
+                        centroids: pd.DataFrame, region_names, checkpoint: Path | None = None,
+                        card_extra: dict | None = None) -> RegionAnswers:
+    """:func:`calibrated_answers` from the clip logits of ``tunes``' validation and test rows (in row order):
+    a temperature and a decoding fitted on validation. Any region model's logits (a classifier's
+    :func:`calibration.log_probabilities`, a product of experts) are scored as a region CRNN's."""
+    region_codes = np.asarray(region_codes)
+    val_rows = (tunes["split"] == "val").to_numpy()
+    val_codes = region_codes[val_rows]
+    if (val_codes < 0).any() or len(val_logits) != int(val_rows.sum()):
+        raise ValueError(f"{name}: every validation tune needs a region class of the training split")
     scaling = calibration.fit_temperature(val_logits, val_codes)
     decoder = RegionDecoder.from_centroids(centroids, region_names)
     val = tunes[val_rows]
     decoder.tune(scaling.transform(val_logits), val["lat"], val["lon"], val["country"])
-    hop = sets["val"].window_hop
-    extra = {**({} if hop is None else {"window_hop": hop}), **(card_extra or {})}
-    return RegionAnswers(name, features, Path(checkpoint), scaling, decoder, test_logits, extra)
+    return RegionAnswers(name, features, Path(checkpoint or ""), scaling, decoder, np.asarray(test_logits),
+                         dict(card_extra or {}))

@@ -113,3 +113,22 @@ def test_region_task_takes_its_centres_from_the_training_tunes_only():
     pd.testing.assert_frame_equal(again.shares, task.shares)
     moved.loc[~val & (moved["region"] == "Saxony"), "lat"] += 2.0  # a training tune moves its centre
     assert not regions.region_task(moved).centroids.equals(task.centroids)
+
+
+def test_any_region_models_logits_are_scored_as_a_crnns(setup):
+    """answers_from_logits: the same temperature and decoding as calibrated_answers, from logits alone."""
+    from musicgeo_utils import calibration
+
+    tunes, codes, sets, model, centroids, shares = setup
+    val_logits, test_logits = (training.predict(model, sets[s].as_eval(meldata.CLIP_WINDOWS))[0] for s in ("val", "test"))
+    from_model = region_crnn.calibrated_answers("a", "mel", model, sets, tunes, codes, centroids, PLACES["region"], "a.pt")
+    from_logits = region_crnn.answers_from_logits("a", "mel", val_logits, test_logits, tunes, codes, centroids,
+                                                  PLACES["region"])
+    assert from_logits.scaling == from_model.scaling and from_logits.decoding == from_model.decoding
+    np.testing.assert_array_equal(np.r_[from_logits.test_places()], np.r_[from_model.test_places()])
+    # a product of experts of two region models is scored the same way
+    product = calibration.product_of_experts(val_logits, -val_logits)
+    assert region_crnn.answers_from_logits("b", "", product, test_logits, tunes, codes, centroids,
+                                           PLACES["region"]).scaling.temperature > 0
+    with pytest.raises(ValueError, match="every validation tune"):
+        region_crnn.answers_from_logits("c", "", val_logits[:-1], test_logits, tunes, codes, centroids, PLACES["region"])

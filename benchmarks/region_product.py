@@ -1,0 +1,82 @@
+"""Two experts on the region: the geographic pitch CRNN, notebook 03's region classifier, their product.
+
+Notebook 04's style model is the product of experts of a CRNN and a classifier (README, "Two
+experts"). Would the same help the region? This script scores three region models under one
+protocol, notebook 04's for a region CRNN (``region_crnn.answers_from_logits``: a temperature and a
+decoding fitted on validation, the calibrated probabilities decoded): notebook 04's geographic pitch
+CRNN (its logits over every window of the clip), notebook 03's region classifier (the one its
+validation chose and ``predict`` may load: ``region-classifier.json``; its log-probabilities) and
+their product (``calibration.product_of_experts``, equal weights, nothing fitted). Notebook 03
+decodes its classifier by its own rules, so the classifier's row here differs from notebook 03's.
+It prints, on validation (where a choice would rest) and on test (for the record): the balanced
+median (km) and the balanced country accuracy, over all countries and over those with at least 10
+tunes.
+
+Run after ``make report`` (reads notebook 03's and 04's caches and models; about a minute on 2
+cores): ``python benchmarks/region_product.py``.
+"""
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from musicgeo_utils import (calibration, config, features, geo, geoscores, manifest, meldata, pitchroll, region_crnn,
+                            regions, saved_models, training)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    task = pitchroll.geo_task_inputs(args.profile, args.seed)  # notebook 04's style pitch CRNN and region task
+    geo_tunes, region_codes, region_names, sets = task.geo_tunes, task.region_codes, task.region_names, task.sets
+    model, history = pitchroll.fit_geo_crnn(sets, len(region_names), task.pitch_model, task.models_dir,
+                                            f"geo-pitch-crnn-from-{task.pitch_key}",
+                                            epochs=config.get_profile(args.profile).epochs, seed=args.seed,
+                                            crop_frames=pitchroll.ROLL_CROP_FRAMES)
+    card = saved_models.read_card(task.models_dir / "region-classifier.json")
+    missing = sorted(set(region_names) - set(card.classes))
+    if missing:
+        raise SystemExit(f"notebook 03's region classifier lacks regions of notebook 04's task: {missing[:3]}")
+    classifier = saved_models.load_sklearn(card.file)
+    print(f"geographic pitch CRNN: {history.checkpoint}; region classifier: {card.name} ({card.features})", flush=True)
+
+    _, scored = manifest.profile_score_features(args.profile, args.seed)
+    inputs = pd.concat([task.feats.summary.reset_index(drop=True), scored.families["transcribed score"]
+                        .add_prefix(saved_models.HEARD_PREFIX).reset_index(drop=True)], axis=1)
+    inputs.index = task.tunes["tune_id"].to_numpy()
+    order = [list(card.classes).index(r) for r in region_names]
+    logits = {}
+    for split in ("val", "test"):
+        ids = geo_tunes.loc[(geo_tunes["split"] == split).to_numpy(), "tune_id"]
+        X = features.apply_standardisation(inputs.loc[ids, list(card.inputs.columns)].to_numpy(float),
+                                           card.inputs.mean, card.inputs.std)
+        crnn = training.predict(model, sets[split].as_eval(meldata.CLIP_WINDOWS))[0]
+        heard = calibration.log_probabilities(classifier.predict_proba(X)[:, order])
+        logits[split] = {"geographic pitch CRNN": crnn, f"{card.name} ({card.features})": heard,
+                         "product, equal weights": calibration.product_of_experts(crnn, heard)}
+
+    rows = []
+    for name in logits["val"]:
+        answers = region_crnn.answers_from_logits(name, "", logits["val"][name], logits["test"][name], geo_tunes,
+                                                  region_codes, task.centroids, region_names)
+        row = {"model": name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
+        for split in ("val", "test"):
+            truth = geo_tunes[(geo_tunes["split"] == split).to_numpy()]
+            proba = answers.scaling.transform(logits[split][name])
+            lat, lon = answers.decoder.predict(proba)
+            countries = regions.predicted_countries(proba, task.shares, regions=region_names)
+            errors = geo.great_circle_km(truth["lat"], truth["lon"], lat, lon)
+            scores = geoscores.error_metrics(errors, truth["country"], countries == truth["country"].to_numpy())
+            row |= {f"{split} balanced median km": scores["balanced_median_km"],
+                    f"{split} balanced country accuracy": scores["balanced_country_accuracy"],
+                    f"{split} the same, >= 10 tunes": scores["balanced_country_accuracy_10"]}
+        rows.append(row)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(pd.DataFrame(rows).set_index("model").round(3).T.to_string())
+
+
+if __name__ == "__main__":
+    main()
