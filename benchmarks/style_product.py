@@ -24,14 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
-from musicgeo_utils import calibration, config, evaluation, manifest, meldata, pitchroll, runs, training
-
-
-def roll_logits(model, rolls: pd.Series, codes) -> np.ndarray:
-    """Clip logits of the rolls, every window averaged (notebook 04's and ``predict``'s windows)."""
-    ds = meldata.MelDataset(list(rolls), codes, pitchroll.ROLL_CROP_FRAMES, train=False,
-                            eval_crops=meldata.CLIP_WINDOWS, window_hop=pitchroll.WINDOW_HOP)
-    return training.predict(model, ds)[0]
+from musicgeo_utils import config, evaluation, manifest, meldata, pitchroll, runs, style_choice
 
 
 def main(argv=None) -> None:
@@ -58,37 +51,43 @@ def main(argv=None) -> None:
     held_codes = pd.Series(codes, index=tunes["tune_id"]).loc[held["tune_id"]].to_numpy()
     held_rolls = pitchroll.clip_rolls(held_scored.heard.notes, held["tune_id"], profile.clip_seconds)
     rows_of = {s: (split == s) & (codes >= 0) for s in ("val", "test")}
-    held_rows = held_codes >= 0
+    held_rows = held_codes >= 0  # held has one row per test tune, in the test split
     if held["tune_id"].to_numpy()[held_rows].tolist() != tunes["tune_id"].to_numpy()[rows_of["test"]].tolist():
         raise SystemExit("the held-out-timbre renders do not follow the test tunes: rerun notebook 02")
-    clf_log = {s: calibration.log_probabilities(chosen.model.predict_proba(heard[rows])) for s, rows in rows_of.items()}
-    clf_log["held"] = calibration.log_probabilities(chosen.model.predict_proba(
-        held_scored.families["transcribed score"].to_numpy()[held_rows]))
+    classifier = style_choice.ClassifierCandidate(f"{chosen} (transcribed score)", "transcribed score", chosen, [],
+                                                  heard)
+    held_heard = held_scored.families["transcribed score"].to_numpy()
 
     both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
     table = []
     for train_seed in args.train_seeds or [args.seed]:
         sets = meldata.split_datasets(both, both_rolls, both_codes, pitchroll.ROLL_CROP_FRAMES, train_seed,
                                       shift_bins=pitchroll.MAX_TRANSPOSE, window_hop=pitchroll.WINDOW_HOP)
-        model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), runs.use("folk", "", args.profile, args.seed)
-                                                     .models_dir(), epochs=profile.epochs, seed=train_seed)
+        folder = runs.use("folk", "", args.profile, args.seed).models_dir()
+        model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), folder, epochs=profile.epochs, seed=train_seed)
         print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)
-        crnn = {s: roll_logits(model, rolls.loc[tunes.loc[rows, "tune_id"]], codes[rows])
-                for s, rows in rows_of.items()}
-        crnn["held"] = roll_logits(model, held_rolls.loc[held.loc[held_rows, "tune_id"]], held_codes[held_rows])
-        product = {s: calibration.product_of_experts(crnn[s], clf_log[s]) for s in crnn}
-        answers = {"pitch CRNN": crnn, f"{chosen} (transcribed score)": clf_log, "product, equal weights": product}
+        crnn = style_choice.CrnnCandidate("pitch CRNN", "pitch roll", model, rolls, pitchroll.ROLL_CROP_FRAMES,
+                                          folder / history.checkpoint, window_hop=pitchroll.WINDOW_HOP)
+        product = style_choice.ProductCandidate(crnn, classifier)  # notebook 04's candidate
+        held_product = product.with_inputs(held_rolls, held_heard)
+        logits = {"crnn": {s: crnn.logits(tunes, codes, s) for s in ("val", "test")},
+                  "clf": {s: classifier.logits(tunes, codes, s) for s in ("val", "test")}}
+        logits["crnn"]["held"] = held_product.crnn.logits(held, held_codes, "test")
+        logits["clf"]["held"] = held_product.classifier.logits(held, held_codes, "test")
+        answers = {"pitch CRNN": logits["crnn"], classifier.name: logits["clf"],
+                   "product, equal weights": {**{s: product.logits(tunes, codes, s) for s in ("val", "test")},
+                                              "held": held_product.logits(held, held_codes, "test")}}
         for w in args.weights:
-            answers[f"product, {w:g} on the CRNN"] = {s: w * log_softmax(crnn[s], axis=1) + (1 - w) * clf_log[s]
-                                                      for s in crnn}
+            answers[f"product, {w:g} on the CRNN"] = {s: w * log_softmax(logits["crnn"][s], axis=1)
+                                                      + (1 - w) * logits["clf"][s] for s in logits["crnn"]}
         truth = {"val": codes[rows_of["val"]], "test": codes[rows_of["test"]]}
-        for name, logits in answers.items():
-            f1 = {s: evaluation.macro_f1(truth[s], logits[s].argmax(axis=1)) for s in ("val", "test")}
-            held_f1 = evaluation.macro_f1(truth["test"], logits["held"].argmax(axis=1))
+        for name, scores in answers.items():
+            f1 = {s: evaluation.macro_f1(truth[s], scores[s].argmax(axis=1)) for s in ("val", "test")}
+            held_f1 = evaluation.macro_f1(truth["test"], scores["held"].argmax(axis=1))
             table.append({"model": name, "seed": train_seed, "val": f1["val"], "test": f1["test"],
                           "held-out kept": held_f1 / f1["test"],
-                          "top style unchanged": float(np.mean(logits["held"].argmax(axis=1)
-                                                               == logits["test"].argmax(axis=1)))})
+                          "top style unchanged": float(np.mean(scores["held"].argmax(axis=1)
+                                                               == scores["test"].argmax(axis=1)))})
     frame = pd.DataFrame(table)
     wide = frame.pivot(index="model", columns="seed").reindex(frame["model"].unique())
     print(wide.round(3).to_string())

@@ -348,11 +348,12 @@ class Predictor:
         from . import calibration
 
         b = self.bundle
-        scores = self._scores(b.style, self.style_model, heard)[None, :]  # a CRNN's logits, a classifier's probabilities
+        scores = self._scores(b.style, self.style_model, heard)[None, :]  # a CRNN's logits or class probabilities
         logits = scores if b.style.kind == "crnn" else calibration.log_probabilities(scores)
         if b.style_partner is None:
             return logits
-        return calibration.product_of_experts(self._scores(b.style_partner, self.style_partner, heard)[None, :], logits)
+        partner = self._scores(b.style_partner, self.style_partner, heard)[None, :]
+        return calibration.product_of_experts(partner, logits)
 
     def __call__(self, source, sample_rate: int | None = None, name: str | None = None, top: int = 5) -> Prediction:
         if isinstance(source, (str, Path)):

@@ -37,6 +37,13 @@ def _rows(tunes: pd.DataFrame, codes, split: str) -> np.ndarray:
     return (np.asarray(codes) >= 0) & (tunes["split"].to_numpy() == split)
 
 
+def _validation_macro_f1(candidate, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
+    """Macro-F1 of the top class of ``candidate.logits`` on the validation tunes (a CRNN: whole clips)."""
+    codes = np.asarray(codes)
+    logits = candidate.logits(tunes, codes, "val", seed, device)
+    return evaluation.macro_f1(codes[_rows(tunes, codes, "val")], logits.argmax(axis=1))
+
+
 @dataclass
 class CrnnCandidate:
     """A trained CRNN: its table ``name``, input (``features``, in words), the model, its per-tune
@@ -82,10 +89,7 @@ class CrnnCandidate:
         return dataclasses.replace(self, inputs=inputs, _memo={})
 
     def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
-        codes = np.asarray(codes)
-        _, logits, _ = self.outputs(tunes, codes, ("val",), seed, device)
-        truth = codes[_rows(tunes, codes, "val")]
-        return evaluation.macro_f1(truth, logits.argmax(axis=1))
+        return _validation_macro_f1(self, tunes, codes, seed, device)
 
     def card(self, classes, validation_f1: float | None, folder: Path | None = None,
              extra: dict | None = None) -> saved_models.ModelCard:
@@ -155,9 +159,7 @@ class ProductCandidate:
                                               self.classifier.logits(tunes, codes, split, seed, device))
 
     def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
-        codes = np.asarray(codes)
-        return evaluation.macro_f1(codes[_rows(tunes, codes, "val")],
-                                   self.logits(tunes, codes, "val", seed, device).argmax(axis=1))
+        return _validation_macro_f1(self, tunes, codes, seed, device)
 
     def with_inputs(self, crnn_inputs: pd.Series, X: np.ndarray) -> "ProductCandidate":
         """The same two models reading other clips: the CRNN's ``crnn_inputs``, the classifier's rows ``X``."""
@@ -166,10 +168,11 @@ class ProductCandidate:
     def card(self, classes, validation_f1: float, folder: Path | None = None,
              extra: dict | None = None) -> saved_models.ModelCard:
         """The classifier's card (``style-classifier.skops``), named as the product, with the CRNN's card
-        under ``extra[saved_models.PRODUCT_KEY]``: ``predict`` multiplies the two models' answers as :meth:`logits` does."""
-        partner = self.crnn.card(classes, None)  # its own score is in the choice's table
+        under ``extra[saved_models.PRODUCT_KEY]``: ``predict`` multiplies the two models' answers as
+        :meth:`logits` does."""
+        partner = self.crnn.card(classes, None).to_dict()  # its own score is in the choice's table
         named = dataclasses.replace(self.classifier, name=self.name, features=self.features)
-        return named.card(classes, validation_f1, folder, extra={**(extra or {}), saved_models.PRODUCT_KEY: partner.to_dict()})
+        return named.card(classes, validation_f1, folder, extra={**(extra or {}), saved_models.PRODUCT_KEY: partner})
 
 
 @dataclass
@@ -230,19 +233,18 @@ def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], t
     negative log-likelihood."""
     if not crnns:
         raise ValueError("choose needs at least one CRNN (the map of music is drawn from one)")
-    names = [c.name for c in [*crnns, *classifiers]]
+    candidates, product = [*crnns, *classifiers], None
+    names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise ValueError(f"candidate names must differ, got {names}")
-    f1 = [c.validation_f1(tunes, codes, seed, device) for c in [*crnns, *classifiers]]
+    f1 = [c.validation_f1(tunes, codes, seed, device) for c in candidates]
     best_crnn = crnns[int(np.argmax(f1[:len(crnns)]))]
-    candidates, product = [*crnns, *classifiers], None
     if classifiers:
         product = ProductCandidate(best_crnn, classifiers[int(np.argmax(f1[len(crnns):]))])
         candidates.append(product)
         f1.append(product.validation_f1(tunes, codes, seed, device))
-        names.append(product.name)
     best = candidates[int(np.argmax(f1))]
-    table = pd.Series(f1, index=pd.Index(names, name="model"), name="validation_macro_f1")
+    table = pd.Series(f1, index=pd.Index([c.name for c in candidates], name="model"), name="validation_macro_f1")
     codes = np.asarray(codes)
     truth = codes[_rows(tunes, codes, "val")]
     scaling = calibration.fit_temperature(best.logits(tunes, codes, "val", seed, device), truth)
