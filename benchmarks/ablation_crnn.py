@@ -77,6 +77,11 @@ choice at a time against notebook 04's compact model:
   transcription errors of many instruments; each epoch draws as many clips
   as the set without them holds (``TrainConfig(epoch_size=...)``), so an
   epoch costs what it did.
+- ``pitch-200-mixup-corpus-cosine-tonic``: that recipe, the network's embedding
+  also holding the crop's pitch-class histogram turned so that its estimated
+  tonic comes first, and whether a minor key fits better
+  (``CRNN(tonic_profile=True)``, :func:`models.tonic_profile`): the scale
+  degrees the score descriptors count, which the maximum over pitch hides.
 - ``pitch-200-mixup-corpus1000-cosine``: that recipe with up to 1,000 tunes
   read as scores per style instead of the profile's 500 (as many as the
   corpus holds beyond the profile: German folk and Irish dance reach 1,000,
@@ -139,6 +144,8 @@ VARIANTS = {  # name: (model kwargs, crop frames, deep?, input, transposition in
     "pitch-200-mixup-corpus": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP}),
     "pitch-200-mixup-corpus-epoch2400": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, "epoch_size": 2400}),
     "pitch-200-mixup-corpus-cosine": (PITCH, 200, False, "corpus-roll", 6, {"mixup": PITCH_MIXUP, **COSINE}),
+    "pitch-200-mixup-corpus-cosine-tonic": ({**PITCH, "tonic_profile": True}, 200, False, "corpus-roll", 6,
+                                            {"mixup": PITCH_MIXUP, **COSINE}),
     "pitch-200-mixup-corpus1000-cosine": (PITCH, 200, False, "corpus1000-roll", 6,
                                           {"mixup": PITCH_MIXUP, **COSINE, "epoch_size": AS_NOTEBOOK}),
     "pitch-200-mixup-corpus-extra-cosine": (PITCH, 200, False, "extra-roll", 6,

@@ -33,7 +33,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from musicgeo_utils import config, geo, geoscores, meldata, pitchroll, region_crnn, regions, training

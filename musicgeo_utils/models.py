@@ -174,6 +174,11 @@ class CRNN(nn.Module):
             (a transposition only turns their phases). They say what kind of
             scale the crop uses (pentatonic, diatonic, chromatic), which the
             maximum over pitch before the GRU cannot see.
+        tonic_profile: for a semitone roll, as ``pitch_class_fourier``: the
+            embedding also holds the input's pitch-class histogram turned so
+            that its estimated tonic comes first (:func:`tonic_profile`): which
+            scale degrees the crop uses, as the score descriptors count them,
+            the same in every key.
     """
 
     registry_name = "crnn"
@@ -184,14 +189,15 @@ class CRNN(nn.Module):
                  freq_pools: Sequence[int] | None = None,
                  time_pools: Sequence[int] | None = None,
                  temporal_pooling: str = "last", input_time_pool: int = 1,
-                 pitch_class_fourier: bool = False) -> None:
+                 pitch_class_fourier: bool = False, tonic_profile: bool = False) -> None:
         super().__init__()
         depth = len(channels)
         freq_pools = tuple(freq_pools or default_frequency_pools(n_mels, depth))
         time_pools = tuple(time_pools or [2 if i < 4 else 1 for i in range(depth)])
         self._check_pools(n_mels, depth, freq_pools, time_pools, temporal_pooling)
-        if pitch_class_fourier and n_mels % 12:
-            raise ValueError(f"pitch_class_fourier needs one row per semitone in whole octaves, got {n_mels} rows")
+        for option, used in (("pitch_class_fourier", pitch_class_fourier), ("tonic_profile", tonic_profile)):
+            if used and n_mels % 12:
+                raise ValueError(f"{option} needs one row per semitone in whole octaves, got {n_mels} rows")
         self.hparams = {
             "n_classes": int(n_classes), "n_mels": int(n_mels),
             "channels": [int(c) for c in channels], "gru_hidden": int(gru_hidden),
@@ -202,6 +208,9 @@ class CRNN(nn.Module):
         if pitch_class_fourier:  # only when used: earlier checkpoints keep their hyperparameters
             self.hparams["pitch_class_fourier"] = True
         self.pitch_class_fourier = bool(pitch_class_fourier)
+        if tonic_profile:
+            self.hparams["tonic_profile"] = True
+        self.tonic_profile = bool(tonic_profile)
         self.min_frames = int(np.prod(time_pools)) * int(input_time_pool)
         # Averaging pairs of frames first (hop 256 -> 21 ms -> 43 ms, still finer
         # than any note) halves the cost of every layer: the CPU budget's best buy.
@@ -215,7 +224,7 @@ class CRNN(nn.Module):
         ])
         self.gru = nn.GRU(channels[-1], gru_hidden, num_layers=gru_layers,
                           batch_first=True, dropout=dropout if gru_layers > 1 else 0.0)
-        extra = PITCH_CLASS_COEFFICIENTS if pitch_class_fourier else 0
+        extra = (PITCH_CLASS_COEFFICIENTS if pitch_class_fourier else 0) + (TONIC_PROFILE_SIZE if tonic_profile else 0)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(gru_hidden + extra, n_classes))
 
     @staticmethod
@@ -253,6 +262,8 @@ class CRNN(nn.Module):
         embedding = steps[:, -1] if self.temporal_pooling == "last" else steps.mean(dim=1)
         if self.pitch_class_fourier:
             embedding = torch.cat([embedding, pitch_class_fourier(raw)], dim=1)
+        if self.tonic_profile:
+            embedding = torch.cat([embedding, tonic_profile(raw)], dim=1)
         return embedding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -274,12 +285,45 @@ def pitch_class_fourier(roll: torch.Tensor) -> torch.Tensor:
     magnitude (a key-invariant pitch-class description, as the 2D Fourier
     transform magnitude of Bertin-Mahieux & Ellis 2012 is for chroma).
     """
-    batch, _, rows, _ = roll.shape
-    histogram = roll.reshape(batch, rows // 12, 12, -1).sum(dim=(1, 3))
-    histogram = histogram / histogram.sum(dim=1, keepdim=True).clamp_min(1e-8)
+    histogram = _pitch_class_histogram(roll)
     angles = 2 * np.pi * np.outer(np.arange(12), np.arange(1, 1 + PITCH_CLASS_COEFFICIENTS)) / 12
     cos, sin = (torch.as_tensor(f(angles), dtype=histogram.dtype, device=histogram.device) for f in (np.cos, np.sin))
     return torch.sqrt((histogram @ cos) ** 2 + (histogram @ sin) ** 2)  # a product, not an FFT: the same on every CPU
+
+
+#: :func:`tonic_profile`'s size: 12 pitch classes above the tonic and whether minor fits better.
+TONIC_PROFILE_SIZE = 13
+
+
+def _pitch_class_histogram(roll: torch.Tensor) -> torch.Tensor:
+    """``(batch, 1, 12 * octaves, frames)`` semitone roll -> ``(batch, 12)`` pitch-class distribution."""
+    batch, _, rows, _ = roll.shape
+    histogram = roll.reshape(batch, rows // 12, 12, -1).sum(dim=(1, 3))
+    return histogram / histogram.sum(dim=1, keepdim=True).clamp_min(1e-8)
+
+
+def tonic_profile(roll: torch.Tensor) -> torch.Tensor:
+    """``(batch, 1, 12 * octaves, frames)`` semitone roll (row 0 a C) -> ``(batch, 13)``, the same in every key.
+
+    The pitch-class histogram (rows folded by octave, summed over frames, made
+    a distribution) turned so that its tonic comes first, then 1 where a minor
+    key profile fits it better than a major one. The tonic is estimated as the
+    transcribed score's is (:func:`transcribed_score.estimate_tonic`: the best
+    correlation with the 24 Krumhansl-Kessler key profiles, ties to the lower
+    row). A transposition turns the histogram and its tonic alike. An empty
+    roll gives zeros and a C major reading.
+    """
+    from .transcribed_score import key_profiles
+
+    histogram = _pitch_class_histogram(roll)
+    profiles = torch.as_tensor(key_profiles(), dtype=histogram.dtype, device=histogram.device)
+    profiles = profiles - profiles.mean(dim=1, keepdim=True)
+    profiles = profiles / profiles.norm(dim=1, keepdim=True)
+    centred = histogram - histogram.mean(dim=1, keepdim=True)
+    key = torch.argmax(centred @ profiles.T, dim=1)  # the first maximum: major before minor, lower tonic first
+    tonic = key % 12
+    turned = torch.gather(histogram, 1, (tonic[:, None] + torch.arange(12, device=histogram.device)) % 12)
+    return torch.cat([turned, (key >= 12).to(histogram.dtype)[:, None]], dim=1)
 
 
 class CifarNet(nn.Module):

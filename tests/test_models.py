@@ -9,7 +9,7 @@ from torch import nn
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.models import (
     CRNN, CifarNet, MelNormalizer, build_model, decode_latlon, default_frequency_pools,
-    PITCH_CLASS_COEFFICIENTS, encode_latlon, pitch_class_fourier,
+    PITCH_CLASS_COEFFICIENTS, TONIC_PROFILE_SIZE, encode_latlon, pitch_class_fourier, tonic_profile,
 )
 
 
@@ -214,3 +214,36 @@ def test_a_crnn_with_the_pitch_class_profile_embeds_it_after_the_gru():
     assert rebuilt.head[1].in_features == 8 + PITCH_CLASS_COEFFICIENTS
     with pytest.raises(ValueError, match="semitone"):
         CRNN(5, n_mels=50, pitch_class_fourier=True)
+
+
+def test_tonic_profile_counts_scale_degrees_above_the_tonic_the_transcribed_score_estimates():
+    from musicgeo_utils.transcribed_score import estimate_tonic
+
+    d_major = [26, 28, 30, 31, 33, 35, 37, 38, 38, 33, 30, 26]  # D E F# G A B C# D D A F# D (rows; row 0 a C)
+    base = tonic_profile(_roll(d_major, frames=48))
+    histogram = np.bincount(np.array(d_major) % 12, minlength=12) / len(d_major)
+    np.testing.assert_allclose(base[0, :12].numpy(), np.roll(histogram, -2), atol=1e-6)  # tonic D first
+    assert base[0, 12] == 0 and base.shape == (1, TONIC_PROFILE_SIZE)  # major
+    for k in (-9, -2, 1, 5, 11):  # transposed inside the roll: the same degrees, the same tonic as estimate_tonic's
+        moved = [p + k for p in d_major]
+        torch.testing.assert_close(tonic_profile(_roll(moved, frames=48)), base)
+        assert estimate_tonic(np.array(moved), np.ones(len(moved))) == (2 + k) % 12
+    a_minor = [33, 35, 36, 38, 40, 41, 43, 45, 45, 40, 36, 33]  # A B C D E F G A A E C A
+    minor = tonic_profile(_roll(a_minor, frames=48))
+    assert minor[0, 12] == 1 and minor[0, 0] == minor[0, :12].max()  # A, the tonic, comes first
+    assert torch.equal(tonic_profile(torch.zeros(2, 1, 60, 10)), torch.zeros(2, TONIC_PROFILE_SIZE))
+
+
+def test_a_crnn_with_the_tonic_profile_embeds_it_after_the_gru():
+    seed_everything(0)
+    plain = CRNN(5, n_mels=60, gru_hidden=8, channels=(8, 8))
+    seed_everything(0)
+    model = CRNN(5, n_mels=60, gru_hidden=8, channels=(8, 8), tonic_profile=True).eval()
+    x = _roll([26, 28, 30, 31, 33])
+    embedding = model.embed(x)
+    assert embedding.shape == (1, 8 + TONIC_PROFILE_SIZE) and model(x).shape == (1, 5)
+    torch.testing.assert_close(embedding[:, 8:], tonic_profile(x))
+    torch.testing.assert_close(embedding[:, :8], plain.eval().embed(x))
+    assert "tonic_profile" not in plain.hparams and CRNN(**model.hparams).tonic_profile
+    with pytest.raises(ValueError, match="tonic_profile.*semitone"):
+        CRNN(5, n_mels=50, tonic_profile=True)
