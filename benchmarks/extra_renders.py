@@ -19,6 +19,10 @@ centre and to the probability-weighted geometric median): each fold's balanced m
 (mean over countries of their median km) and balanced country accuracy over the countries with at
 least 10 of the fold's tunes, folds stratified by country.
 
+``--effects`` puts every extra render through its own seeded chain of audio effects
+(``effects.py``: EQ, compression, reverb, noise; notebooks 03 and 04: ``extra_effects``), to ask
+whether renders heard through other rooms and chains teach more than other instruments alone.
+
 Run after ``make report`` (reads its caches; renders and transcribes what is missing, about 35 s
 per extra render of the ~2,900 tunes on 2 cores, then 10 minutes of fits for three values of K):
 ``python benchmarks/extra_renders.py [--task style|region --profile small --seed 0 --max-renders 3
@@ -47,6 +51,9 @@ def main(argv=None) -> None:
     parser.add_argument("--max-renders", type=int, default=3, help="largest K tried (0 .. K)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2, help="k-fold splits, each shuffled by its own seed")
+    parser.add_argument("--effects", action="store_true",
+                        help="extra renders through their seeded audio effects (effects.py; notebooks 03 and 04: "
+                             "extra_effects)")
     args = parser.parse_args(argv)
     config.seed_everything(args.seed)
     start = time.perf_counter()
@@ -58,7 +65,8 @@ def main(argv=None) -> None:
     ids = tunes.loc[known, "tune_id"].astype(str).to_numpy()
     X = scored.families["transcribed score"].loc[ids].to_numpy()
     y = codes[known]
-    extra = manifest.profile_extra_renders(args.profile, args.seed, args.max_renders, splits=("train", "val"))
+    extra = manifest.profile_extra_renders(args.profile, args.seed, args.max_renders, splits=("train", "val"),
+                                           effects=args.effects)
     if len(extra.skips):
         print(f"{len(extra.skips)} extra clips left out:", extra.skips.head().to_dict("records"))
     by_render = {k: pd.DataFrame(extra.transcribed.to_numpy()[(extra.tunes["render"] == k).to_numpy()],

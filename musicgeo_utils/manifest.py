@@ -146,7 +146,8 @@ class ExtraRenders(NamedTuple):
 
 
 def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int | None = None,
-                          n_jobs: int | None = None, splits: tuple[str, ...] = ("train",)) -> ExtraRenders:
+                          n_jobs: int | None = None, splits: tuple[str, ...] = ("train",),
+                          effects: bool = False) -> ExtraRenders:
     """The profile's **training** tunes (or those of ``splits``) rendered again by other training
     instruments, as transcribed scores.
 
@@ -154,10 +155,15 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
     ``k`` (1 .. ``n_renders``, default the profile's ``extra_renders``) of a
     tune keeps its tempo and transposition and takes the instrument
     :func:`render.extra_timbre_draws` draws (never the tune's own, never a
-    held-out family), through the same shipped soundfont; transcribed like
+    held-out family), through the same shipped soundfont, and with
+    ``effects`` through its own seeded chain of audio effects
+    (:func:`effects.draw_effects`: EQ, compression, reverb, noise; off by
+    default: cross-validation found no gain, README "Effects on the extra
+    renders"); transcribed like
     the in-domain clips (the same caches). A clip that cannot be rendered or
     transcribed is left out and listed in ``skips``.
     """
+    from . import effects as audio_effects
     from . import render
 
     n_renders = get_profile(profile).extra_renders if n_renders is None else int(n_renders)
@@ -167,8 +173,11 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
     columns = train.drop(columns=["program", "qpm", "transpose", "audio_path", "status", "reason"])
     rows, tables, skips = [], [], []
     for k in range(n_renders):
+        draws = render.extra_timbre_draws(train, seed, k)
+        if effects:
+            draws = draws.assign(effects=audio_effects.draw_effects(draws["tune_id"], seed, k))
         rendered = columns.merge(render.render_many(columns, notes, render_params(profile), seed, n_jobs=n_jobs,
-                                                    draws=render.extra_timbre_draws(train, seed, k)), on="tune_id")
+                                                    draws=draws), on="tune_id")
         ok = rendered["status"] != "skipped"
         skips.append(rendered.loc[~ok, ["tune_id", "reason"]].assign(render=k + 1,
                                                                    reason="render: " + rendered.loc[~ok, "reason"]))

@@ -499,14 +499,16 @@ def _soundfont_key(path: str, size: int, mtime_ns: int) -> str:
 
 
 def _clip_key(params: RenderParams, soundfont: Path, table: np.ndarray,
-              program: int, qpm: float, transpose: int) -> str:
-    """Cache key of one clip: the fields that shape the audio, not the draw ranges."""
+              program: int, qpm: float, transpose: int, effects: dict | None = None) -> str:
+    """Cache key of one clip: the fields that shape the audio, not the draw ranges (and its effect chain,
+    :mod:`musicgeo_utils.effects`, when it has one: a clip without effects keeps its key)."""
     stat = soundfont.stat()
     shaping = {k: v for k, v in asdict(params).items() if k in ("sample_rate", "clip_seconds", "velocity")}
     shaping["backend"] = "tinysoundfont"  # the synthesizer; kept in the key so existing caches stay valid
+    chain = () if effects is None else ("effects", effects)
     return content_key(RENDER_VERSION, shaping, _soundfont_key(str(soundfont), stat.st_size,
                                                                stat.st_mtime_ns),
-                       table, int(program), float(qpm), int(transpose))
+                       table, int(program), float(qpm), int(transpose), *chain)
 
 
 def _render_to_file(job: dict, params: RenderParams, soundfont: Path) -> tuple[str, str]:
@@ -518,6 +520,13 @@ def _render_to_file(job: dict, params: RenderParams, soundfont: Path) -> tuple[s
             notes = pd.DataFrame(job["table"], columns=["pitch", "onset", "duration"])
             audio = render_tune(notes, job["program"], job["qpm"], job["transpose"], params,
                                 soundfont, tune_id=job["tune_id"])
+            if job.get("effects") is not None:
+                from .effects import apply_effects
+
+                try:
+                    audio = apply_effects(audio, params.sample_rate, job["effects"])
+                except ValueError as err:
+                    raise RenderError(f"tune {job['tune_id']!r}: effects: {err}") from err
     except (RenderError, RuntimeError, tinysoundfont.SoundFontException) as err:
         return "skipped", str(err)
     with atomic_path(job["audio_path"]) as tmp:
@@ -556,7 +565,7 @@ def _render_jobs(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderPara
         raise ValueError("draws must hold exactly one row per manifest tune")
     for row in draws.itertuples(index=False):
         table = by_tune.get(row.tune_id, empty)
-        key = _clip_key(params, soundfont, table, row.program, row.qpm, row.transpose)
+        key = _clip_key(params, soundfont, table, row.program, row.qpm, row.transpose, getattr(row, "effects", None))
         jobs.append(dict(row._asdict(), table=table,
                          audio_path=str(config.data_path("audio", f"{key}.flac"))))
     return jobs
@@ -583,7 +592,9 @@ def render_many(manifest: pd.DataFrame, notes: pd.DataFrame, params: RenderParam
     """Render every tune of ``manifest`` to a cached FLAC clip, in parallel.
 
     ``draws`` (``tune_id, program, qpm, transpose``, one row per tune) replaces
-    the seeded :func:`draw_augmentation`, e.g. :func:`held_out_timbre_draws`.
+    the seeded :func:`draw_augmentation`, e.g. :func:`held_out_timbre_draws`;
+    an ``effects`` column (:func:`effects.draw_effects`' chains) puts each
+    rendered clip through its chain (:func:`effects.apply_effects`).
 
     Returns one row per manifest tune: ``tune_id, program, qpm, transpose,
     audio_path, status, reason`` with status ``rendered`` (written now),
