@@ -224,6 +224,20 @@ def style_config(*, epochs: int, batch_size: int, crop_frames: int, seed: int, m
                        lr=1e-3, class_weight="balanced", monitor="val_macro_f1")
 
 
+def geo_mel_config(*, epochs: int, batch_size: int, crop_frames: int, seed: int, model_kwargs: dict,
+                   device: str | None = None) -> TrainConfig:
+    """Notebook 04's fine-tune of the style mel CRNN into the geographic mel CRNN, in one place.
+
+    Half the profile's ``epochs`` (at least 3), AdamW at lr 1e-3, cross-entropy
+    weighted by inverse region frequency, early stopping after 2 epochs
+    without a lower validation loss (the geographic pitch CRNN's recipe is
+    :func:`pitchroll.fit_geo_crnn`'s).
+    """
+    return TrainConfig(task="classify", epochs=max(3, epochs // 2), batch_size=batch_size, crop_frames=crop_frames,
+                       seed=seed, device=device, progress=False, model="crnn", model_kwargs=model_kwargs, patience=2,
+                       lr=1e-3, class_weight="balanced")
+
+
 @dataclass
 class History:
     """Result of :func:`fit`.

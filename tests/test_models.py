@@ -173,6 +173,12 @@ def test_notebook_04_trains_the_compact_crnn_the_benchmarks_measure():
                                 patience=training.MEL_STYLE_PATIENCE)
     assert (mel.patience, training.style_config(epochs=1, batch_size=4, crop_frames=8, seed=0,
                                                 model_kwargs=COMPACT_CRNN_KWARGS).patience) == (3, 6)
+    # the geographic mel CRNN's fine-tune: half the profile's epochs, at least 3 (training.geo_mel_config)
+    assert "geo_config = training.geo_mel_config(epochs=epochs" in code
+    geo = [training.geo_mel_config(epochs=e, batch_size=4, crop_frames=8, seed=0, model_kwargs=COMPACT_CRNN_KWARGS)
+           for e in (30, 60, 4)]
+    assert [c.epochs for c in geo] == [15, 30, 3]
+    assert (geo[0].patience, geo[0].class_weight, geo[0].lr, geo[0].task) == (2, "balanced", 1e-3, "classify")
 
 
 def _roll(pitches, rows=60, frames=40):
