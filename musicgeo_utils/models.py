@@ -307,20 +307,17 @@ def tonic_profile(roll: torch.Tensor) -> torch.Tensor:
 
     The pitch-class histogram (rows folded by octave, summed over frames, made
     a distribution) turned so that its tonic comes first, then 1 where a minor
-    key profile fits it better than a major one. The tonic is estimated as the
-    transcribed score's is (:func:`transcribed_score.estimate_tonic`: the best
-    correlation with the 24 Krumhansl-Kessler key profiles, ties to the lower
-    row). A transposition turns the histogram and its tonic alike. An empty
+    key profile fits it better than a major one. The key is the transcribed
+    score's estimate (:func:`transcribed_score.key_correlations`, as
+    :func:`transcribed_score.estimate_tonic`: the best correlation with the 24
+    Krumhansl-Kessler key profiles, ties to the lower row). A transposition turns the histogram and its tonic alike. An empty
     roll gives zeros and a C major reading.
     """
-    from .transcribed_score import key_profiles
+    from .transcribed_score import key_correlations
 
     histogram = _pitch_class_histogram(roll)
-    profiles = torch.as_tensor(key_profiles(), dtype=histogram.dtype, device=histogram.device)
-    profiles = profiles - profiles.mean(dim=1, keepdim=True)
-    profiles = profiles / profiles.norm(dim=1, keepdim=True)
-    centred = histogram - histogram.mean(dim=1, keepdim=True)
-    key = torch.argmax(centred @ profiles.T, dim=1)  # the first maximum: major before minor, lower tonic first
+    key = torch.as_tensor([int(np.argmax(key_correlations(row))) for row in histogram.detach().cpu().double().numpy()],
+                          dtype=torch.long, device=histogram.device)  # the first maximum: major first, lower tonic
     tonic = key % 12
     turned = torch.gather(histogram, 1, (tonic[:, None] + torch.arange(12, device=histogram.device)) % 12)
     return torch.cat([turned, (key >= 12).to(histogram.dtype)[:, None]], dim=1)

@@ -78,12 +78,19 @@ def estimate_tonic(pitch, duration) -> int:
     histogram = np.bincount(pitch % 12, weights=np.maximum(duration, 0.0), minlength=12)
     if not np.any(histogram > 0):
         histogram = np.bincount(pitch % 12, minlength=12).astype(float)
+    return int(np.argmax(key_correlations(histogram)) % 12)
+
+
+def key_correlations(histogram) -> np.ndarray:
+    """``(24,)`` Pearson correlations of a 12-bin pitch-class ``histogram`` (any positive weights) with the
+    rows of :func:`key_profiles` (major on C..B, then minor); a flat or empty histogram correlates 0 with
+    every key. The first maximum is :func:`estimate_tonic`'s key."""
+    histogram = np.asarray(histogram, dtype=float)
     profiles = key_profiles()
     h = histogram - histogram.mean()
     p = profiles - profiles.mean(axis=1, keepdims=True)
     denominator = np.linalg.norm(p, axis=1) * np.linalg.norm(h)
-    correlation = p @ h / np.where(denominator > 0, denominator, 1.0)
-    return int(np.argmax(correlation) % 12)
+    return p @ h / np.where(denominator > 0, denominator, 1.0)
 
 
 def seconds_to_beats(times, beats: np.ndarray, tempo_bpm: float) -> np.ndarray:
