@@ -40,9 +40,13 @@ import pandas as pd
 def main(argv=None) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import f1_score
+    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
-    from musicgeo_utils import config, evaluation, manifest
+    from musicgeo_utils import config, evaluation, geoscores, manifest
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=("style", "region"), default="style")
@@ -93,59 +97,25 @@ def main(argv=None) -> None:
                 X_fit = np.vstack([np.asarray(p, dtype=float)[m] for p, m in zip(parts, keep)])
                 rows_fit = np.concatenate([fold_train[m] for m in keep])  # the tune of each fitted row
                 if args.task == "region":
-                    scores[k].append(_region_scores(X_fit, rows_fit, fold_train, fold_test, X, y, places))
+                    with threadpool_limits(1):
+                        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(
+                            X_fit, y[rows_fit])
+                    scores[k].append(geoscores.region_fold_scores(
+                        model.predict_proba(X[fold_test]), model[-1].classes_, places.iloc[fold_train], y[fold_train],
+                        places.iloc[fold_test]))
                 else:
                     model = HistGradientBoostingClassifier(random_state=args.seed, **evaluation.BOOSTED_TREES)
                     scores[k].append({"macro-F1": f1_score(y[fold_test], model.fit(X_fit, y[rows_fit])
                                                            .predict(X[fold_test]), average="macro")})
         print(f"repeat {repeat + 1} of {args.repeats} ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    base = pd.DataFrame(scores[0])
-    rows = []
-    for k, values in scores.items():
-        values = pd.DataFrame(values)
-        for metric in values.columns:
-            gain = values[metric].to_numpy() - base[metric].to_numpy()
-            better = gain < 0 if metric.endswith("km") else gain > 0
-            rows.append({"metric": metric, "extra renders K": k, "mean over folds": values[metric].mean(),
-                         "change from K=0": gain.mean(),
-                         "its standard error": gain.std(ddof=1) / np.sqrt(len(gain)) if k else 0.0,
-                         "folds better": f"{int(better.sum())} of {len(gain)}" if k else ""})
+    table = evaluation.fold_gains(scores, "extra renders K")
     model = ("logistic regression (C=1) region classifier" if args.task == "region"
              else "gradient-boosted trees style classifier")
     print(f"\n{args.repeats} x {args.folds}-fold cross-validation over training and validation tunes "
           f"(profile {args.profile}, seed {args.seed}), {model} on the transcribed score:")
-    print(pd.DataFrame(rows).sort_values(["metric", "extra renders K"]).round(4).to_string(index=False))
+    print(table.round(4).to_string(index=False))
     print(f"\n{time.perf_counter() - start:.0f} s in all")
-
-
-def _region_scores(X_fit, rows_fit, fold_train, fold_test, X, regions_of, places) -> dict:
-    """Balanced median km (two decodings) and balanced country accuracy (countries with >= 10 tunes)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-
-    from musicgeo_utils import geo, regions
-
-    train = places.iloc[fold_train]
-    centres = regions.region_centroids(train["lat"], train["lon"], regions_of[fold_train]).set_index("region")
-    shares = regions.region_country_shares(regions_of[fold_train], train["country"])
-    with threadpool_limits(1):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(X_fit,
-                                                                                             regions_of[rows_fit])
-    proba, classes = model.predict_proba(X[fold_test]), model[-1].classes_
-    truth = places.iloc[fold_test]
-    countries = truth["country"].to_numpy()
-    out = {}
-    for decoding in ("top", "median"):
-        lat, lon = geo.decode_region_probabilities(proba, centres.loc[classes, "lat"], centres.loc[classes, "lon"],
-                                                   decoding)
-        km = np.asarray(geo.great_circle_km(truth["lat"], truth["lon"], lat, lon))
-        out[f"balanced median, {decoding} decoding, km"] = pd.Series(km).groupby(countries).median().mean()
-    hits = pd.Series(regions.predicted_countries(proba, shares, regions=list(classes)) == countries).groupby(countries)
-    out["balanced country accuracy (>= 10 tunes)"] = hits.mean()[hits.size() >= 10].mean()
-    return out
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ Recipes:
 - ``patience 6, cosine over 15 epochs``: notebook 04's recipe from 2026-12-05 to 2026-12-06, the
   half cosine over half the profile's epochs (15 on ``small``; ``--recipes`` to add it).
 
+``--corpus N`` adds, to the training set, up to ``N`` located training-split tunes per country that the
+profile does not render, read as the rolls of the notes a render of them would play
+(``manifest.corpus_training_clips``, as the style pitch CRNN reads its corpus tunes), each in the region
+class its place gets from the profile's training tunes; ``--corpus 0 1000`` compares without and with.
+
 Run after ``make report`` (reads notebook 04's caches and its style pitch CRNN; about 8 minutes per
 training seed on 2 cores): ``python benchmarks/geo_pitch_recipe.py [--train-seeds 0 1 2]``.
 Checkpoints of the profile's seed go to notebook 04's folder (its recipe's network is notebook 04's
@@ -30,9 +35,11 @@ own), those of other seeds to a temporary folder.
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from musicgeo_utils import config, geo, geoscores, meldata, pitchroll, region_crnn, regions, training
@@ -49,6 +56,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES)[:2], choices=list(RECIPES))
+    parser.add_argument("--corpus", type=int, nargs="+", default=[0],
+                        help="located training-split corpus tunes per country the profile does not render, read "
+                             "as the rolls of the notes a render would play, added to the training set (0: none)")
     args = parser.parse_args(argv)
     profile, seed = args.profile, args.seed
     epochs = config.get_profile(profile).epochs
@@ -59,30 +69,52 @@ def main(argv=None) -> None:
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for train_seed in args.train_seeds:
-            for recipe in args.recipes:
-                folder = task.models_dir if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
-                model, history = pitchroll.fit_geo_crnn(sets, len(region_names), pitch_model, folder,
-                                                        f"geo-pitch-crnn-from-{pitch_key}", epochs=epochs,
-                                                        seed=train_seed, crop_frames=crop, recipe=RECIPES[recipe])
-                answers = region_crnn.calibrated_answers(recipe, "pitch roll", model, sets, geo_tunes, region_codes,
-                                                         centroids, region_names, folder / history.checkpoint)
-                val_logits, _ = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))
-                proba = answers.scaling.transform(val_logits)
-                lat, lon = answers.decoder.predict(proba)
-                countries = regions.predicted_countries(proba, shares, regions=region_names)
-                scores = geoscores.error_metrics(geo.great_circle_km(val["lat"], val["lon"], lat, lon), val["country"],
-                                                 countries == val["country"].to_numpy())
-                rows.append({"training seed": train_seed, "recipe": recipe, "epochs": len(history.frame),
-                             "best epoch": history.best_epoch, "temperature": answers.scaling.temperature,
-                             "validation balanced median km": answers.val_balanced_median_km,
-                             "validation balanced country accuracy": scores["balanced_country_accuracy"],
-                             "the same, countries with >= 10 tunes": scores["balanced_country_accuracy_10"]})
-                print(rows[-1], flush=True)
+        for train_seed, recipe, corpus in itertools.product(args.train_seeds, args.recipes, args.corpus):
+            train_sets = _with_corpus(task, profile, seed, corpus) if corpus else sets
+            folder = task.models_dir if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
+            model, history = pitchroll.fit_geo_crnn(train_sets, len(region_names), pitch_model, folder,
+                                                    f"geo-pitch-crnn-from-{pitch_key}", epochs=epochs,
+                                                    seed=train_seed, crop_frames=crop, recipe=RECIPES[recipe])
+            answers = region_crnn.calibrated_answers(recipe, "pitch roll", model, train_sets, geo_tunes, region_codes,
+                                                     centroids, region_names, folder / history.checkpoint)
+            val_logits, _ = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))
+            proba = answers.scaling.transform(val_logits)
+            lat, lon = answers.decoder.predict(proba)
+            countries = regions.predicted_countries(proba, shares, regions=region_names)
+            scores = geoscores.error_metrics(geo.great_circle_km(val["lat"], val["lon"], lat, lon), val["country"],
+                                             countries == val["country"].to_numpy())
+            rows.append({"training seed": train_seed, "recipe": recipe + (f", corpus {corpus}" if corpus else ""),
+                         "epochs": len(history.frame),
+                         "best epoch": history.best_epoch, "temperature": answers.scaling.temperature,
+                         "validation balanced median km": answers.val_balanced_median_km,
+                         "validation balanced country accuracy": scores["balanced_country_accuracy"],
+                         "the same, countries with >= 10 tunes": scores["balanced_country_accuracy_10"]})
+            print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(table.round(3).to_string(index=False))
         print(table.groupby("recipe", sort=False).mean(numeric_only=True).drop(columns="training seed").round(3))
+
+
+def _with_corpus(task, profile: str, seed: int, per_country: int) -> dict:
+    """Notebook 04's region datasets with ``per_country`` corpus tunes per country added to training."""
+    from musicgeo_utils import manifest
+
+    pool, true_notes = manifest.corpus_training_clips(profile, seed, per_group=per_country, group_by="country")
+    pool = pool[pool["lat"].notna()].reset_index(drop=True)
+    columns = list(task.geo_tunes.columns.intersection(pool.columns))
+    both = pd.concat([task.geo_tunes[columns], pool[columns].assign(split="corpus")], ignore_index=True)
+    labels = regions.classification_regions(both).to_numpy()  # classes from the profile's training tunes
+    code_of = {name: code for code, name in enumerate(task.region_names)}
+    codes = pd.Series(labels[len(task.geo_tunes):]).map(code_of).fillna(-1).to_numpy(int)
+    keep = codes >= 0
+    more = pool[keep].assign(split="train")
+    rolls = pitchroll.clip_rolls(true_notes, more["tune_id"], config.get_profile(profile).clip_seconds)
+    print(f"{int(keep.sum()):,} corpus tunes added to training ({int((~keep).sum())} in no region class)", flush=True)
+    return meldata.split_datasets(pd.concat([task.geo_tunes[columns], more[columns]], ignore_index=True),
+                                  pd.concat([task.rolls, rolls]), np.r_[task.region_codes, codes[keep]],
+                                  pitchroll.ROLL_CROP_FRAMES, seed, shift_bins=pitchroll.MAX_TRANSPOSE,
+                                  window_hop=pitchroll.WINDOW_HOP)
 
 
 if __name__ == "__main__":

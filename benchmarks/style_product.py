@@ -7,7 +7,8 @@ gain is a property of the recipe or of one trained network: for the pitch CRNN o
 (``--train-seeds``; notebook 04's data, as ``benchmarks/ablation_crnn.py --train-seed S --variants
 pitch-200-mixup-corpus-cosine`` trains them; loaded by their training keys, trained again when missing,
 about 4 minutes each on 2 cores) and notebook 04's classifier of the transcribed score (the same
-candidates, extra renders and validation choice), it prints the macro-F1 of the CRNN, the classifier
+candidates, extra renders, corpus tunes read as scores and validation choice;
+``--score-tunes-per-style 0`` leaves the corpus tunes out), it prints the macro-F1 of the CRNN, the classifier
 and their product on validation and, for the record, test, and on the held-out-timbre renders of the
 test tunes: the macro-F1 kept (held-out over in-domain) and the share of tunes whose top style is
 unchanged. ``--weights`` also scores weighted products (``w`` on the CRNN's log-probabilities,
@@ -35,6 +36,9 @@ def main(argv=None) -> None:
                         help="training seeds of the pitch CRNNs (default: --seed, notebook 04's network)")
     parser.add_argument("--weights", type=float, nargs="*", default=[0.3, 0.4, 0.6, 0.7],
                         help="weights on the CRNN of weighted products, besides equal weights")
+    parser.add_argument("--score-tunes-per-style", type=int, default=None,
+                        help="corpus tunes per style read as scores that the classifier also learns from "
+                             "(manifest.style_training_extras; default: the profile's, notebook 04's; 0: none)")
     args = parser.parse_args(argv)
 
     profile = config.get_profile(args.profile)
@@ -42,10 +46,9 @@ def main(argv=None) -> None:
     codes, split = np.asarray(codes), tunes["split"].to_numpy()
     _, scored = manifest.profile_score_features(args.profile, args.seed)
     heard = scored.families["transcribed score"].to_numpy()
-    extra = manifest.profile_extra_renders(args.profile, args.seed)
-    extra_codes = pd.Series(codes, index=tunes["tune_id"]).loc[extra.tunes["tune_id"]].to_numpy()
-    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed,
-                                                   extra_train=(extra.transcribed.to_numpy(), extra_codes))
+    extra = manifest.style_training_extras(args.profile, args.seed, tunes, codes, styles,
+                                           per_style=args.score_tunes_per_style)
+    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed, extra_train=(extra.X, extra.codes))
     print(f"classifier of the transcribed score (notebook 04's choice): {chosen}", flush=True)
     held, _, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
     held_codes = pd.Series(codes, index=tunes["tune_id"]).loc[held["tune_id"]].to_numpy()

@@ -145,6 +145,31 @@ class ChosenModel(str):
     model: object
 
 
+def fold_gains(scores: dict, arm_name: str) -> pd.DataFrame:
+    """Paired comparison of cross-validation arms, for the benchmarks that ask "does this help?".
+
+    ``scores`` maps each arm (the first is the reference) to a list of
+    metric dicts, one per fold, the same folds in the same order for every
+    arm. One row per metric and arm: ``arm_name`` (the arm), the mean over
+    folds, the mean fold-wise change from the reference, its standard error,
+    and in how many folds the arm is better (lower is better for a metric
+    whose name ends in "km"); the reference's own rows have a zero change.
+    """
+    arms = list(scores)
+    reference = pd.DataFrame(scores[arms[0]])
+    rows = []
+    for arm in arms:
+        values = pd.DataFrame(scores[arm])
+        for metric in values.columns:
+            gain = values[metric].to_numpy() - reference[metric].to_numpy()
+            better = gain < 0 if metric.endswith("km") else gain > 0
+            rows.append({"metric": metric, arm_name: arm, "mean over folds": values[metric].mean(),
+                         f"change from {arm_name} = {arms[0]}": gain.mean(),
+                         "its standard error": gain.std(ddof=1) / np.sqrt(len(gain)) if arm != arms[0] else 0.0,
+                         "folds better": f"{int(better.sum())} of {len(gain)}" if arm != arms[0] else ""})
+    return pd.DataFrame(rows).sort_values(["metric", arm_name], kind="stable", ignore_index=True)
+
+
 def confusion_axes(ax, y_true, y_pred, class_names, title: str = ""):
     """Row-normalised confusion matrix (share of each true class), annotated in %."""
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)), normalize="true")

@@ -103,6 +103,41 @@ def error_metrics(error_km, true_country=None, country_correct=None) -> dict:
     return out
 
 
+def region_fold_scores(proba, classes, train: pd.DataFrame, train_regions, test: pd.DataFrame) -> dict:
+    """The scores the benchmarks' cross-validation folds give a region classifier.
+
+    ``proba``: ``(len(test), len(classes))`` region probabilities of the
+    held-out tunes; ``train`` and ``test``: ``lat, lon, country`` of the fold's
+    training and held-out tunes, ``train_regions`` the training tunes' region
+    classes. The region centres (:func:`regions.region_centroids`) and
+    ``P(country | region)`` come from the fold's training tunes; a class with
+    no training tune in the fold is dropped and the rest renormalised. Returns
+    the balanced median (km) of the top region's centre and of the median
+    decoding (:func:`geo.decode_region_probabilities`) and the balanced country
+    accuracy over the countries with at least :data:`BIG_COUNTRY_TUNES` held-out
+    tunes, as :func:`error_metrics` defines them.
+    """
+    from .geo import decode_region_probabilities
+    from .regions import predicted_countries, region_centroids, region_country_shares
+
+    train_regions = np.asarray(train_regions)
+    centres = region_centroids(train["lat"], train["lon"], train_regions).set_index("region")
+    shares = region_country_shares(train_regions, train["country"])
+    keep = np.isin(classes, centres.index)
+    proba = np.asarray(proba, dtype=float)[:, keep]
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    classes = np.asarray(classes)[keep]
+    countries = test["country"].to_numpy()
+    hits = predicted_countries(proba, shares, regions=list(classes)) == countries
+    out = {}
+    for decoding in ("top", "median"):
+        lat, lon = decode_region_probabilities(proba, centres.loc[classes, "lat"], centres.loc[classes, "lon"], decoding)
+        scores = error_metrics(great_circle_km(test["lat"], test["lon"], lat, lon), countries, hits)
+        out[f"balanced median, {decoding} decoding, km"] = scores["balanced_median_km"]
+    out["balanced country accuracy (>= 10 tunes)"] = scores["balanced_country_accuracy_10"]
+    return out
+
+
 def bootstrap_ci(metric_fn: Callable, *arrays, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap interval of ``metric_fn(*arrays)`` over rows.
 

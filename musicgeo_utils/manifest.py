@@ -135,6 +135,64 @@ def _score_features_of(tunes: pd.DataFrame, profile: str, seed: int, n_jobs: int
     return transcribed_score.score_features(tunes, notes, heard, render_params(profile))
 
 
+def corpus_training_clips(profile: str = "small", seed: int = 0, per_group: int | None = None,
+                          group_by: str = "style", values=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(tunes, true_notes)``: training-split tunes of the corpus that the profile leaves out, read as scores.
+
+    The profile renders a balanced sample of the corpus; the other usable
+    tunes of the *training* split (never validation or test: the split is per
+    tune family) cost no audio to read as a score. Each is drawn an
+    instrument, tempo and transposition exactly as a rendered clip would be
+    (:func:`render.draw_augmentation` with ``seed``; the columns ``program,
+    qpm, transpose`` of ``tunes``), and ``true_notes`` are the notes the
+    renderer would play in the profile's clip (:func:`transcription_eval.reference_notes`,
+    looping included; ``clip_id`` is the tune id, ``duration_s`` added). At
+    most ``per_group`` tunes (a sample seeded by ``seed``; default: the
+    profile's ``score_tunes_per_style``) per value of ``group_by`` (a manifest
+    column, e.g. ``style`` or ``country``), only those in ``values`` when
+    given. ``tunes`` has the manifest's columns, sorted by tune id; a tune the
+    renderer refuses is left out.
+    """
+    import numpy as np
+
+    from . import render, transcription_eval
+
+    if per_group is None:
+        per_group = get_profile(profile).score_tunes_per_style
+    built = build_manifest(seed=seed)
+    profiled, _ = load_profile(profile, seed)
+    pool = built.tunes[splits.usable(built.tunes) & (built.tunes["split"] == "train")
+                       & ~built.tunes["tune_id"].isin(profiled["tune_id"])]
+    if values is not None:
+        pool = pool[pool[group_by].isin(list(values))]
+    rng = np.random.default_rng(seed)
+    pool = (pool.assign(_key=rng.random(len(pool))).sort_values("_key").groupby(group_by, sort=True)
+            .head(per_group).drop(columns="_key").sort_values("tune_id", ignore_index=True))
+    params = render_params(profile)
+    draws = render.draw_augmentation(pool["tune_id"], seed, params)
+    true_notes = transcription_eval.reference_notes(draws, built.notes[built.notes["tune_id"].isin(pool["tune_id"])],
+                                                    params)
+    true_notes = true_notes.assign(duration_s=true_notes["offset_s"] - true_notes["onset_s"])
+    pool = pool.merge(draws, on="tune_id", how="left")
+    return pool[pool["tune_id"].isin(true_notes["clip_id"])].reset_index(drop=True), true_notes
+
+
+def corpus_transcribed_scores(profile: str = "small", seed: int = 0, per_group: int | None = None,
+                              group_by: str = "style", values=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(tunes, descriptors)``: :func:`corpus_training_clips`'s tunes described as transcribed scores.
+
+    More training rows for the classifiers of the transcribed score, which cost
+    no audio: each tune's true clip notes, at its rendered tempo, with the
+    tonic estimated from them as for a transcription
+    (:func:`transcribed_score.read_as_heard`). ``descriptors`` follows the
+    rows of ``tunes``. The arguments are :func:`corpus_training_clips`'s.
+    """
+    from . import transcribed_score
+
+    tunes, true_notes = corpus_training_clips(profile, seed, per_group, group_by, values)
+    return tunes, transcribed_score.read_as_heard(true_notes, tunes.assign(clip_id=tunes["tune_id"]))
+
+
 class ExtraRenders(NamedTuple):
     """:func:`profile_extra_renders`: ``tunes`` (one row per extra clip, ``render`` = 1, 2, ...),
     ``transcribed`` (their transcribed-score descriptors, rows aligned with ``tunes``) and ``skips``
@@ -192,6 +250,53 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
                             pd.DataFrame(columns=["tune_id", "render", "reason"]))
     return ExtraRenders(pd.concat(rows, ignore_index=True), pd.concat(tables).reset_index(drop=True),
                         pd.concat(skips, ignore_index=True)[["tune_id", "render", "reason"]])
+
+
+class StyleExtras(NamedTuple):
+    """:func:`style_training_extras`: training rows beyond the profile's own clips for the style classifiers of
+    the transcribed score. ``X`` (rows of transcribed-score descriptors) and ``codes`` (their style codes),
+    the extra renders first, then the corpus tunes; ``n_renders`` and ``n_scores`` count each kind;
+    ``skips`` are the extra clips left out (:class:`ExtraRenders`)."""
+
+    X: "np.ndarray"
+    codes: "np.ndarray"
+    n_renders: int
+    n_scores: int
+    skips: pd.DataFrame
+
+
+def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, styles,
+                          n_renders: int | None = None, effects: bool = False,
+                          per_style: int | None = None) -> StyleExtras:
+    """What notebook 04's classifiers of the transcribed score learn from besides the profile's clips.
+
+    The training tunes played again by other training instruments
+    (:func:`profile_extra_renders` with ``n_renders`` and ``effects``), with
+    the style codes of their tunes (``codes`` aligned with ``tunes``), and up
+    to ``per_style`` (default: the profile's ``score_tunes_per_style``; 0:
+    none) training-split corpus tunes per style that the profile does not
+    render, read as scores (:func:`corpus_transcribed_scores`; the same tunes
+    the style pitch CRNN reads as rolls), coded by ``styles`` (a style
+    outside it is left out). Folk corpus only.
+    """
+    import numpy as np
+
+    from . import symbolic
+
+    extra = profile_extra_renders(profile, seed, n_renders, effects=effects)
+    code_of_tune = pd.Series(np.asarray(codes), index=tunes["tune_id"].astype(str))
+    X, y = [extra.transcribed.to_numpy()], [code_of_tune.loc[extra.tunes["tune_id"].astype(str)].to_numpy()]
+    per_style = get_profile(profile).score_tunes_per_style if per_style is None else int(per_style)
+    n_scores = 0
+    if per_style > 0:
+        pool, described = corpus_transcribed_scores(profile, seed, per_group=per_style, group_by="style",
+                                                    values=styles)
+        X.append(described.to_numpy())
+        y.append(pool["style"].map({name: code for code, name in enumerate(styles)}).to_numpy(int))
+        n_scores = len(pool)
+    width = len(symbolic.descriptor_names())
+    return StyleExtras(np.vstack([x.reshape(-1, width) for x in X]), np.concatenate(y).astype(int), len(extra.tunes),
+                       n_scores, extra.skips)
 
 
 def profile_held_out_timbre(profile: str = "small", seed: int = 0, n_jobs: int | None = None):

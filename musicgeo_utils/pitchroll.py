@@ -198,42 +198,19 @@ def geo_task_inputs(profile: str = "small", seed: int = 0) -> GeoTaskInputs:
 
 def corpus_training_rolls(profile: str = "small", seed: int = 0, per_style: int | None = None,
                           styles=None) -> tuple[pd.DataFrame, pd.Series]:
-    """``(tunes, rolls)``: training-split tunes of the corpus that the profile leaves out, as true-note rolls.
+    """``(tunes, rolls)``: :func:`manifest.corpus_training_clips` (training-split tunes of the corpus that the
+    profile leaves out, at most ``per_style`` per style, only ``styles`` when given) as true-note rolls.
 
-    The profile renders a balanced sample of the corpus; the other usable
-    tunes of the *training* split (never validation or test: the split is the
-    manifest's, per tune family) cost no audio to read as a score. Each is
-    drawn an instrument, tempo and transposition exactly as a rendered clip
-    would be (:func:`render.draw_augmentation` with ``seed``), and its roll is
-    that of the notes the renderer would play in the profile's clip
-    (:func:`transcription_eval.reference_notes`, looping included), so it reads
-    like a clip's transcription without one. The README's ablation found the
-    pitch CRNN scores the same trained on true or on transcribed notes. At most
-    ``per_style`` tunes per style (a seeded sample; default: the profile's
-    ``score_tunes_per_style``), only ``styles`` when given.
-    ``tunes`` has the manifest's columns with ``split == "train"``, in the
-    order of ``rolls`` (indexed by tune id).
+    Each roll is that of the notes the renderer would play in the profile's
+    clip, so it reads like a clip's transcription without one. The README's
+    ablation found the pitch CRNN scores the same trained on true or on
+    transcribed notes. ``tunes`` is in the order of ``rolls`` (indexed by tune id).
     """
-    from . import config, manifest, render, splits, transcription_eval
+    from . import config, manifest
 
-    if per_style is None:
-        per_style = config.get_profile(profile).score_tunes_per_style
-    built = manifest.build_manifest(seed=seed)
-    profiled, _ = manifest.load_profile(profile, seed)
-    pool = built.tunes[splits.usable(built.tunes) & (built.tunes["split"] == "train")
-                       & ~built.tunes["tune_id"].isin(profiled["tune_id"])]
-    if styles is not None:
-        pool = pool[pool["style"].isin(list(styles))]
-    rng = np.random.default_rng(seed)
-    pool = (pool.assign(_key=rng.random(len(pool))).sort_values("_key").groupby("style", sort=True)
-            .head(per_style).drop(columns="_key").sort_values("tune_id", ignore_index=True))
-    params = manifest.render_params(profile)
-    draws = render.draw_augmentation(pool["tune_id"], seed, params)
-    true_notes = transcription_eval.reference_notes(draws, built.notes[built.notes["tune_id"].isin(pool["tune_id"])],
-                                                    params)
-    true_notes = true_notes.assign(duration_s=true_notes["offset_s"] - true_notes["onset_s"])
-    pool = pool[pool["tune_id"].isin(true_notes["clip_id"])].reset_index(drop=True)  # a refused tune has no roll
-    return pool, clip_rolls(true_notes, pool["tune_id"], params.clip_seconds)
+    pool, true_notes = manifest.corpus_training_clips(profile, seed, per_group=per_style, group_by="style",
+                                                      values=styles)
+    return pool, clip_rolls(true_notes, pool["tune_id"], config.get_profile(profile).clip_seconds)
 
 
 def with_corpus_tunes(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small",

@@ -186,15 +186,31 @@ def clip_score_descriptors(reference: pd.DataFrame, clips: pd.DataFrame, tonics:
     true tonic per clip id (:func:`true_tonic`). Raises ``ValueError`` naming
     a clip that has no true notes.
     """
+    return read_as_heard(reference, clips, tonics)
+
+
+def read_as_heard(notes: pd.DataFrame, clips: pd.DataFrame, tonics: pd.Series | None = None) -> pd.DataFrame:
+    """True notes described as the transcribed score describes heard ones: for corpus tunes read as scores.
+
+    ``notes``: true notes per clip (``clip_id, onset_s, pitch_midi`` and
+    ``duration_s`` or ``offset_s``; e.g. :func:`manifest.corpus_training_clips`'s);
+    ``clips``: ``clip_id`` (or the index) and ``qpm``, the rendered tempo, which
+    places the beats from time 0 as the renderer does. The tonic is estimated
+    from the notes (:func:`estimate_tonic`, as for a transcription) unless
+    ``tonics`` gives it per clip id. One row of :func:`symbolic.descriptor_names`
+    per clip, in the order of ``clips``; raises ``ValueError`` naming a clip
+    without notes.
+    """
     clip_ids = (clips["clip_id"] if "clip_id" in clips else clips.index.to_series()).astype(str).tolist()
     qpm = dict(zip(clip_ids, clips["qpm"].to_numpy(float)))
-    by_clip = {str(c): g for c, g in reference.groupby("clip_id", sort=False)}
+    by_clip = {str(c): g for c, g in notes.groupby("clip_id", sort=False)}
     missing = [c for c in clip_ids if c not in by_clip]
     if missing:
-        raise ValueError(f"{len(missing)} clip(s) have no true notes, e.g. {missing[:5]}")
-    rows = [descriptors_from_seconds(by_clip[c], np.empty(0), qpm[c], int(tonics[c])) for c in clip_ids]
-    return pd.DataFrame(np.vstack(rows), index=pd.Index(clip_ids, name="clip_id"),
-                        columns=symbolic.descriptor_names())
+        raise ValueError(f"{len(missing)} clip(s) have no notes to describe, e.g. {missing[:5]}")
+    rows = [descriptors_from_seconds(by_clip[c], np.empty(0), qpm[c], None if tonics is None else int(tonics[c]))
+            for c in clip_ids]
+    return pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(symbolic.descriptor_names()))),
+                        index=pd.Index(clip_ids, name="clip_id"), columns=symbolic.descriptor_names())
 
 
 def tempo_agreement(estimated_bpm, true_bpm, tolerance: float = TEMPO_TOLERANCE) -> dict[str, float]:

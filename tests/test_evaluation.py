@@ -94,3 +94,15 @@ def test_classifier_on_splits_learns_from_extra_training_rows_and_is_scored_on_t
     assert evaluation.accuracy(y_test, pred) > 0.9 > evaluation.accuracy(y_test, alone) + 0.2
     with pytest.raises(ValueError, match="extra_train"):
         evaluation.classifier_on_splits(X, codes, split, extra_train=(extra[:, :1], extra_codes))
+
+
+def test_fold_gains_pair_each_fold_with_the_reference():
+    scores = {0: [{"macro-F1": 0.40, "median km": 900.0}, {"macro-F1": 0.50, "median km": 800.0}],
+              2: [{"macro-F1": 0.45, "median km": 950.0}, {"macro-F1": 0.52, "median km": 700.0}]}
+    table = evaluation.fold_gains(scores, "K").set_index(["metric", "K"])
+    assert table.loc[("macro-F1", 2), "change from K = 0"] == pytest.approx(0.035)
+    assert table.loc[("macro-F1", 2), "its standard error"] == pytest.approx(np.std([0.05, 0.02], ddof=1) / np.sqrt(2))
+    assert table.loc[("macro-F1", 2), "folds better"] == "2 of 2"
+    assert table.loc[("median km", 2), "folds better"] == "1 of 2"  # lower is better for km
+    assert table.loc[("median km", 0), "change from K = 0"] == 0 and table.loc[("median km", 0), "folds better"] == ""
+    assert table.loc[("median km", 2), "mean over folds"] == pytest.approx(825.0)

@@ -130,3 +130,22 @@ def test_balanced_country_accuracy_10_counts_only_countries_with_ten_tunes():
     assert got["balanced_country_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
     assert got["balanced_country_accuracy_10"] == pytest.approx((0.5 + 1.0) / 2)  # C has 3 tunes: left out
     assert np.isnan(geoscores.error_metrics(np.ones(3), country[-3:], correct[-3:])["balanced_country_accuracy_10"])
+
+
+def test_region_fold_scores_of_sure_and_of_unsure_answers():
+    train = pd.DataFrame({"lat": [52.0] * 3 + [31.0] * 3, "lon": [13.0] * 3 + [121.0] * 3,
+                          "country": ["Germany"] * 3 + ["China"] * 3})
+    regions_of = ["Berlin"] * 3 + ["Shanghai"] * 3
+    test = pd.DataFrame({"lat": [52.0] * 10 + [31.0] * 10, "lon": [13.0] * 10 + [121.0] * 10,
+                         "country": ["Germany"] * 10 + ["China"] * 10})
+    # a third class without a training tune in the fold is dropped, the rest renormalised
+    sure = np.r_[np.tile([0.6, 0.0, 0.4], (10, 1)), np.tile([0.0, 0.6, 0.4], (10, 1))]
+    scores = geoscores.region_fold_scores(sure, np.array(["Berlin", "Shanghai", "Nowhere"]), train, regions_of, test)
+    assert scores["balanced country accuracy (>= 10 tunes)"] == 1.0
+    assert scores["balanced median, top decoding, km"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["balanced median, median decoding, km"] == pytest.approx(0.0, abs=1e-6)
+    # every answer the wrong region: each country's error is the distance between the two places
+    wrong = geoscores.region_fold_scores(sure[::-1], np.array(["Berlin", "Shanghai", "Nowhere"]), train, regions_of, test)
+    assert wrong["balanced country accuracy (>= 10 tunes)"] == 0.0
+    apart = geo.great_circle_km(52.0, 13.0, 31.0, 121.0)
+    assert wrong["balanced median, top decoding, km"] == pytest.approx(apart, rel=1e-6)

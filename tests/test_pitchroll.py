@@ -242,3 +242,29 @@ def test_training_tunes_outside_the_profile_become_true_note_rolls(monkeypatch):
     assert (both["split"] != "train").sum() == (profiled["split"] != "train").sum()
     same = pitchroll.with_corpus_tunes(profiled, own_rolls, [0, 1, 0, 1], ["air", "jig"], "small", 0, per_style=0)
     assert same[0] is profiled and len(same[1]) == 4
+
+
+def test_the_style_classifiers_extras_are_the_extra_renders_then_the_tunes_read_as_scores(monkeypatch):
+    from musicgeo_utils import manifest, symbolic
+
+    tunes, notes_table = _tiny_manifest()
+    profiled = tunes[tunes["tune_id"].isin(["t00", "t01", "t08", "t10"])]
+    monkeypatch.setattr(manifest, "build_manifest", lambda seed: manifest.Manifest(tunes, notes_table, None, None))
+    monkeypatch.setattr(manifest, "load_profile", lambda profile, seed: (profiled, None))
+    width = len(symbolic.descriptor_names())
+    renders = manifest.ExtraRenders(pd.DataFrame({"tune_id": ["t01", "t00"], "render": [1, 1]}),
+                                    pd.DataFrame(np.ones((2, width))), pd.DataFrame(columns=["tune_id", "render", "reason"]))
+    monkeypatch.setattr(manifest, "profile_extra_renders", lambda *args, **kwargs: renders)  # no audio here
+    codes = {"t00": 0, "t01": 1, "t08": 0, "t10": 1}
+    extra = manifest.style_training_extras("small", 0, profiled, [codes[t] for t in profiled["tune_id"]],
+                                           ["air", "jig"], per_style=2)
+    assert (extra.n_renders, extra.n_scores) == (2, 4) and extra.X.shape == (6, width)
+    assert extra.codes[:2].tolist() == [1, 0]  # each render takes its own tune's code
+    pool, described = manifest.corpus_transcribed_scores("small", 0, per_group=2, values=["air", "jig"])
+    assert extra.codes[2:].tolist() == pool["style"].map({"air": 0, "jig": 1}).tolist()
+    np.testing.assert_array_equal(extra.X[2:], described.to_numpy())
+    assert described.index.tolist() == pool["tune_id"].tolist() and set(pool["split"]) == {"train"}
+    # a style outside the classes, or no tunes read as scores
+    assert manifest.style_training_extras("small", 0, profiled, [0, 1, 0, 1], ["jig"], per_style=2).n_scores == 2
+    none = manifest.style_training_extras("small", 0, profiled, [0, 1, 0, 1], ["air", "jig"], per_style=0)
+    assert none.n_scores == 0 and none.X.shape == (2, width)

@@ -141,3 +141,22 @@ def test_score_features_are_cached_and_recomputed_when_an_input_changes(tmp_path
     assert not changed.note_scores.equals(first.note_scores)
     ts.score_features(tunes.assign(qpm=[110.0, 97.0]), notes, heard, params)  # another tempo: recomputed
     assert len(computed) == 4
+
+
+def test_true_notes_read_as_heard_estimate_their_tonic_or_take_the_given_one():
+    notes = tune(C_MAJOR + [67, 64, 60], [1, 0.5, 0.5, 1, 1, 0.5, 0.5, 1, 1, 1, 2])
+    params = render.RenderParams(clip_seconds=6.0)
+    clips = pd.DataFrame({"clip_id": ["c1"], "tune_id": ["t1"], "program": [0], "qpm": [120.0], "transpose": [2]})
+    reference = transcription_eval.reference_notes(clips, notes, params)
+    tonics = ts.true_tonic(notes, clips)
+    # a C major melody transposed up two semitones: the estimate is the true tonic, so the rows agree
+    estimated = ts.read_as_heard(reference, clips)
+    np.testing.assert_array_equal(estimated.to_numpy(), ts.clip_score_descriptors(reference, clips, tonics).to_numpy())
+    assert list(estimated.columns) == symbolic.descriptor_names() and estimated.index.tolist() == ["c1"]
+    # another tonic changes the scale-degree columns, not the rhythm
+    other = ts.read_as_heard(reference, clips, pd.Series({"c1": 9}))
+    assert not np.allclose(other.to_numpy(), estimated.to_numpy())
+    rhythm = [c for c in symbolic.descriptor_names() if not c.startswith("pc_from_final")]
+    np.testing.assert_array_equal(other[rhythm].to_numpy(), estimated[rhythm].to_numpy())
+    with pytest.raises(ValueError, match="c2"):
+        ts.read_as_heard(reference, pd.concat([clips, clips.assign(clip_id="c2")]))
