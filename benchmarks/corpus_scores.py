@@ -78,6 +78,7 @@ def main(argv=None) -> None:
         both = pd.concat([tunes, pool.assign(split="corpus")], ignore_index=True)
         labels = np.asarray(regions.classification_regions(both))  # classes from the profile's training tunes
         y, y_corpus = labels[: len(tunes)][known], labels[len(tunes):]
+        corpus_known = np.ones(len(pool), dtype=bool)  # every place has a class
         places = tunes.loc[known, ["lat", "lon", "country"]].reset_index(drop=True)
         strata = places["country"].to_numpy()
     else:
@@ -86,6 +87,7 @@ def main(argv=None) -> None:
         known &= codes >= 0
         y = codes[known]
         y_corpus = pool["style"].map({s: c for c, s in enumerate(styles)}).fillna(-1).to_numpy(int)
+        corpus_known = y_corpus >= 0
         strata = y
     ids = tunes.loc[known, "tune_id"].astype(str).to_numpy()
     print(f"{known.sum():,} training and validation tunes, {len(extra.tunes):,} extra renders, {len(pool):,} corpus "
@@ -94,6 +96,7 @@ def main(argv=None) -> None:
     groups = tunes.loc[known, "group"].to_numpy()
     extra_ids = extra.tunes["tune_id"].astype(str).to_numpy()
     extra_X = extra.transcribed.to_numpy()
+    row_of = {t: i for i, t in enumerate(ids)}
     order = pd.Series(np.random.default_rng(args.seed).random(len(pool)))  # a seeded sample of each group
     rank = order.groupby(pool[group_by].to_numpy()).rank(method="first").to_numpy() - 1
 
@@ -102,13 +105,12 @@ def main(argv=None) -> None:
         for fold_train, fold_test in StratifiedKFold(args.folds, shuffle=True,
                                                      random_state=args.seed + repeat).split(X, strata):
             in_fold = np.isin(extra_ids, ids[fold_train]) & np.isfinite(extra_X).all(axis=1)
-            row_of = {t: i for i, t in enumerate(ids)}
             base_X = np.vstack([X[fold_train], extra_X[in_fold]])
             base_y = np.r_[y[fold_train], y[[row_of[t] for t in extra_ids[in_fold]]]]
-            allowed = ~pool["group"].isin(groups[fold_test]).to_numpy() & (np.asarray(y_corpus).astype(str) != "-1")
+            allowed = ~pool["group"].isin(groups[fold_test]).to_numpy() & corpus_known
             for n in scores:
                 take = allowed & (rank < n)
-                X_fit, y_fit = np.vstack([base_X, corpus[take]]), np.r_[base_y, np.asarray(y_corpus)[take]]
+                X_fit, y_fit = np.vstack([base_X, corpus[take]]), np.r_[base_y, y_corpus[take]]
                 with threadpool_limits(1):
                     if args.task == "region":
                         model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(

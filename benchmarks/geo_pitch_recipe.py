@@ -69,8 +69,9 @@ def main(argv=None) -> None:
     val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
+        by_corpus = {n: _with_corpus(task, profile, seed, n) if n else sets for n in args.corpus}  # built once each
         for train_seed, recipe, corpus in itertools.product(args.train_seeds, args.recipes, args.corpus):
-            train_sets = _with_corpus(task, profile, seed, corpus) if corpus else sets
+            train_sets = by_corpus[corpus]
             folder = task.models_dir if train_seed == seed else Path(scratch)  # seed 0: notebook 04's folder
             model, history = pitchroll.fit_geo_crnn(train_sets, len(region_names), pitch_model, folder,
                                                     f"geo-pitch-crnn-from-{pitch_key}", epochs=epochs,

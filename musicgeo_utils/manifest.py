@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from . import corpus, geocode, matching, splits
@@ -153,8 +154,6 @@ def corpus_training_clips(profile: str = "small", seed: int = 0, per_group: int 
     given. ``tunes`` has the manifest's columns, sorted by tune id; a tune the
     renderer refuses is left out.
     """
-    import numpy as np
-
     from . import render, transcription_eval
 
     if per_group is None:
@@ -222,7 +221,7 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
     transcribed is left out and listed in ``skips``.
     """
     from . import effects as audio_effects
-    from . import render
+    from . import render, symbolic
 
     n_renders = get_profile(profile).extra_renders if n_renders is None else int(n_renders)
     tunes, _ = profile_features(profile, seed, n_jobs=n_jobs)
@@ -246,7 +245,8 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
         rows.append(rendered[heard].assign(render=k + 1))
         tables.append(scored.families["transcribed score"].loc[rendered.loc[heard, "tune_id"].astype(str)])
     if not rows:
-        return ExtraRenders(train.iloc[:0].assign(render=pd.Series(dtype=int)), pd.DataFrame(),
+        return ExtraRenders(train.iloc[:0].assign(render=pd.Series(dtype=int)),
+                            pd.DataFrame(columns=symbolic.descriptor_names(), dtype=float),
                             pd.DataFrame(columns=["tune_id", "render", "reason"]))
     return ExtraRenders(pd.concat(rows, ignore_index=True), pd.concat(tables).reset_index(drop=True),
                         pd.concat(skips, ignore_index=True)[["tune_id", "render", "reason"]])
@@ -279,10 +279,6 @@ def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, s
     the style pitch CRNN reads as rolls), coded by ``styles`` (a style
     outside it is left out). Folk corpus only.
     """
-    import numpy as np
-
-    from . import symbolic
-
     extra = profile_extra_renders(profile, seed, n_renders, effects=effects)
     code_of_tune = pd.Series(np.asarray(codes), index=tunes["tune_id"].astype(str))
     X, y = [extra.transcribed.to_numpy()], [code_of_tune.loc[extra.tunes["tune_id"].astype(str)].to_numpy()]
@@ -294,9 +290,7 @@ def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, s
         X.append(described.to_numpy())
         y.append(pool["style"].map({name: code for code, name in enumerate(styles)}).to_numpy(int))
         n_scores = len(pool)
-    width = len(symbolic.descriptor_names())
-    return StyleExtras(np.vstack([x.reshape(-1, width) for x in X]), np.concatenate(y).astype(int), len(extra.tunes),
-                       n_scores, extra.skips)
+    return StyleExtras(np.vstack(X), np.concatenate(y).astype(int), len(extra.tunes), n_scores, extra.skips)
 
 
 def profile_held_out_timbre(profile: str = "small", seed: int = 0, n_jobs: int | None = None):
