@@ -17,7 +17,7 @@ import argparse
 
 import pandas as pd
 
-from musicgeo_utils import config, geo, geoscores, manifest, meldata, pitchroll, region_crnn, regions, training
+from musicgeo_utils import config, manifest, meldata, pitchroll, region_crnn, training
 
 
 def main(argv=None) -> None:
@@ -42,11 +42,7 @@ def main(argv=None) -> None:
     held_logits, _ = training.predict(model, held_sets["test"].as_eval(meldata.CLIP_WINDOWS))
     rows = []
     for condition, logits in (("in-domain", answers.test_logits), ("held-out timbre", held_logits)):
-        proba = answers.scaling.transform(logits)
-        lat, lon = answers.decoder.predict(proba)
-        countries = regions.predicted_countries(proba, task.shares, regions=task.region_names)
-        scores = geoscores.error_metrics(geo.great_circle_km(test["lat"], test["lon"], lat, lon), test["country"],
-                                         countries == test["country"].to_numpy())
+        scores = answers.scores(logits, test, task.shares)
         rows.append({"condition": condition, "n": scores["n"], "balanced median km": scores["balanced_median_km"],
                      "balanced country accuracy": scores["balanced_country_accuracy"],
                      "the same, countries with >= 10 tunes": scores["balanced_country_accuracy_10"]})

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import config, geo, geoscores, meldata, pitchroll, region_crnn, regions, training
+from musicgeo_utils import config, meldata, pitchroll, region_crnn, regions, training
 
 #: The recipes compared: notebook 04's until 2026-12-05, and ``pitchroll.GEO_RECIPE`` (notebook 04's since).
 RECIPES = {"patience 2": dict(patience=2, lr_schedule=None), "patience 6, cosine": pitchroll.GEO_RECIPE,
@@ -79,11 +79,7 @@ def main(argv=None) -> None:
             answers = region_crnn.calibrated_answers(recipe, "pitch roll", model, train_sets, geo_tunes, region_codes,
                                                      centroids, region_names, folder / history.checkpoint)
             val_logits, _ = training.predict(model, sets["val"].as_eval(meldata.CLIP_WINDOWS))
-            proba = answers.scaling.transform(val_logits)
-            lat, lon = answers.decoder.predict(proba)
-            countries = regions.predicted_countries(proba, shares, regions=region_names)
-            scores = geoscores.error_metrics(geo.great_circle_km(val["lat"], val["lon"], lat, lon), val["country"],
-                                             countries == val["country"].to_numpy())
+            scores = answers.scores(val_logits, val, shares)
             rows.append({"training seed": train_seed, "recipe": recipe + (f", corpus {corpus}" if corpus else ""),
                          "epochs": len(history.frame),
                          "best epoch": history.best_epoch, "temperature": answers.scaling.temperature,

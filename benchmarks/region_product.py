@@ -29,7 +29,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (calibration, config, features, geo, geoscores, manifest, meldata, pitchroll, region_crnn,
+from musicgeo_utils import (calibration, config, features, geoscores, manifest, meldata, pitchroll, region_crnn,
                             regions, saved_models, training)
 
 
@@ -76,11 +76,7 @@ def main(argv=None) -> None:
         row = {"model": name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
         for split in ("val", "test"):
             truth = geo_tunes[(geo_tunes["split"] == split).to_numpy()]
-            proba = answers.scaling.transform(logits[split][name])
-            lat, lon = answers.decoder.predict(proba)
-            countries = regions.predicted_countries(proba, task.shares, regions=region_names)
-            errors = geo.great_circle_km(truth["lat"], truth["lon"], lat, lon)
-            scores = geoscores.error_metrics(errors, truth["country"], countries == truth["country"].to_numpy())
+            scores = answers.scores(logits[split][name], truth, task.shares)
             row |= {f"{split} balanced median km": scores["balanced_median_km"],
                     f"{split} balanced country accuracy": scores["balanced_country_accuracy"],
                     f"{split} the same, >= 10 tunes": scores["balanced_country_accuracy_10"]}

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from . import calibration, meldata, regions, saved_models, training
+from . import calibration, geo, geoscores, meldata, regions, saved_models, training
 from .geomethods import RegionDecoder
 from .predict_bundle import region_extra
 
@@ -52,6 +52,20 @@ class RegionAnswers:
     def test_places(self) -> tuple[np.ndarray, np.ndarray]:
         """Decoded test (lat, lon) in degrees."""
         return self.decoder.predict(self.test_proba)
+
+    def scores(self, logits, tunes: pd.DataFrame, shares: pd.DataFrame) -> dict:
+        """:func:`geoscores.error_metrics` of clip ``logits`` (rows: ``tunes``, with ``lat``, ``lon``
+        and ``country``) scaled and decoded as the test logits are: the same temperature, decoding
+        and country answer (:func:`regions.predicted_countries`). The test tunes' ``test_logits``
+        give the in-domain score; the same tunes rendered otherwise give, say, the held-out-timbre one."""
+        logits = np.asarray(logits)
+        if len(logits) != len(tunes):
+            raise ValueError(f"{self.name}: {len(logits)} rows of logits for {len(tunes)} tunes")
+        proba = self.scaling.transform(logits)
+        lat, lon = self.decoder.predict(proba)
+        countries = regions.predicted_countries(proba, shares, regions=list(self.decoder.regions))
+        return geoscores.error_metrics(geo.great_circle_km(tunes["lat"], tunes["lon"], lat, lon), tunes["country"],
+                                       countries == tunes["country"].to_numpy())
 
     def summary(self) -> dict:
         """Temperature, the validation balanced median of every decoding, the chosen decoding."""

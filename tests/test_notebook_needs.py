@@ -122,11 +122,13 @@ def test_the_geographic_notebooks_run_where_there_are_locations_without_scores()
         assert undefined_reads(by_name["04"], dataset)[0] and undefined_reads(by_name["06"], dataset)[0]
     assert not undefined_reads(by_name["06"], "gtzan")[0]  # no locations: the pipeline's one line
     assert not undefined_reads(by_name["06"], "uci_gom")[0]  # no audio, so no notebook 04 to compare with
-    # notebook 04: besides the pitch-roll geographic CRNN, only the out-of-distribution check's cells need
-    # scores among the geographic cells (its statistics use the melody front end and the held-out timbre)
+    # notebook 04: besides the pitch-roll geographic CRNN, only the geographic CRNNs' held-out-timbre cells and
+    # the out-of-distribution check's cells need scores among the geographic cells (both use the held-out
+    # timbre renders, which the melody front end transcribes)
     cells = {c.get("id"): c.source for c in nbformat.read(by_name["04"], as_version=4).cells}
     geographic = {cid: re.match(r"%%needs (.*)", source).group(1) for cid, source in cells.items()
                   if source.startswith("%%needs") and "locations" in source.splitlines()[0]}
     assert [cid for cid, words in geographic.items() if "notes" in words.split()] == [
-        "ce49560eb19", "novelty-calibrate", "novelty-evaluate", "novelty-prose"], geographic
+        "ce49560eb19", "geo-held-out", "geo-held-out-prose", "novelty-calibrate", "novelty-evaluate",
+        "novelty-prose"], geographic
     assert "geo_pitch_model" in cells["ce49560eb19"]

@@ -132,3 +132,21 @@ def test_any_region_models_logits_are_scored_as_a_crnns(setup):
                                            PLACES["region"]).scaling.temperature > 0
     with pytest.raises(ValueError, match="every validation tune"):
         region_crnn.answers_from_logits("c", "", val_logits[:-1], test_logits, tunes, codes, centroids, PLACES["region"])
+
+
+def test_scores_decode_other_logits_of_the_test_tunes_as_the_test_logits(setup, tmp_path):
+    """scores: the test logits give the test places' errors; logits that point elsewhere score worse."""
+    tunes, codes, sets, model, centroids, shares = setup
+    answers = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
+                                             centroids, PLACES["region"], tmp_path / "geo.pt")
+    test = tunes[tunes["split"] == "test"].reset_index(drop=True)
+    lat, lon = answers.test_places()
+    in_domain = answers.scores(answers.test_logits, test, shares)
+    errors = geo.great_circle_km(test["lat"], test["lon"], lat, lon)
+    assert in_domain["n"] == 9 and in_domain["median_km"] == pytest.approx(np.median(errors))
+    assert in_domain["balanced_country_accuracy"] == 1.0  # three easy bands, three countries
+    shifted = np.roll(answers.test_logits, 1, axis=1)  # every clip heard as another region
+    moved = answers.scores(shifted, test, shares)
+    assert moved["balanced_country_accuracy"] == 0.0 and moved["balanced_median_km"] > 1000
+    with pytest.raises(ValueError, match="8 rows of logits for 9 tunes"):
+        answers.scores(answers.test_logits[:-1], test, shares)

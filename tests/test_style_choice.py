@@ -6,7 +6,6 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from musicgeo_utils import calibration, evaluation, meldata, saved_models, style_choice, training
 from musicgeo_utils.config import seed_everything
