@@ -10,7 +10,7 @@ returns the tunes a profile samples together with their notes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ import pandas as pd
 from . import corpus, geocode, matching, splits
 from .cache import content_key, write_parquet
 from .config import data_path, get_profile
+
+if TYPE_CHECKING:  # for annotations; the functions import render (pretty_midi, tinysoundfont) when they run
+    from . import render
 
 #: Bump when the manifest's columns or rules change (invalidates the cache).
 MANIFEST_VERSION = 1
@@ -70,7 +73,7 @@ def load_profile(profile: str = "small", seed: int = 0) -> tuple[pd.DataFrame, p
     return tunes, notes.reset_index(drop=True)
 
 
-def render_params(profile: str = "small") -> "render.RenderParams":
+def render_params(profile: str = "small") -> render.RenderParams:
     """The rendering parameters of a profile (clip length from the profile)."""
     from . import render
 
