@@ -31,6 +31,7 @@ from torch import nn
 
 from musicgeo_utils.config import seed_everything
 from musicgeo_utils.models import COMPACT_CRNN_KWARGS, CRNN
+from musicgeo_utils.pitchroll import N_PITCHES, PITCH_CRNN_KWARGS
 from musicgeo_utils.training import configure_torch_threads, make_optimizer, portable_cpu, train_step
 
 TARGET_EPOCH_S = 40.0
@@ -43,7 +44,14 @@ MODELS = {  # name: (32,64,64,64) is the default CRNN, (16,32,32,32) the narrow 
     "crnn-deep": lambda: CRNN.deep(N_CLASSES),
     # notebook 04's compact CRNN: frequency pooled early, frames averaged in pairs at the input
     "crnn-compact": lambda: CRNN(N_CLASSES, **COMPACT_CRNN_KWARGS),
+    # notebook 04's style pitch CRNN: a 60-semitone roll (its 200-frame crops: --frames 200)
+    "pitch-crnn": lambda: CRNN(N_CLASSES, n_mels=N_PITCHES, **PITCH_CRNN_KWARGS),
 }
+
+
+def input_rows(model: nn.Module) -> int:
+    """Rows of the model's input: mel bands or semitones."""
+    return len(model.normalizer.mean)
 
 
 def peak_rss_mib() -> float:
@@ -53,12 +61,12 @@ def peak_rss_mib() -> float:
 
 def clips_per_second(model: nn.Module, frames: int, batch_size: int, steps: int,
                      warmup: int) -> tuple[float, float]:
-    """Clips per second of forward + backward + AdamW on ``(batch, 1, 96, frames)``.
+    """Clips per second of forward + backward + AdamW on ``(batch, 1, rows, frames)`` (rows: :func:`input_rows`).
 
     Also returns the CPU share: process CPU seconds / (wall seconds x threads),
     1.0 when the timed steps had every thread's core to themselves.
     """
-    x = torch.randn(batch_size, 1, 96, frames)
+    x = torch.randn(batch_size, 1, input_rows(model), frames)
     y = torch.randint(0, N_CLASSES, (batch_size,))
     optimizer = make_optimizer(model, 1e-3, 0.01, torch.device("cpu"))
     scaler = torch.amp.GradScaler("cuda", enabled=False)
