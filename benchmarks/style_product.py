@@ -13,19 +13,24 @@ and their product on validation and, for the record, test, and on the held-out-t
 test tunes: the macro-F1 kept (held-out over in-domain) and the share of tunes whose top style is
 unchanged. ``--weights`` also scores weighted products (``w`` on the CRNN's log-probabilities,
 ``1 - w`` on the classifier's), to show how flat the choice of equal weights is; notebook 04 fits no
-weight.
+weight. ``--more-experts`` also fits notebook 04's classifiers of two other inputs (the transcribed
+score with the invariant summary features; the summary features alone: the same candidates and
+validation choice as notebook 04's table) and scores the product of every set of two to four of the
+experts, to show whether a larger product would win validation.
 
 Run after ``make report``: ``python benchmarks/style_product.py --train-seeds 0 1 2``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
-from musicgeo_utils import config, evaluation, manifest, meldata, pitchroll, runs, style_choice
+from musicgeo_utils import calibration, config, evaluation, features, manifest, meldata, pitchroll, runs, style_choice
 
 
 def main(argv=None) -> None:
@@ -39,6 +44,9 @@ def main(argv=None) -> None:
     parser.add_argument("--score-tunes-per-style", type=int, default=None,
                         help="corpus tunes per style read as scores that the classifier also learns from "
                              "(manifest.style_training_extras; default: the profile's, notebook 04's; 0: none)")
+    parser.add_argument("--more-experts", action="store_true",
+                        help="also the classifiers of the transcribed score + invariant summary and of the summary "
+                             "features, and the product of every set of two to four experts")
     args = parser.parse_args(argv)
 
     profile = config.get_profile(args.profile)
@@ -60,6 +68,7 @@ def main(argv=None) -> None:
     classifier = style_choice.ClassifierCandidate(f"{chosen} (transcribed score)", "transcribed score", chosen, [],
                                                   heard)
     held_heard = held_scored.families["transcribed score"].to_numpy()
+    others = other_classifiers(args, tunes, codes, split) if args.more_experts else {}
 
     both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
     table = []
@@ -80,9 +89,22 @@ def main(argv=None) -> None:
         answers = {"pitch CRNN": logits["crnn"], classifier.name: logits["clf"],
                    "product, equal weights": {**{s: product.logits(tunes, codes, s) for s in ("val", "test")},
                                               "held": held_product.logits(held, held_codes, "test")}}
+        for name, (other, held_X) in others.items():
+            logits[name] = {s: other.logits(tunes, codes, s) for s in ("val", "test")}
+            logits[name]["held"] = dataclasses.replace(other, X=held_X).logits(held, held_codes, "test")
+        for k in range(2, len(logits) + 1) if others else ():
+            for experts in itertools.combinations(logits, k):
+                if set(experts) != {"crnn", "clf"}:  # that one is notebook 04's product above
+                    answers[" x ".join(experts)] = {s: calibration.product_of_experts(*(logits[e][s] for e in experts))
+                                                    for s in ("val", "test", "held")}
+        for name in others:
+            answers[others[name][0].name] = logits[name]
         for w in args.weights:
             answers[f"product, {w:g} on the CRNN"] = {s: w * log_softmax(logits["crnn"][s], axis=1)
                                                       + (1 - w) * logits["clf"][s] for s in logits["crnn"]}
+        if others and train_seed == (args.train_seeds or [args.seed])[0]:
+            print(f"experts: crnn = pitch CRNN, clf = {classifier.name}, "
+                  + ", ".join(f"{short} = {other.name}" for short, (other, _) in others.items()), flush=True)
         truth = {"val": codes[rows_of["val"]], "test": codes[rows_of["test"]]}
         for name, scores in answers.items():
             f1 = {s: evaluation.macro_f1(truth[s], scores[s].argmax(axis=1)) for s in ("val", "test")}
@@ -97,6 +119,27 @@ def main(argv=None) -> None:
     print("\nmean over training seeds:")
     print(frame.groupby("model", sort=False)[["val", "test", "held-out kept", "top style unchanged"]].mean()
           .round(3).to_string())
+
+
+def other_classifiers(args, tunes: pd.DataFrame, codes, split) -> dict:
+    """``{short name: (ClassifierCandidate, its held-out-timbre rows)}``: notebook 04's classifiers of the
+    transcribed score with the invariant summary features ("ts+inv") and of the summary features ("sum"),
+    chosen on validation as notebook 04 chooses them (no extra training rows; the summary's without trees)."""
+    _, feats = runs.use("folk", "", args.profile, args.seed).features()
+    _, scored = manifest.profile_score_features(args.profile, args.seed)
+    _, held_feats, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
+    invariant = feats.summary.columns.isin(features.invariant_names())
+    inputs = {"ts+inv": ("transcribed score + invariant summary", True,
+                         [np.hstack([f.summary.to_numpy()[:, invariant], s.families["transcribed score"].to_numpy()])
+                          for f, s in ((feats, scored), (held_feats, held_scored))]),
+              "sum": ("summary features", False, [feats.summary.to_numpy(), held_feats.summary.to_numpy()])}
+    out = {}
+    for short, (features_name, trees, (X, held_X)) in inputs.items():
+        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=args.seed, trees=trees)
+        print(f"classifier of the {features_name} ({short}): {chosen}", flush=True)
+        out[short] = (style_choice.ClassifierCandidate(f"{chosen} ({features_name})", features_name, chosen, [], X),
+                      held_X)
+    return out
 
 
 if __name__ == "__main__":
