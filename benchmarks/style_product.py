@@ -16,7 +16,10 @@ unchanged. ``--weights`` also scores weighted products (``w`` on the CRNN's log-
 weight. ``--more-experts`` also fits notebook 04's classifiers of two other inputs (the transcribed
 score with the invariant summary features; the summary features alone: the same candidates and
 validation choice as notebook 04's table) and scores the product of every set of two to four of the
-experts, to show whether a larger product would win validation.
+experts, to show whether a larger product would win validation. The columns ``val - product low`` and
+``high`` are a 95 % paired bootstrap interval (1,000 resamples of the validation tunes,
+``geoscores.bootstrap_ci``) of each model's validation macro-F1 minus that of notebook 04's product: how
+far apart one validation split can put two candidates.
 
 Run after ``make report``: ``python benchmarks/style_product.py --train-seeds 0 1 2``.
 """
@@ -30,7 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
-from musicgeo_utils import calibration, config, evaluation, features, manifest, meldata, pitchroll, runs, style_choice
+from musicgeo_utils import (calibration, config, evaluation, features, geoscores, manifest, meldata, pitchroll, runs,
+                            style_choice)
 
 
 def main(argv=None) -> None:
@@ -106,10 +110,14 @@ def main(argv=None) -> None:
             print(f"experts: crnn = pitch CRNN, clf = {classifier.name}, "
                   + ", ".join(f"{short} = {other.name}" for short, (other, _) in others.items()), flush=True)
         truth = {"val": codes[rows_of["val"]], "test": codes[rows_of["test"]]}
+        reference = answers["product, equal weights"]["val"].argmax(axis=1)
         for name, scores in answers.items():
             f1 = {s: evaluation.macro_f1(truth[s], scores[s].argmax(axis=1)) for s in ("val", "test")}
             held_f1 = evaluation.macro_f1(truth["test"], scores["held"].argmax(axis=1))
-            table.append({"model": name, "seed": train_seed, "val": f1["val"], "test": f1["test"],
+            low, high = geoscores.bootstrap_ci(lambda y, a, b: evaluation.macro_f1(y, a) - evaluation.macro_f1(y, b),
+                                               truth["val"], scores["val"].argmax(axis=1), reference, seed=args.seed)
+            table.append({"model": name, "seed": train_seed, "val": f1["val"], "val - product low": low,
+                          "val - product high": high, "test": f1["test"],
                           "held-out kept": held_f1 / f1["test"],
                           "top style unchanged": float(np.mean(scores["held"].argmax(axis=1)
                                                                == scores["test"].argmax(axis=1)))})
@@ -117,7 +125,8 @@ def main(argv=None) -> None:
     wide = frame.pivot(index="model", columns="seed").reindex(frame["model"].unique())
     print(wide.round(3).to_string())
     print("\nmean over training seeds:")
-    print(frame.groupby("model", sort=False)[["val", "test", "held-out kept", "top style unchanged"]].mean()
+    print(frame.groupby("model", sort=False)[["val", "val - product low", "val - product high", "test", "held-out kept",
+                                             "top style unchanged"]].mean()
           .round(3).to_string())
 
 
