@@ -19,6 +19,10 @@ probability over the validation clips (no labels read), so a country with many r
 gathers much of the mass, loses its head start; tau 0 is notebook 04's answer. It asks whether the
 balanced country accuracy, which weighs every country alike, gains from such a rule.
 
+It also prints a 95 % paired bootstrap interval (1,000 resamples of the validation tunes,
+``geoscores.bootstrap_ci``) of each model's validation balanced median minus the geographic pitch
+CRNN's (validation's first, ``predict``'s region model): whether one validation split can tell them apart.
+
 Run after ``make report`` (reads notebook 03's and 04's caches and models; about a minute on 2
 cores): ``python benchmarks/region_product.py [--prior-taus 0 0.25 0.5 0.75 1]``.
 """
@@ -29,8 +33,8 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (calibration, config, features, geoscores, manifest, meldata, pitchroll, region_crnn,
-                            regions, saved_models, training)
+from musicgeo_utils import (calibration, config, features, geo, geoscores, manifest, meldata, pitchroll,
+                            region_crnn, regions, saved_models, training)
 
 
 def main(argv=None) -> None:
@@ -69,10 +73,13 @@ def main(argv=None) -> None:
         logits[split] = {"geographic pitch CRNN": crnn, f"{card.name} ({card.features})": heard,
                          "product, equal weights": calibration.product_of_experts(crnn, heard)}
 
-    rows, prior_rows = [], []
+    rows, prior_rows, val_errors = [], [], {}
+    val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
     for name in logits["val"]:
         answers = region_crnn.answers_from_logits(name, "", logits["val"][name], logits["test"][name], geo_tunes,
                                                   region_codes, task.centroids, region_names)
+        lat, lon = answers.decoder.predict(answers.scaling.transform(logits["val"][name]))
+        val_errors[name] = geo.great_circle_km(val["lat"], val["lon"], lat, lon)
         row = {"model": name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
         for split in ("val", "test"):
             truth = geo_tunes[(geo_tunes["split"] == split).to_numpy()]
@@ -83,11 +90,22 @@ def main(argv=None) -> None:
         rows.append(row)
         prior_rows += prior_adjusted_scores(name, answers, logits, geo_tunes, task.shares, region_names,
                                             args.prior_taus)
+    reference = "geographic pitch CRNN"
+    for row in rows:
+        low, high = geoscores.bootstrap_ci(
+            lambda error, error_ref, country: balanced_median(error, country) - balanced_median(error_ref, country),
+            val_errors[row["model"]], val_errors[reference], val["country"], seed=args.seed)
+        row |= {"val balanced median minus the CRNN's, low": low, "high": high}
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(pd.DataFrame(rows).set_index("model").round(3).T.to_string())
         if prior_rows:
             print("\ncountry answers divided by the validation clips' mean country probability ** tau:")
             print(pd.DataFrame(prior_rows).set_index(["model", "tau"]).round(3).to_string())
+
+
+def balanced_median(error_km, countries) -> float:
+    """The mean over countries of each country's median error (km)."""
+    return geoscores.error_metrics(error_km, countries)["balanced_median_km"]
 
 
 def prior_adjusted_scores(name, answers, logits, geo_tunes, shares, region_names, taus) -> list[dict]:
