@@ -33,8 +33,8 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (calibration, config, features, geo, geoscores, manifest, meldata, pitchroll,
-                            region_crnn, regions, saved_models, training)
+from musicgeo_utils import (calibration, config, features, geoscores, manifest, meldata, pitchroll, region_crnn,
+                            regions, saved_models, training)
 
 
 def main(argv=None) -> None:
@@ -78,8 +78,7 @@ def main(argv=None) -> None:
     for name in logits["val"]:
         answers = region_crnn.answers_from_logits(name, "", logits["val"][name], logits["test"][name], geo_tunes,
                                                   region_codes, task.centroids, region_names)
-        lat, lon = answers.decoder.predict(answers.scaling.transform(logits["val"][name]))
-        val_errors[name] = geo.great_circle_km(val["lat"], val["lon"], lat, lon)
+        val_errors[name] = answers.errors_km(logits["val"][name], val)
         row = {"model": name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
         for split in ("val", "test"):
             truth = geo_tunes[(geo_tunes["split"] == split).to_numpy()]

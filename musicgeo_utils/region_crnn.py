@@ -58,14 +58,23 @@ class RegionAnswers:
         and ``country``) scaled and decoded as the test logits are: the same temperature, decoding
         and country answer (:func:`regions.predicted_countries`). The test tunes' ``test_logits``
         give the in-domain score; the same tunes rendered otherwise give, say, the held-out-timbre one."""
+        proba, errors = self._decoded(logits, tunes)
+        countries = regions.predicted_countries(proba, shares, regions=list(self.decoder.regions))
+        return geoscores.error_metrics(errors, tunes["country"], countries == tunes["country"].to_numpy())
+
+    def errors_km(self, logits, tunes: pd.DataFrame) -> np.ndarray:
+        """Great-circle error (km) of each row of clip ``logits`` (rows: ``tunes``, with ``lat`` and ``lon``),
+        decoded as :meth:`scores` decodes them: per tune, for a bootstrap over tunes."""
+        return self._decoded(logits, tunes)[1]
+
+    def _decoded(self, logits, tunes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated probabilities, great-circle errors in km) of ``logits``, one row per tune."""
         logits = np.asarray(logits)
         if len(logits) != len(tunes):
             raise ValueError(f"{self.name}: {len(logits)} rows of logits for {len(tunes)} tunes")
         proba = self.scaling.transform(logits)
         lat, lon = self.decoder.predict(proba)
-        countries = regions.predicted_countries(proba, shares, regions=list(self.decoder.regions))
-        return geoscores.error_metrics(geo.great_circle_km(tunes["lat"], tunes["lon"], lat, lon), tunes["country"],
-                                       countries == tunes["country"].to_numpy())
+        return proba, geo.great_circle_km(tunes["lat"], tunes["lon"], lat, lon)
 
     def summary(self) -> dict:
         """Temperature, the validation balanced median of every decoding, the chosen decoding."""

@@ -150,3 +150,16 @@ def test_scores_decode_other_logits_of_the_test_tunes_as_the_test_logits(setup, 
     assert moved["balanced_country_accuracy"] == 0.0 and moved["balanced_median_km"] > 1000
     with pytest.raises(ValueError, match="8 rows of logits for 9 tunes"):
         answers.scores(answers.test_logits[:-1], test, shares)
+
+
+def test_errors_km_are_the_per_tune_errors_scores_summarises(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    answers = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
+                                             centroids, PLACES["region"], tmp_path / "geo.pt")
+    test = tunes[tunes["split"] == "test"].reset_index(drop=True)
+    lat, lon = answers.test_places()
+    errors = answers.errors_km(answers.test_logits, test)
+    np.testing.assert_array_equal(errors, geo.great_circle_km(test["lat"], test["lon"], lat, lon))
+    assert answers.scores(answers.test_logits, test, shares)["median_km"] == np.median(errors)
+    with pytest.raises(ValueError, match="8 rows of logits for 9 tunes"):
+        answers.errors_km(answers.test_logits[:-1], test)
