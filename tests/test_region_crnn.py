@@ -134,12 +134,17 @@ def test_any_region_models_logits_are_scored_as_a_crnns(setup):
         region_crnn.answers_from_logits("c", "", val_logits[:-1], test_logits, tunes, codes, centroids, PLACES["region"])
 
 
-def test_scores_decode_other_logits_of_the_test_tunes_as_the_test_logits(setup, tmp_path):
-    """scores: the test logits give the test places' errors; logits that point elsewhere score worse."""
+def _test_answers(setup, tmp_path):
+    """(answers of the mel region CRNN, the test tunes, the country shares)."""
     tunes, codes, sets, model, centroids, shares = setup
     answers = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
                                              centroids, PLACES["region"], tmp_path / "geo.pt")
-    test = tunes[tunes["split"] == "test"].reset_index(drop=True)
+    return answers, tunes[tunes["split"] == "test"].reset_index(drop=True), shares
+
+
+def test_scores_decode_other_logits_of_the_test_tunes_as_the_test_logits(setup, tmp_path):
+    """scores: the test logits give the test places' errors; logits that point elsewhere score worse."""
+    answers, test, shares = _test_answers(setup, tmp_path)
     lat, lon = answers.test_places()
     in_domain = answers.scores(answers.test_logits, test, shares)
     errors = geo.great_circle_km(test["lat"], test["lon"], lat, lon)
@@ -153,10 +158,7 @@ def test_scores_decode_other_logits_of_the_test_tunes_as_the_test_logits(setup, 
 
 
 def test_errors_km_are_the_per_tune_errors_scores_summarises(setup, tmp_path):
-    tunes, codes, sets, model, centroids, shares = setup
-    answers = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
-                                             centroids, PLACES["region"], tmp_path / "geo.pt")
-    test = tunes[tunes["split"] == "test"].reset_index(drop=True)
+    answers, test, shares = _test_answers(setup, tmp_path)
     lat, lon = answers.test_places()
     errors = answers.errors_km(answers.test_logits, test)
     np.testing.assert_array_equal(errors, geo.great_circle_km(test["lat"], test["lon"], lat, lon))
