@@ -20,8 +20,9 @@ gathers much of the mass, loses its head start; tau 0 is notebook 04's answer. I
 balanced country accuracy, which weighs every country alike, gains from such a rule.
 
 It also prints a 95 % paired bootstrap interval (1,000 resamples of the validation tunes,
-``geoscores.bootstrap_ci``) of each model's validation balanced median minus the geographic pitch
-CRNN's (validation's first, ``predict``'s region model): whether one validation split can tell them apart.
+``geoscores.bootstrap_ci``) of each model's validation balanced median minus the leader's (the lowest),
+and which model notebook 04's rule (``region_crnn.choose``) picks among the three: the leader unless
+validation cannot tell it from another, then the higher validation balanced country accuracy.
 
 Run after ``make report`` (reads notebook 03's and 04's caches and models; about a minute on 2
 cores): ``python benchmarks/region_product.py [--prior-taus 0 0.25 0.5 0.75 1]``.
@@ -33,8 +34,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from musicgeo_utils import (calibration, config, features, geoscores, manifest, meldata, pitchroll, region_crnn,
-                            regions, saved_models, training)
+from musicgeo_utils import config, geoscores, manifest, pitchroll, region_crnn, regions, saved_models
 
 
 def main(argv=None) -> None:
@@ -52,71 +52,55 @@ def main(argv=None) -> None:
                                             epochs=config.get_profile(args.profile).epochs, seed=args.seed,
                                             crop_frames=pitchroll.ROLL_CROP_FRAMES)
     card = saved_models.read_card(task.models_dir / "region-classifier.json")
-    missing = sorted(set(region_names) - set(card.classes))
-    if missing:
-        raise SystemExit(f"notebook 03's region classifier lacks regions of notebook 04's task: {missing[:3]}")
     classifier = saved_models.load_sklearn(card.file)
     print(f"geographic pitch CRNN: {history.checkpoint}; region classifier: {card.name} ({card.features})", flush=True)
 
     _, scored = manifest.profile_score_features(args.profile, args.seed)
-    inputs = pd.concat([task.feats.summary.reset_index(drop=True), scored.families["transcribed score"]
-                        .add_prefix(saved_models.HEARD_PREFIX).reset_index(drop=True)], axis=1)
-    inputs.index = task.tunes["tune_id"].to_numpy()
-    order = [list(card.classes).index(r) for r in region_names]
-    logits = {}
-    for split in ("val", "test"):
-        ids = geo_tunes.loc[(geo_tunes["split"] == split).to_numpy(), "tune_id"]
-        X = features.apply_standardisation(inputs.loc[ids, list(card.inputs.columns)].to_numpy(float),
-                                           card.inputs.mean, card.inputs.std)
-        crnn = training.predict(model, sets[split].as_eval(meldata.CLIP_WINDOWS))[0]
-        heard = calibration.log_probabilities(classifier.predict_proba(X)[:, order])
-        logits[split] = {"geographic pitch CRNN": crnn, f"{card.name} ({card.features})": heard,
-                         "product, equal weights": calibration.product_of_experts(crnn, heard)}
-
-    rows, prior_rows, val_errors = [], [], {}
-    val = geo_tunes[(geo_tunes["split"] == "val").to_numpy()]
-    for name in logits["val"]:
-        answers = region_crnn.answers_from_logits(name, "", logits["val"][name], logits["test"][name], geo_tunes,
-                                                  region_codes, task.centroids, region_names)
-        val_errors[name] = answers.errors_km(logits["val"][name], val)
-        row = {"model": name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
-        for split in ("val", "test"):
+    inputs = saved_models.clip_input_table(task.feats.summary, scored.families["transcribed score"],
+                                           task.tunes["tune_id"])
+    crnn = region_crnn.calibrated_answers("geographic pitch CRNN", "pitch roll", model, sets, geo_tunes, region_codes,
+                                          task.centroids, region_names, task.models_dir / history.checkpoint)
+    heard = {split: region_crnn.classifier_log_probabilities(
+        card, classifier, inputs.loc[geo_tunes.loc[(geo_tunes["split"] == split).to_numpy(), "tune_id"]])
+        for split in ("val", "test")}
+    candidates = [crnn, region_crnn.answers_from_logits(f"{card.name} ({card.features})", card.features, heard["val"],
+                                                        heard["test"], geo_tunes, region_codes, task.centroids,
+                                                        region_names),
+                  region_crnn.product_answers(crnn, card, inputs, geo_tunes, region_codes, task.centroids,
+                                              region_names)]
+    chosen, choice = region_crnn.choose(candidates, geo_tunes[(geo_tunes["split"] == "val").to_numpy()], task.shares,
+                                        seed=args.seed)
+    rows, prior_rows = [], []
+    for answers in candidates:
+        row = {"model": answers.name, "temperature": answers.scaling.temperature, "decoding": answers.decoding}
+        for split, logits in (("val", answers.val_logits), ("test", answers.test_logits)):
             truth = geo_tunes[(geo_tunes["split"] == split).to_numpy()]
-            scores = answers.scores(logits[split][name], truth, task.shares)
+            scores = answers.scores(logits, truth, task.shares)
             row |= {f"{split} balanced median km": scores["balanced_median_km"],
                     f"{split} balanced country accuracy": scores["balanced_country_accuracy"],
                     f"{split} the same, >= 10 tunes": scores["balanced_country_accuracy_10"]}
-        rows.append(row)
-        prior_rows += prior_adjusted_scores(name, answers, logits, geo_tunes, task.shares, region_names,
-                                            args.prior_taus)
-    reference = "geographic pitch CRNN"
-    for row in rows:
-        low, high = geoscores.bootstrap_ci(
-            lambda error, error_ref, country: balanced_median(error, country) - balanced_median(error_ref, country),
-            val_errors[row["model"]], val_errors[reference], val["country"], seed=args.seed)
-        row |= {"val balanced median minus the CRNN's, low": low, "high": high}
+        rows.append(row | {"val balanced median minus the leader's, low": choice.at[answers.name, "minus_leader_low"],
+                           "high": choice.at[answers.name, "minus_leader_high"]})
+        prior_rows += prior_adjusted_scores(answers, geo_tunes, task.shares, region_names, args.prior_taus)
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(pd.DataFrame(rows).set_index("model").round(3).T.to_string())
+        print(f"\nregion_crnn.choose (notebook 04's rule): {chosen.name}")
         if prior_rows:
             print("\ncountry answers divided by the validation clips' mean country probability ** tau:")
             print(pd.DataFrame(prior_rows).set_index(["model", "tau"]).round(3).to_string())
 
 
-def balanced_median(error_km, countries) -> float:
-    """The mean over countries of each country's median error (km)."""
-    return geoscores.error_metrics(error_km, countries)["balanced_median_km"]
-
-
-def prior_adjusted_scores(name, answers, logits, geo_tunes, shares, region_names, taus) -> list[dict]:
+def prior_adjusted_scores(answers, geo_tunes, shares, region_names, taus) -> list[dict]:
     """Country accuracy and balanced country accuracy (all countries; >= 10 tunes) on validation and test
     of the country answer ``argmax P(country | clip) / prior ** tau`` for each ``tau``."""
-    probabilities = {split: regions.country_probabilities(answers.scaling.transform(logits[split][name]), shares,
+    logits = {"val": answers.val_logits, "test": answers.test_logits}
+    probabilities = {split: regions.country_probabilities(answers.scaling.transform(logits[split]), shares,
                                                           regions=region_names) for split in ("val", "test")}
     prior = probabilities["val"].mean().to_numpy()
     countries = probabilities["val"].columns.to_numpy()
     rows = []
     for tau in taus:
-        row = {"model": name, "tau": tau}
+        row = {"model": answers.name, "tau": tau}
         for split in ("val", "test"):
             truth = geo_tunes.loc[(geo_tunes["split"] == split).to_numpy(), "country"]
             answer = countries[np.argmax(probabilities[split].to_numpy() / prior ** tau, axis=1)]

@@ -14,8 +14,8 @@ waveforms::
 The models come from the prediction bundle that notebook 04 writes
 (:mod:`musicgeo_utils.predict_bundle`): for each question the model that
 validation ranked best (region: a region classifier of notebook 03 on summary
-or transcribed-score features, or the geographic CRNN; style: a classifier of
-notebook 04 or the style CRNN). A file is heard exactly as notebooks 02-04
+or transcribed-score features, a geographic CRNN, or the product of the two;
+style: a classifier of notebook 04, a style CRNN, or the product of the two). A file is heard exactly as notebooks 02-04
 heard a test clip: read with soundfile (librosa for other formats), mixed to
 mono; resampled to 12 kHz for the mel spectrogram and the summary features
 (:func:`features.extract_clip`); transcribed at its own rate
@@ -288,6 +288,8 @@ class Predictor:
         self.style_model = self._load(self.bundle.style, "style model")
         partner = self.bundle.style_partner  # the CRNN a product-of-experts style model multiplies with
         self.style_partner = None if partner is None else self._load(partner, "style model's CRNN")
+        partner = self.bundle.region_partner  # the same for a product-of-experts region model
+        self.region_partner = None if partner is None else self._load(partner, "region model's CRNN")
         self.embedder = _load_crnn(self.bundle.embedding, None, "embedding checkpoint", device)
         self.reference = _reference(self.bundle.reference, int(self.embedder.head[-1].in_features))
         self._reference_vectors = None if self.reference is None else np.stack(self.reference["_vector"].to_numpy())
@@ -319,7 +321,8 @@ class Predictor:
 
         b, params = self.bundle, self.bundle.feature_params
         used = [(card.extra.get("input", MEL), card.extra.get("crop_frames"), card.extra.get("window_hop"))
-                for card in (b.region, b.style, b.style_partner) if card is not None and card.kind == "crnn"]
+                for card in (b.region, b.style, b.style_partner, b.region_partner)
+                if card is not None and card.kind == "crnn"]
         used.append((b.embedding_input, b.embedding_crop_frames, b.embedding_window_hop))
         parts = []
         for source, crop, hop in dict.fromkeys(used):
@@ -342,18 +345,17 @@ class Predictor:
         except ModelError as err:
             raise PredictError(str(err)) from None
 
-    def _style_logits(self, heard: Heard) -> np.ndarray:
-        """``(1, classes)``: the style model's logits (a classifier's log-probabilities), or the product of
-        experts of the style card's model and its CRNN, as notebook 04's ``style_choice`` computes them."""
+    def _logits(self, card, model, partner_card, partner, heard: Heard) -> np.ndarray:
+        """``(1, classes)``: a model's logits (a classifier's log-probabilities), or the product of experts of
+        the card's model and its CRNN ``partner``, as notebook 04 computes them (``style_choice`` for the
+        style, ``region_crnn.ProductAnswers`` for the region)."""
         from . import calibration
 
-        b = self.bundle
-        scores = self._scores(b.style, self.style_model, heard)[None, :]  # a CRNN's logits or class probabilities
-        logits = scores if b.style.kind == "crnn" else calibration.log_probabilities(scores)
-        if b.style_partner is None:
+        scores = self._scores(card, model, heard)[None, :]  # a CRNN's logits or class probabilities
+        logits = scores if card.kind == "crnn" else calibration.log_probabilities(scores)
+        if partner_card is None:
             return logits
-        partner = self._scores(b.style_partner, self.style_partner, heard)[None, :]
-        return calibration.product_of_experts(partner, logits)
+        return calibration.product_of_experts(self._scores(partner_card, partner, heard)[None, :], logits)
 
     def __call__(self, source, sample_rate: int | None = None, name: str | None = None, top: int = 5) -> Prediction:
         if isinstance(source, (str, Path)):
@@ -371,10 +373,14 @@ class Predictor:
         from .geo import decode_region_probabilities
 
         b = self.bundle
-        scores = self._scores(b.region, self.region_model, heard)
-        if b.region.kind == "crnn":
+        if b.region_partner is not None:  # a product of experts: its logits are what the notebook calibrates
+            logits = self._logits(b.region, self.region_model, b.region_partner, self.region_partner, heard)[0]
+            raw = training.softmax(logits[None, :])[0]
+        elif b.region.kind == "crnn":
+            scores = self._scores(b.region, self.region_model, heard)
             raw, logits = training.softmax(scores[None, :])[0], scores
         else:
+            scores = self._scores(b.region, self.region_model, heard)
             raw, logits = scores, calibration.log_probabilities(scores[None, :])[0]
         calibrated = calibration.softmax_with_temperature(logits[None, :], b.temperature)[0]
         decoded = calibrated if b.decode_calibrated else raw
@@ -382,7 +388,7 @@ class Predictor:
         described = regions.decoding_summary(calibrated[None, :], b.regions, b.decoding, regions=list(b.region.classes))
         support = float(described["support"].iloc[0])
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
-        style_proba = calibration.softmax_with_temperature(self._style_logits(heard), b.style_temperature or 1.0)[0]
+        style_proba = calibration.softmax_with_temperature(self._logits(b.style, self.style_model, b.style_partner, self.style_partner, heard), b.style_temperature or 1.0)[0]
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
                                   b.embedding_window_hop)
         params = b.feature_params

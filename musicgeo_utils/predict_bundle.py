@@ -30,7 +30,10 @@ a ``temperature`` fitted on validation (``style_choice``; absent: 1), which
 ``predict`` applies to the style model's logits or log-probabilities, and may
 hold a CRNN's card under ``product_with`` (:data:`saved_models.PRODUCT_KEY`):
 the style answer is then the product of the two models' probabilities
-(:func:`calibration.product_of_experts`), before the temperature.
+(:func:`calibration.product_of_experts`), before the temperature. The region
+card may hold one too (notebook 04's product of its geographic CRNN and notebook
+03's region classifier): the product's logits are then what the region card's
+temperature and decoding apply to.
 ``novelty`` (optional) is the out-of-distribution check calibrated on validation
 (:class:`musicgeo_utils.novelty.NoveltyCheck`); it needs the ``reference``.
 """
@@ -86,6 +89,7 @@ class Bundle:
     embedding_window_hop: int | None = None
     novelty: NoveltyCheck | None = None
     style_partner: ModelCard | None = None  # the CRNN the style card's model is multiplied with (PRODUCT_KEY)
+    region_partner: ModelCard | None = None  # the same for the region card
 
     @property
     def sample_rate(self) -> int:
@@ -177,6 +181,7 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         raise PredictError(f"bundle {path}: region.extra.decoding must be one of {REGION_DECODINGS}, "
                            f"got {decoding!r}")
     temperature = float(_need(extra, "temperature", (int, float), "region.extra.", path))
+    decode_calibrated = bool(_need(extra, "decode_calibrated", bool, "region.extra.", path))
     if not temperature > 0:
         raise PredictError(f"bundle {path}: region.extra.temperature must be positive, got {temperature}")
     style_temperature = None
@@ -196,8 +201,12 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     embedding_hop = _need(embedding, "window_hop", int, "embedding.", path) if "window_hop" in embedding else None
     if embedding_hop is not None and embedding_hop <= 0:
         raise PredictError(f"bundle {path}: embedding.window_hop must be positive, got {embedding_hop}")
-    partner = _partner(style, folder, path)
-    for where, card in (("region", region), ("style", style), (f"style.extra.{PRODUCT_KEY}", partner)):
+    partner, region_partner = _partner(style, "style", folder, path), _partner(region, "region", folder, path)
+    if region_partner is not None and (region.kind != "sklearn" or not decode_calibrated):
+        raise PredictError(f"bundle {path}: region.extra.{PRODUCT_KEY} needs a classifier's region card "
+                           "whose decoding reads the calibrated product (decode_calibrated true)")
+    for where, card in (("region", region), ("style", style), (f"style.extra.{PRODUCT_KEY}", partner),
+                        (f"region.extra.{PRODUCT_KEY}", region_partner)):
         value = card.extra.get("window_hop") if card is not None and card.kind == "crnn" else None
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise PredictError(f"bundle {path}: {where}.extra.window_hop must be a positive int, got {value!r}")
@@ -221,22 +230,22 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
         regions=_regions(extra.get("regions"), region.classes, path),
         country_shares=_shares(extra.get("country_shares"), region.classes, path),
         decoding=decoding, temperature=temperature, style_temperature=style_temperature,
-        decode_calibrated=bool(_need(extra, "decode_calibrated", bool, "region.extra.", path)),
+        decode_calibrated=decode_calibrated,
         embedding_input=embedding_input, embedding_crop_frames=embedding_crop, embedding_window_hop=embedding_hop,
-        novelty=novelty, style_partner=partner)
+        novelty=novelty, style_partner=partner, region_partner=region_partner)
 
 
-def _partner(style: ModelCard, folder: Path, path: Path) -> ModelCard | None:
-    """The CRNN card under the style card's ``extra[PRODUCT_KEY]``, checked; ``None`` when there is none."""
-    if PRODUCT_KEY not in style.extra:
+def _partner(card: ModelCard, key: str, folder: Path, path: Path) -> ModelCard | None:
+    """The CRNN card under the ``key`` card's ``extra[PRODUCT_KEY]``, checked; ``None`` when there is none."""
+    if PRODUCT_KEY not in card.extra:
         return None
-    where = f"bundle {path}: style.extra.{PRODUCT_KEY}"
+    where = f"bundle {path}: {key}.extra.{PRODUCT_KEY}"
     try:
-        partner = card_from_dict(style.extra[PRODUCT_KEY], folder, where)
+        partner = card_from_dict(card.extra[PRODUCT_KEY], folder, where)
     except ModelError as err:
         raise PredictError(str(err)) from None
-    if partner.kind != "crnn" or partner.classes != style.classes:
-        raise PredictError(f"{where}: must be a CRNN's card with the style card's {len(style.classes)} classes")
+    if partner.kind != "crnn" or partner.classes != card.classes:
+        raise PredictError(f"{where}: must be a CRNN's card with the {key} card's {len(card.classes)} classes")
     if partner.extra.get("input", MEL) not in (MEL, PITCH_ROLL):
         raise PredictError(f"{where}: input must be {MEL!r} or {PITCH_ROLL!r}, got {partner.extra.get('input')!r}")
     return partner

@@ -8,9 +8,16 @@ tunes (:func:`calibration.fit_temperature`), and the decoding of the
 calibrated probabilities to a place chosen on validation by the balanced
 median (:class:`geomethods.RegionDecoder`: the mean over countries of each
 country's median error). The test split plays no part in either choice.
+
+A region model need not be a network: :func:`product_answers` scores the
+product of experts of a region CRNN and notebook 03's region classifier
+(:func:`calibration.product_of_experts`, equal weights, nothing fitted) by the
+same protocol, and its model card makes ``predict`` multiply the same two
+models. :func:`choose` ranks notebook 04's region models on validation.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +41,10 @@ class RegionAnswers:
     decoder: RegionDecoder
     test_logits: np.ndarray
     card_extra: dict = field(default_factory=dict)
+    val_logits: np.ndarray | None = None
+    #: A product of experts (:func:`product_answers`): the region CRNN's answers and the classifier's card.
+    crnn: "RegionAnswers | None" = None
+    classifier: saved_models.ModelCard | None = None
 
     @property
     def decoding(self) -> str:
@@ -83,13 +94,27 @@ class RegionAnswers:
                 **{f"val balanced median km: {d}": km for d, km in by_decoding.items()}, "decoding": self.decoding}
 
     def card(self, centroids: pd.DataFrame, shares: pd.DataFrame) -> saved_models.ModelCard:
-        """The bundle's model card: the checkpoint, the region table, the shares, the decoding, the temperature."""
+        """The bundle's model card: the checkpoint, the region table, the shares, the decoding, the temperature.
+        A product's card is the classifier's, renamed, with the CRNN's card under ``PRODUCT_KEY``."""
         regions = list(self.decoder.regions)
         extra = region_extra(centroids.set_index("region").loc[regions].reset_index(), shares.loc[regions],
                              self.decoding, self.scaling.temperature, decode_calibrated=True)
-        return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(regions),
-                                      validation={"balanced_median_km": self.val_balanced_median_km},
-                                      extra={**extra, **self.card_extra})
+        validation = {"balanced_median_km": self.val_balanced_median_km}
+        if self.classifier is None:
+            return saved_models.ModelCard("crnn", self.name, self.features, Path(self.checkpoint), tuple(regions),
+                                          validation=validation, extra={**extra, **self.card_extra})
+        partner = saved_models.ModelCard("crnn", self.crnn.name, self.crnn.features, Path(self.crnn.checkpoint),
+                                         tuple(regions), extra=dict(self.crnn.card_extra))
+        return dataclasses.replace(self.classifier, name=self.name, features=self.features, validation=validation,
+                                   extra={**extra, saved_models.PRODUCT_KEY: partner.to_dict()})
+
+    def product_logits(self, crnn_logits, inputs: pd.DataFrame) -> np.ndarray:
+        """A product's logits for clips its CRNN heard as ``crnn_logits`` (rows: clips) and whose named inputs
+        (:func:`saved_models.clip_input_table`, the same clips in order) its classifier reads."""
+        if self.classifier is None:
+            raise ValueError(f"{self.name} is not a product of experts")
+        heard = classifier_log_probabilities(self.classifier, saved_models.load_sklearn(self.classifier.file), inputs)
+        return calibration.product_of_experts(np.asarray(crnn_logits), heard)
 
 
 def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, tunes: pd.DataFrame, region_codes,
@@ -124,4 +149,69 @@ def answers_from_logits(name: str, features: str, val_logits, test_logits, tunes
     val = tunes[val_rows]
     decoder.tune(scaling.transform(val_logits), val["lat"], val["lon"], val["country"])
     return RegionAnswers(name, features, Path(checkpoint or ""), scaling, decoder, np.asarray(test_logits),
-                         dict(card_extra or {}))
+                         dict(card_extra or {}), np.asarray(val_logits))
+
+
+def classifier_log_probabilities(card: saved_models.ModelCard, classifier, inputs: pd.DataFrame) -> np.ndarray:
+    """Log-probabilities (columns: ``card.classes``) of a region classifier's card and its fitted model for the
+    rows of ``inputs`` (named columns: :func:`saved_models.clip_input_table`), standardised as the card says."""
+    if len(getattr(classifier, "classes_", ())) != len(card.classes):
+        raise ValueError(f"{card.name}: its model has {len(getattr(classifier, 'classes_', ()))} classes, "
+                         f"the card lists {len(card.classes)}")
+    return calibration.log_probabilities(classifier.predict_proba(card.inputs.matrix(inputs, card.name)))
+
+
+def product_answers(crnn: RegionAnswers, card: saved_models.ModelCard, inputs: pd.DataFrame,
+                    tunes: pd.DataFrame, region_codes, centroids: pd.DataFrame, region_names) -> RegionAnswers:
+    """The product of experts of the region CRNN ``crnn`` (its validation and test logits) and a region
+    classifier (``card``, whose model file it loads: e.g. notebook 03's ``region-classifier.json``) reading
+    ``inputs`` (indexed by tune id), scored as :func:`answers_from_logits` scores a region CRNN: a temperature and
+    a decoding fitted on validation. The classifier's classes must be the CRNN's ``region_names``, in order."""
+    if tuple(card.classes) != tuple(region_names):
+        raise ValueError(f"{card.name}: its classes are not the region task's {len(region_names)} regions in order")
+    classifier = saved_models.load_sklearn(card.file)
+    rows = {split: tunes.loc[(tunes["split"] == split).to_numpy(), "tune_id"] for split in ("val", "test")}
+    heard = {split: classifier_log_probabilities(card, classifier, inputs.loc[ids]) for split, ids in rows.items()}
+    answers = answers_from_logits(
+        f"{crnn.name} x {card.name}", f"{crnn.features} + {card.features}",
+        calibration.product_of_experts(crnn.val_logits, heard["val"]),
+        calibration.product_of_experts(crnn.test_logits, heard["test"]),
+        tunes, region_codes, centroids, region_names)
+    return dataclasses.replace(answers, crnn=crnn, classifier=card)
+
+
+def choose(candidates: list[RegionAnswers], val: pd.DataFrame, shares: pd.DataFrame, seed: int = 0,
+           n_boot: int = 1000) -> tuple[RegionAnswers, pd.DataFrame]:
+    """Notebook 04's region model: the lowest validation balanced median (a tie keeps the earlier one), unless
+    validation cannot tell it from another: then, among the candidates whose 95 % paired bootstrap interval
+    (``n_boot`` resamples of the validation tunes ``val``, :func:`geoscores.bootstrap_ci`) of the balanced
+    median minus the leader's holds zero, the one with the highest validation balanced country accuracy over
+    the countries with at least 10 tunes (the leader on a tie). Returns the chosen one and a table of the
+    candidates' validation scores."""
+    leader = min(candidates, key=lambda answers: answers.val_balanced_median_km)
+    errors = {answers.name: answers.errors_km(answers.val_logits, val) for answers in candidates}
+    rows = []
+    for answers in candidates:
+        low, high = geoscores.bootstrap_ci(
+            lambda error, error_ref, country: (geoscores.error_metrics(error, country)["balanced_median_km"]
+                                               - geoscores.error_metrics(error_ref, country)["balanced_median_km"]),
+            errors[answers.name], errors[leader.name], val["country"], n_boot=n_boot, seed=seed)
+        rows.append({"model": answers.name, "val_balanced_median_km": answers.val_balanced_median_km,
+                     "minus_leader_low": low, "minus_leader_high": high,
+                     "val_balanced_country_accuracy_10": answers.scores(answers.val_logits, val, shares)[
+                         "balanced_country_accuracy_10"]})
+    table = pd.DataFrame(rows).set_index("model")
+    chosen = pick(table)
+    return next(answers for answers in candidates if answers.name == chosen), table.assign(chosen=table.index == chosen)
+
+
+def pick(table: pd.DataFrame) -> str:
+    """:func:`choose`'s rule on its table (index: model names in candidate order; columns
+    ``val_balanced_median_km``, ``minus_leader_low``/``high``, ``val_balanced_country_accuracy_10``): the
+    leader (the lowest balanced median, the earlier on a tie) unless another model's interval against it holds
+    zero and its country accuracy is higher; a missing accuracy (no country with 10 tunes) counts as lowest."""
+    leader = table["val_balanced_median_km"].idxmin()
+    tied = table[(table["minus_leader_low"] <= 0) & (table["minus_leader_high"] >= 0) | (table.index == leader)]
+    accuracy = tied["val_balanced_country_accuracy_10"].fillna(-np.inf)
+    best = accuracy[accuracy == accuracy.max()].index
+    return leader if leader in best else best[0]

@@ -62,10 +62,14 @@ class InputSpec:
 
     def vector(self, inputs: pd.Series, name: str = "<clip>") -> np.ndarray:
         """``(1, d)`` float64 row of ``inputs`` (a named Series), standardised when the spec says so."""
-        missing = [c for c in self.columns if c not in inputs.index]
+        return self.matrix(inputs.to_frame().T, name)
+
+    def matrix(self, table: pd.DataFrame, name: str = "<clips>") -> np.ndarray:
+        """``(n, d)`` float64 rows of ``table`` (named columns, one row per clip), standardised as :meth:`vector`."""
+        missing = [c for c in self.columns if c not in table.columns]
         if missing:
             raise ModelError(f"{name}: the model reads {len(missing)} column(s) the clip lacks, e.g. {missing[:3]}")
-        values = inputs[list(self.columns)].to_numpy(dtype=float)[None, :]
+        values = table[list(self.columns)].to_numpy(dtype=float)
         return values if self.mean is None else apply_standardisation(values, self.mean, self.std)
 
     def to_dict(self) -> dict:
@@ -202,6 +206,17 @@ def card_from_dict(raw: dict, folder: Path, where: str) -> ModelCard:
 def clip_inputs(summary: pd.Series, heard: pd.Series) -> pd.Series:
     """One clip's named inputs: the summary features, then the transcribed score prefixed ``heard:``."""
     return pd.concat([summary.astype(float), heard.astype(float).add_prefix(HEARD_PREFIX)])
+
+
+def clip_input_table(summary: pd.DataFrame, heard: pd.DataFrame, clip_ids) -> pd.DataFrame:
+    """:func:`clip_inputs` of many clips: row ``i`` of ``summary`` and of ``heard`` (row order) is clip
+    ``clip_ids[i]``, the table's index."""
+    if not len(summary) == len(heard) == len(clip_ids):
+        raise ValueError(f"{len(summary)} summary rows, {len(heard)} transcribed-score rows, {len(clip_ids)} clip ids")
+    table = pd.concat([summary.astype(float).reset_index(drop=True),
+                       heard.astype(float).add_prefix(HEARD_PREFIX).reset_index(drop=True)], axis=1)
+    table.index = pd.Index(np.asarray(clip_ids), name="clip_id")
+    return table
 
 
 def save_region_classifier(folder, method, X: pd.DataFrame, stats: pd.DataFrame, shares: pd.DataFrame,

@@ -521,10 +521,20 @@ def test_nan_or_infinite_samples_are_refused_with_their_count(predictor, melody)
         predictor(broken, sample_rate=44100, name="broken")
 
 
-def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, clips):
-    """A style card with a CRNN's card under PRODUCT_KEY answers as style_choice.ProductCandidate scores."""
+def expected_product(crnn, classifier, card, heard, temperature: float) -> np.ndarray:
+    """``(1, classes)``: the calibrated product of a CRNN (every window of the clip) and an sklearn card's model,
+    computed here from the two models as notebook 04 computes it."""
     from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
 
+    logits, _ = training.predict(crnn, MelDataset([heard.mel], [0], crop_frames=CROP, train=False,
+                                                  eval_crops=CLIP_WINDOWS))
+    proba = classifier.predict_proba(card.inputs.vector(heard.inputs))
+    return calibration.softmax_with_temperature(
+        calibration.product_of_experts(logits, calibration.log_probabilities(proba)), temperature)
+
+
+def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, clips):
+    """A style card with a CRNN's card under PRODUCT_KEY answers as style_choice.ProductCandidate scores."""
     (tmp_path / "plain").mkdir()
     sklearn_bundle(tmp_path / "plain")  # the same models (same seed), without the product
     path, _, style_model, _ = sklearn_bundle(tmp_path)
@@ -536,11 +546,7 @@ def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, 
     multiplied = predict.Predictor(tmp_path / predict.BUNDLE_NAME)
     assert multiplied.bundle.style_partner == saved_models.card_from_dict(partner.to_dict(), tmp_path, "partner")
     heard = predict.hear(*predict.read_samples(clips / "long.flac"), multiplied.bundle, "x")
-    logits, _ = training.predict(multiplied.style_partner, MelDataset([heard.mel], [0], crop_frames=CROP, train=False,
-                                                                      eval_crops=CLIP_WINDOWS))
-    style_proba = style_model.predict_proba(multiplied.bundle.style.inputs.vector(heard.inputs))
-    expected = calibration.softmax_with_temperature(
-        calibration.product_of_experts(logits, calibration.log_probabilities(style_proba)), 2.0)[0]
+    expected = expected_product(multiplied.style_partner, style_model, multiplied.bundle.style, heard, 2.0)[0]
     by_style = multiplied.predict_heard(heard).styles.set_index("style")["probability"]
     np.testing.assert_allclose(by_style[STYLES], expected, rtol=1e-9)
     assert not np.allclose(by_style[STYLES], plain.predict_heard(heard).styles.set_index("style").loc[STYLES, "probability"])
@@ -554,3 +560,55 @@ def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, 
         (tmp_path / "bad.json").write_text(json.dumps({**raw, "style": broken}))
         with pytest.raises(predict.PredictError, match=f"style.extra.product_with.*{message}"):
             predict.Predictor(tmp_path / "bad.json")
+
+
+def test_a_product_region_card_multiplies_the_classifier_with_its_geographic_crnn(tmp_path, clips):
+    """A region card with a CRNN's card under PRODUCT_KEY answers as notebook 04's region_crnn.product_answers:
+    the product's logits, divided by the card's temperature, decoded and answered as calibrated probabilities."""
+    path, region_model, _, _ = sklearn_bundle(tmp_path)
+    training.save_checkpoint(tmp_path / "geo.pt", tiny_crnn(len(REGIONS), 3))
+    raw = json.loads(path.read_text())
+    classes = raw["region"]["classes"]
+    partner = saved_models.ModelCard("crnn", "geographic CRNN (mel)", "mel spectrogram", tmp_path / "geo.pt",
+                                     tuple(classes))
+    product = {**raw["region"], "name": "geographic CRNN (mel) x region classifier (logistic regression)",
+               "extra": {**raw["region"]["extra"], "decode_calibrated": True,
+                         saved_models.PRODUCT_KEY: partner.to_dict()}}
+    (tmp_path / predict.BUNDLE_NAME).write_text(json.dumps({**raw, "region": product}))
+    predictor = predict.Predictor(tmp_path / predict.BUNDLE_NAME)
+    assert predictor.bundle.region_partner == saved_models.card_from_dict(partner.to_dict(), tmp_path, "partner")
+    heard = predict.hear(*predict.read_samples(clips / "long.flac"), predictor.bundle, "x")
+    calibrated = expected_product(predictor.region_partner, region_model, predictor.bundle.region, heard, 1.5)
+    places = REGIONS.set_index("region").loc[classes]
+    lat, lon = decode_region_probabilities(calibrated, places["lat"], places["lon"], "median")
+    pred = predictor.predict_heard(heard)
+    np.testing.assert_allclose([pred.lat, pred.lon], [lat[0], lon[0]], rtol=0, atol=1e-9)
+    assert pred.country == regions.predicted_countries(calibrated, SHARES, regions=classes)[0]
+    np.testing.assert_allclose(pred.regions.set_index("region").loc[classes, "probability"], calibrated[0], rtol=1e-9)
+    assert pred.region_model.startswith("geographic CRNN (mel) x region classifier")
+    assert "mel spectrogram" in pred.heard_as
+    for broken, message in (({**product, "extra": {**product["extra"], "decode_calibrated": False}},
+                             "needs a classifier's region card whose decoding reads the calibrated product"),
+                            ({**product, "extra": {**product["extra"], saved_models.PRODUCT_KEY: {
+                                **partner.to_dict(), "classes": classes[:2]}}},
+                             "region.extra.product_with: must be a CRNN's card with the region card's 3 classes")):
+        (tmp_path / "bad.json").write_text(json.dumps({**raw, "region": broken}))
+        with pytest.raises(predict.PredictError, match=message):
+            predict.Predictor(tmp_path / "bad.json")
+
+
+def test_a_table_of_clip_inputs_is_read_row_by_row_as_one_clip_is():
+    """saved_models.clip_input_table + InputSpec.matrix (notebook 04's product) = clip_inputs + vector (predict)."""
+    rng = np.random.default_rng(0)
+    summary = pd.DataFrame(rng.normal(size=(4, 2)), columns=["rms_mean", "centroid_mean"], index=[7, 8, 9, 10])
+    heard = pd.DataFrame(rng.normal(size=(4, 1)), columns=["pc_from_final_00"])
+    table = saved_models.clip_input_table(summary, heard, ["a", "b", "c", "d"])
+    assert list(table.columns) == ["rms_mean", "centroid_mean", "heard:pc_from_final_00"] and list(table.index) == list("abcd")
+    spec = saved_models.InputSpec.standardised(table, np.array([True, True, True, False]),
+                                               columns=["heard:pc_from_final_00", "rms_mean"])
+    rows = np.vstack([spec.vector(saved_models.clip_inputs(summary.iloc[i], heard.iloc[i])) for i in range(4)])
+    np.testing.assert_array_equal(spec.matrix(table), rows)
+    with pytest.raises(saved_models.ModelError, match="reads 1 column"):
+        spec.matrix(table.drop(columns="rms_mean"), "clips")
+    with pytest.raises(ValueError, match="3 clip ids"):
+        saved_models.clip_input_table(summary, heard, ["a", "b", "c"])

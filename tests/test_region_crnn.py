@@ -165,3 +165,82 @@ def test_errors_km_are_the_per_tune_errors_scores_summarises(setup, tmp_path):
     assert answers.scores(answers.test_logits, test, shares)["median_km"] == np.median(errors)
     with pytest.raises(ValueError, match="8 rows of logits for 9 tunes"):
         answers.errors_km(answers.test_logits[:-1], test)
+
+
+def _product(setup, tmp_path, classes=None):
+    """(the mel region CRNN's answers, notebook-03-like classifier card, its inputs, the product's answers)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from musicgeo_utils import saved_models
+
+    tunes, codes, sets, model, centroids, shares = setup
+    training.save_checkpoint(tmp_path / "geo.pt", model)
+    crnn = region_crnn.calibrated_answers("geographic CRNN (mel)", "mel spectrogram", model, sets, tunes, codes,
+                                          centroids, PLACES["region"], tmp_path / "geo.pt")
+    rng = np.random.default_rng(1)  # per clip: a noisy copy of its region's band, and one uninformative column
+    summary = pd.DataFrame({"band": codes + rng.normal(0, 0.8, len(codes)), "level": rng.normal(size=len(codes))})
+    heard = pd.DataFrame({"pc_from_final_00": rng.normal(size=len(codes))})
+    inputs = saved_models.clip_input_table(summary, heard, tunes["tune_id"])
+    train = (tunes["split"] == "train").to_numpy()
+    spec = saved_models.InputSpec.standardised(inputs, train)
+    fitted = LogisticRegression().fit(spec.matrix(inputs[train]), np.asarray(PLACES["region"])[codes[train]])
+    card = saved_models.read_card(saved_models.save_sklearn_card(
+        tmp_path, "region-classifier", fitted, name="region classifier (logistic regression)", features="summary",
+        classes=fitted.classes_ if classes is None else classes, inputs=spec, validation={"balanced_median_km": 900.0}))
+    return crnn, card, fitted, inputs
+
+
+def test_a_product_multiplies_the_crnn_with_the_classifier_and_its_card_says_so(setup, tmp_path):
+    from musicgeo_utils import calibration, saved_models
+
+    tunes, codes, sets, model, centroids, shares = setup
+    crnn, card, fitted, inputs = _product(setup, tmp_path)
+    product = region_crnn.product_answers(crnn, card, inputs, tunes, codes, centroids, PLACES["region"])
+    test_ids = tunes.loc[tunes["split"] == "test", "tune_id"]
+    heard = np.log(fitted.predict_proba(card.inputs.matrix(inputs.loc[test_ids])))
+    np.testing.assert_allclose(product.test_logits, calibration.product_of_experts(crnn.test_logits, heard))
+    np.testing.assert_array_equal(product.product_logits(crnn.test_logits, inputs.loc[test_ids]), product.test_logits)
+    assert product.name == "geographic CRNN (mel) x region classifier (logistic regression)"
+    assert product.features == "mel spectrogram + summary" and product.scaling.temperature > 0
+    bundle_card = product.card(centroids, shares)
+    assert bundle_card.kind == "sklearn" and bundle_card.file == card.file and bundle_card.inputs == card.inputs
+    assert bundle_card.extra["decode_calibrated"] is True and bundle_card.extra["decoding"] == product.decoding
+    assert bundle_card.validation == {"balanced_median_km": product.val_balanced_median_km}
+    partner = saved_models.card_from_dict(bundle_card.extra[saved_models.PRODUCT_KEY], tmp_path, "partner")
+    assert partner.kind == "crnn" and partner.file == tmp_path / "geo.pt" and partner.classes == card.classes
+    with pytest.raises(ValueError, match="not a product"):
+        crnn.product_logits(crnn.test_logits, inputs.loc[test_ids])
+
+
+def test_a_classifier_whose_classes_are_in_another_order_is_refused(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    crnn, card, _, inputs = _product(setup, tmp_path, classes=list(PLACES["region"])[::-1])
+    with pytest.raises(ValueError, match="not the region task's 3 regions in order"):
+        region_crnn.product_answers(crnn, card, inputs, tunes, codes, centroids, PLACES["region"])
+
+
+def test_choose_keeps_the_leader_unless_validation_cannot_tell_a_better_placed_model_from_it(setup, tmp_path):
+    tunes, codes, sets, model, centroids, shares = setup
+    answers, _, _ = _test_answers(setup, tmp_path)
+    val = tunes[tunes["split"] == "val"]
+    twin = region_crnn.answers_from_logits("twin", "", answers.val_logits, answers.test_logits, tunes, codes,
+                                           centroids, PLACES["region"])
+    rolled = region_crnn.answers_from_logits("rolled", "", np.roll(answers.val_logits, 1, axis=1),
+                                             np.roll(answers.test_logits, 1, axis=1), tunes, codes, centroids,
+                                             PLACES["region"])
+    chosen, table = region_crnn.choose([rolled, answers, twin], val, shares, n_boot=200)
+    assert chosen is answers  # the twin ties it exactly: the earlier one
+    assert table.loc["twin", ["minus_leader_low", "minus_leader_high"]].tolist() == [0.0, 0.0]
+    assert table.loc["rolled", "minus_leader_low"] > 0 and table["chosen"].tolist() == [False, True, False]
+    assert table.loc["rolled", "val_balanced_median_km"] > table.loc[answers.name, "val_balanced_median_km"]
+
+
+def test_pick_breaks_a_tie_on_validation_by_the_balanced_country_accuracy():
+    table = pd.DataFrame({"val_balanced_median_km": [938.0, 1207.0, 952.0],
+                          "minus_leader_low": [0.0, 11.0, -55.0], "minus_leader_high": [0.0, 337.0, 41.0],
+                          "val_balanced_country_accuracy_10": [0.206, 0.275, 0.276]}, index=["crnn", "clf", "product"])
+    assert region_crnn.pick(table) == "product"  # tied with the leader and more often in the right country
+    assert region_crnn.pick(table.assign(minus_leader_low=[0.0, 11.0, 3.0])) == "crnn"  # the interval excludes 0
+    assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=[0.3, 0.4, 0.2])) == "crnn"  # clf not tied
+    assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=[0.276, 0.1, 0.276])) == "crnn"  # tie: leader
+    assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=np.nan)) == "crnn"  # no big country

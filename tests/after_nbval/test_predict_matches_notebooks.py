@@ -2,8 +2,9 @@
 
 A fresh process, no cache to read (its data folder is an empty temporary one;
 the bundle is passed explicitly), one test tune per style: the region model's
-decoded point and country must be those that notebook 03 (or 04, when the
-geographic CRNN won on validation) saved for the tune, and the style those
+decoded point and country must be those that notebook 03 (or 04, when its
+geographic CRNN or that CRNN's product with notebook 03's region classifier won
+on validation) saved for the tune, and the style those
 that notebook 04 saved. Coordinates agree to 1e-6 degrees (a few
 centimetres): a model scoring one clip and the same model scoring the whole
 test matrix may round the last bits of a dot product differently.
@@ -28,7 +29,8 @@ def saved():
     bundle_path = predict.default_bundle_path(PROFILE)
     assert bundle_path.is_file(), f"{bundle_path} missing: notebook 04 did not run (nbval must run first)"
     bundle = predict.read_bundle(bundle_path)
-    source = "baselines" if bundle.region.kind == "sklearn" else "crnn-geo"
+    # notebook 03's classifier alone: its saved predictions; a CRNN or its product with that classifier: notebook 04's
+    source = "baselines" if bundle.region.kind == "sklearn" and bundle.region_partner is None else "crnn-geo"
     regions, _, _ = georesults.load_baseline_results(config.data_path("results", f"{source}-{PROFILE}-{SEED}.parquet"))
     regions = regions[regions["method"] == bundle.region.name].set_index("tune_id")
     assert len(regions), f"no saved predictions of {bundle.region.name!r} in {source}-{PROFILE}-{SEED}.parquet"
