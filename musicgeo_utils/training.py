@@ -678,6 +678,18 @@ def predict(model: nn.Module, ds: Dataset, device: str | torch.device | None = N
     return np.stack(outs), np.stack(embs)
 
 
+def clip_logits(model: nn.Module, tunes: pd.DataFrame, clips: pd.Series, codes, crop_frames: int, seed: int = 0, *,
+                split: str = "test", window_hop: int | None = None, device=None) -> np.ndarray:
+    """Logits of each clip of ``tunes``' ``split`` rows whose class code is not negative, averaged over every
+    window of the clip (windows ``window_hop`` frames apart; ``None``: half a window), exactly as notebook 04
+    scores a test clip and ``predict`` a file. ``clips`` maps tune id to a mel path or an in-memory roll; the
+    same tunes rendered otherwise (held-out timbre) give their clips here."""
+    from .meldata import split_datasets
+
+    ds = split_datasets(tunes, clips, codes, crop_frames, seed, splits=(split,), window_hop=window_hop)[split]
+    return predict(model, ds.as_eval(CLIP_WINDOWS), device)[0]
+
+
 def _same_window_groups(ds: MelDataset, batch_size: int) -> list[list[int]]:
     """Indices of ``ds`` in batches of at most ``batch_size`` clips that have the same number of windows."""
     from .meldata import _load_mel, window_starts

@@ -244,3 +244,17 @@ def test_pick_breaks_a_tie_on_validation_by_the_balanced_country_accuracy():
     assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=[0.3, 0.4, 0.2])) == "crnn"  # clf not tied
     assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=[0.276, 0.1, 0.276])) == "crnn"  # tie: leader
     assert region_crnn.pick(table.assign(val_balanced_country_accuracy_10=np.nan)) == "crnn"  # no big country
+
+
+def test_clip_logits_score_each_clip_of_a_split_over_every_window(setup):
+    """training.clip_logits: notebook 04's held-out scoring in one call, the same logits as the test set's."""
+    tunes, codes, sets, model, centroids, shares = setup
+    test_ids = tunes.loc[tunes["split"] == "test", "tune_id"]
+    clips = pd.Series(sets["test"].sources, index=test_ids.to_numpy())
+    expected = training.predict(model, sets["test"].as_eval(meldata.CLIP_WINDOWS))[0]
+    np.testing.assert_array_equal(training.clip_logits(model, tunes, clips, codes, 24), expected)
+    holed = codes.copy()
+    holed[np.flatnonzero(tunes["split"] == "test")[0]] = -1  # a tune left out of the task is left out here too
+    np.testing.assert_array_equal(training.clip_logits(model, tunes, clips, holed, 24), expected[1:])
+    hopped = training.clip_logits(model, tunes, clips, codes, 24, window_hop=4)
+    assert hopped.shape == expected.shape and not np.allclose(hopped, expected)
