@@ -348,7 +348,7 @@ class Predictor:
     def _logits(self, card, model, partner_card, partner, heard: Heard) -> np.ndarray:
         """``(1, classes)``: a model's logits (a classifier's log-probabilities), or the product of experts of
         the card's model and its CRNN ``partner``, as notebook 04 computes them (``style_choice`` for the
-        style, ``region_crnn.ProductAnswers`` for the region)."""
+        style, ``region_crnn.product_answers`` for the region)."""
         from . import calibration
 
         scores = self._scores(card, model, heard)[None, :]  # a CRNN's logits or class probabilities
@@ -373,22 +373,19 @@ class Predictor:
         from .geo import decode_region_probabilities
 
         b = self.bundle
-        if b.region_partner is not None:  # a product of experts: its logits are what the notebook calibrates
-            logits = self._logits(b.region, self.region_model, b.region_partner, self.region_partner, heard)[0]
+        logits = self._logits(b.region, self.region_model, b.region_partner, self.region_partner, heard)[0]
+        if b.region.kind == "sklearn" and b.region_partner is None:  # notebook 03 decodes its probabilities as is
+            raw = self._scores(b.region, self.region_model, heard)
+        else:  # a CRNN's logits, or a product's: what notebook 04 calibrates
             raw = training.softmax(logits[None, :])[0]
-        elif b.region.kind == "crnn":
-            scores = self._scores(b.region, self.region_model, heard)
-            raw, logits = training.softmax(scores[None, :])[0], scores
-        else:
-            scores = self._scores(b.region, self.region_model, heard)
-            raw, logits = scores, calibration.log_probabilities(scores[None, :])[0]
         calibrated = calibration.softmax_with_temperature(logits[None, :], b.temperature)[0]
         decoded = calibrated if b.decode_calibrated else raw
         lat, lon = decode_region_probabilities(decoded[None, :], b.regions["lat"], b.regions["lon"], b.decoding)
         described = regions.decoding_summary(calibrated[None, :], b.regions, b.decoding, regions=list(b.region.classes))
         support = float(described["support"].iloc[0])
         country = str(regions.predicted_countries(decoded[None, :], b.country_shares, regions=list(b.region.classes))[0])
-        style_proba = calibration.softmax_with_temperature(self._logits(b.style, self.style_model, b.style_partner, self.style_partner, heard), b.style_temperature or 1.0)[0]
+        style_logits = self._logits(b.style, self.style_model, b.style_partner, self.style_partner, heard)
+        style_proba = calibration.softmax_with_temperature(style_logits, b.style_temperature or 1.0)[0]
         _, embedding = self._crnn(self.embedder, heard, b.embedding_input, b.embedding_crop_frames,
                                   b.embedding_window_hop)
         params = b.feature_params

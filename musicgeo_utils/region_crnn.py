@@ -113,8 +113,7 @@ class RegionAnswers:
         (:func:`saved_models.clip_input_table`, the same clips in order) its classifier reads."""
         if self.classifier is None:
             raise ValueError(f"{self.name} is not a product of experts")
-        heard = classifier_log_probabilities(self.classifier, saved_models.load_sklearn(self.classifier.file), inputs)
-        return calibration.product_of_experts(np.asarray(crnn_logits), heard)
+        return _product(crnn_logits, self.classifier, saved_models.load_sklearn(self.classifier.file), inputs)
 
 
 def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, tunes: pd.DataFrame, region_codes,
@@ -161,6 +160,12 @@ def classifier_log_probabilities(card: saved_models.ModelCard, classifier, input
     return calibration.log_probabilities(classifier.predict_proba(card.inputs.matrix(inputs, card.name)))
 
 
+def _product(crnn_logits, card: saved_models.ModelCard, classifier, inputs: pd.DataFrame) -> np.ndarray:
+    """The product of experts of a region CRNN's clip logits and a classifier's log-probabilities (same clips)."""
+    heard = classifier_log_probabilities(card, classifier, inputs)
+    return calibration.product_of_experts(np.asarray(crnn_logits), heard)
+
+
 def product_answers(crnn: RegionAnswers, card: saved_models.ModelCard, inputs: pd.DataFrame,
                     tunes: pd.DataFrame, region_codes, centroids: pd.DataFrame, region_names) -> RegionAnswers:
     """The product of experts of the region CRNN ``crnn`` (its validation and test logits) and a region
@@ -170,12 +175,11 @@ def product_answers(crnn: RegionAnswers, card: saved_models.ModelCard, inputs: p
     if tuple(card.classes) != tuple(region_names):
         raise ValueError(f"{card.name}: its classes are not the region task's {len(region_names)} regions in order")
     classifier = saved_models.load_sklearn(card.file)
-    rows = {split: tunes.loc[(tunes["split"] == split).to_numpy(), "tune_id"] for split in ("val", "test")}
-    heard = {split: classifier_log_probabilities(card, classifier, inputs.loc[ids]) for split, ids in rows.items()}
+    ids = {split: tunes.loc[(tunes["split"] == split).to_numpy(), "tune_id"] for split in ("val", "test")}
     answers = answers_from_logits(
         f"{crnn.name} x {card.name}", f"{crnn.features} + {card.features}",
-        calibration.product_of_experts(crnn.val_logits, heard["val"]),
-        calibration.product_of_experts(crnn.test_logits, heard["test"]),
+        _product(crnn.val_logits, card, classifier, inputs.loc[ids["val"]]),
+        _product(crnn.test_logits, card, classifier, inputs.loc[ids["test"]]),
         tunes, region_codes, centroids, region_names)
     return dataclasses.replace(answers, crnn=crnn, classifier=card)
 
