@@ -15,7 +15,9 @@ accuracy, the targets (in-domain F1 >= 0.80; held-out >= 0.85 of it) and the
 estimated time for the small profile; then the chosen tracker's scores by
 instrument family, tempo and program. Also says which neural trackers import here;
 ``--basic-pitch`` adds Spotify's basic-pitch where it is installed (see
-:func:`basic_pitch_tracker`; not a dependency of the project).
+:func:`basic_pitch_tracker`; not a dependency of the project), ``--pesto`` PESTO's
+pitch under the project's frames-to-notes rule (see :func:`pesto_tracker`; not a
+dependency either).
 
     python benchmarks/bench_transcription.py --n 24 --figure reports/transcription_roll.png
 """
@@ -170,6 +172,59 @@ def basic_pitch_tracker():
     return transcribe
 
 
+#: PESTO's confidence at or above which a loud frame is voiced (``--pesto``; not tuned).
+PESTO_CONFIDENCE = 0.5
+
+
+def pesto_tracker():
+    """PESTO (Riou et al. 2023; weights in the ``pesto-pitch`` wheel) as the tracker of the project's rule.
+
+    Not a dependency of the project: ``pip install --no-deps pesto-pitch==2.0.1 omegaconf==2.4.0``
+    beside it (omegaconf's PyYAML is in the lock). Its package ``__init__`` imports ``pesto.core``, which
+    imports ``torchaudio`` to read files, and no ``torchaudio`` on PyPI loads with torch 2.13; the
+    model and its loader (``pesto.loader``, ``pesto.model``, ``pesto.data``) need only torch. So the
+    package is entered here without running its ``__init__`` (an empty package module whose
+    ``__path__`` is the installed folder), and ``pesto.loader.load_model`` reads the shipped
+    ``mir-1k_g7`` checkpoint (with ``weights_only=False``, as its loader does: it holds omegaconf
+    settings; a file from the wheel, never user data). Each clip is resampled to 16 kHz (PESTO's
+    constant-Q front end does not fit under 6 kHz) and tracked every 10 ms, the rule's hop; a frame is
+    voiced when it is loud (the rule's step 2) and PESTO's confidence is at least
+    :data:`PESTO_CONFIDENCE`. Then the project's rule (steps 3-9, ``transcription.notes_from_track``)
+    makes the notes, as for yin.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    import librosa
+    import numpy as np
+    import torch
+
+    spec = importlib.util.find_spec("pesto")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pesto-pitch is not installed")
+    if "pesto" not in sys.modules:
+        package = types.ModuleType("pesto")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["pesto"] = package
+    from pesto.loader import load_model
+
+    model = load_model("mir-1k_g7", step_size=10.0, sampling_rate=16000)
+    params = tr.TranscriptionParams()
+
+    def transcribe(audio, clip_id):
+        y = np.asarray(audio, dtype=np.float32)
+        with torch.no_grad():
+            f0, confidence, _ = model(torch.from_numpy(librosa.resample(y, orig_sr=12000, target_sr=16000))[None],
+                                      sr=16000, convert_to_freq=True, return_activations=False)
+        f0, confidence = f0[0].numpy().astype(float), confidence[0].numpy()
+        voiced = (confidence >= PESTO_CONFIDENCE) & (f0 > params.fmin) & (f0 < params.fmax)
+        track = tr.PitchTrack(np.arange(len(f0)) * params.frame_seconds, np.where(voiced, f0, 0.0), voiced)
+        return tr.notes_from_track(y, 12000, track, params, clip_id=clip_id), track
+
+    return transcribe
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, render, transcribe with each tracker, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -178,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trackers", nargs="+", default=list(tr.TRACKERS), choices=tr.TRACKERS)
     parser.add_argument("--basic-pitch", action="store_true",
                         help="also basic-pitch, reduced to a melody (installed apart: see basic_pitch_tracker)")
+    parser.add_argument("--pesto", action="store_true",
+                        help="also PESTO's pitch under the project's rule (installed apart: see pesto_tracker)")
     parser.add_argument("--choice", default="yin", choices=tr.TRACKERS, help="tracker broken down by group")
     parser.add_argument("--figure", help="write one in-domain clip's piano rolls here (PNG)")
     args = parser.parse_args(argv)
@@ -190,6 +247,11 @@ def main(argv: list[str] | None = None) -> None:
             trackers["basic-pitch"] = basic_pitch_tracker()
         except ImportError as error:
             parser.error(f"--basic-pitch: {error} (see basic_pitch_tracker's docstring for the install)")
+    if args.pesto:
+        try:
+            trackers["pesto"] = pesto_tracker()
+        except ImportError as error:
+            parser.error(f"--pesto: {error} (see pesto_tracker's docstring for the install)")
     notes = corpus_tunes(args.n)
     clips = (render_set(notes, render.FOLK_PROGRAMS, args.clip_seconds, "in-domain")
              + render_set(notes, HELD_OUT_PROGRAMS, args.clip_seconds, "held-out"))

@@ -16,14 +16,17 @@ turns the frames into notes. Two trackers are offered:
     the stability test. About 20-26x real time per core, too slow for the
     small profile's budget (about 14 minutes on two cores against 2).
 
-The neural trackers ``pesto-pitch`` and ``torchcrepe`` were considered and
-could not run here: both import ``torchaudio`` at module level, and no
-``torchaudio`` on PyPI loads with torch 2.13 (its newest wheel, 2.11.1, is a CUDA build
-for torch 2.11 whose extension fails to load; ``benchmarks/bench_transcription.py``
-prints what each import says). Spotify's ``basic-pitch`` (ONNX weights in its
-wheel) does run here, installed apart: ``bench_transcription.py --basic-pitch``
-found it steadier than yin on held-out instruments but about 11x slower, beyond
-the small profile's budget (README, "Timings").
+The neural trackers ``pesto-pitch`` and ``torchcrepe`` both import ``torchaudio``
+in their package ``__init__`` (to read files), and no ``torchaudio`` on PyPI loads
+with torch 2.13 (its newest wheel, 2.11.1, is a CUDA build for torch 2.11 whose
+extension fails to load; ``benchmarks/bench_transcription.py`` prints what each
+import says). PESTO's model needs torch alone: ``bench_transcription.py --pesto``
+runs it, installed apart, through this module's rule (:func:`notes_from_track`);
+it held up better than yin on held-out instruments but ran about 70x slower.
+Spotify's ``basic-pitch`` (ONNX weights in its wheel) also runs here, installed
+apart: ``bench_transcription.py --basic-pitch`` found it steadier than yin on
+held-out instruments but about 11x slower. Both are beyond the small profile's
+budget (README, "Timings").
 
 Frames -> notes (the rule, in order; every number is a field of
 :class:`TranscriptionParams`, defaults in brackets; tuned on in-domain renders only):
@@ -434,7 +437,26 @@ def transcribe_with_track(audio, sample_rate: int, params: TranscriptionParams =
     """:func:`transcribe` and the frame-level pitch track the notes were made from."""
     y = _prepared(audio, sample_rate, params, clip_id)
     track = _track(y, params)
-    return frames_to_notes(track, _onset_frames(y, params), params, _spectrum(y, params)), track
+    return _notes(y, track, params), track
+
+
+def _notes(y: np.ndarray, track: PitchTrack, params: TranscriptionParams) -> pd.DataFrame:
+    """Rule steps 3-9 on prepared samples and their pitch track."""
+    return frames_to_notes(track, _onset_frames(y, params), params, _spectrum(y, params))
+
+
+def notes_from_track(audio, sample_rate: int, track: PitchTrack,
+                     params: TranscriptionParams = TranscriptionParams(), *, clip_id: str = "<array>") -> pd.DataFrame:
+    """The rule on a pitch track from any tracker (f0 and voicing every ``params.hop_length`` samples at
+    ``params.sample_rate``): step 2's level test (a voiced frame must also be loud), then steps 3-9 with
+    the onsets and spectrum of the clip's own samples. How a tracker outside this module is compared under
+    the same frames-to-notes rule (``benchmarks/bench_transcription.py --pesto``)."""
+    y = _prepared(audio, sample_rate, params, clip_id)
+    loud = _loud_frames(y, params)
+    n = min(len(track.f0_hz), len(loud))
+    voiced = np.asarray(track.voiced[:n], dtype=bool) & loud[:n]
+    heard = PitchTrack(np.arange(n) * params.frame_seconds, np.where(voiced, track.f0_hz[:n], 0.0), voiced)
+    return _notes(y, heard, params)
 
 
 #: Hop of the beat tracker's onset envelope, samples (librosa's default).

@@ -72,6 +72,20 @@ def test_known_melody_transcribes_to_its_notes(tracker):
     np.testing.assert_allclose(notes["onset_s"], truth(SCALE)["onset_s"], atol=0.05)
 
 
+def test_another_trackers_pitch_goes_through_the_same_rule():
+    audio = melody(SCALE)
+    notes, track = tr.transcribe_with_track(audio, SR)
+    pd.testing.assert_frame_equal(tr.notes_from_track(audio, SR, track), notes)  # yin's own track: the same notes
+    # a track that calls every frame voiced at the true pitches: step 2's level test still silences the tail
+    truth_track = PitchTrack(track.times, np.zeros_like(track.f0_hz), np.ones_like(track.voiced))
+    for onset, offset, pitch in truth(SCALE).itertuples(index=False):
+        truth_track.f0_hz[(track.times >= onset) & (track.times < offset)] = 440.0 * 2 ** ((pitch - 69) / 12)
+    truth_track.f0_hz[truth_track.f0_hz == 0] = 440.0  # the silent tail too: only its level unvoices it
+    heard = tr.notes_from_track(audio, SR, truth_track)
+    assert heard["pitch_midi"].tolist() == [p for p, _ in SCALE]
+    assert heard["onset_s"].iloc[-1] + heard["duration_s"].iloc[-1] <= truth(SCALE)["offset_s"].iloc[-1] + 0.06
+
+
 def test_repeated_same_pitch_notes_are_split_at_their_attacks():
     repeated = [(69, 0.25)] * 4 + [(72, 0.4)] + [(72, 0.4)]
     notes = tr.transcribe(melody(repeated), SR)
