@@ -48,6 +48,9 @@ def main(argv=None) -> None:
     parser.add_argument("--score-tunes-per-style", type=int, default=None,
                         help="corpus tunes per style read as scores that the classifier also learns from "
                              "(manifest.style_training_extras; default: the profile's, notebook 04's; 0: none)")
+    parser.add_argument("--render-rolls", action="store_true",
+                        help="train the pitch CRNNs with the extra renders' rolls as alternates of each training "
+                             "tune (meldata.MelDataset's alternates: each epoch reads one version of each tune)")
     parser.add_argument("--more-experts", action="store_true",
                         help="also the classifiers of the transcribed score + invariant summary and of the summary "
                              "features, and the product of every set of two to four experts")
@@ -75,10 +78,16 @@ def main(argv=None) -> None:
     others = other_classifiers(args, tunes, codes, split) if args.more_experts else {}
 
     both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
+    alternates = None
+    if args.render_rolls:
+        alternates = pitchroll.extra_render_rolls(manifest.profile_extra_renders(args.profile, args.seed),
+                                                  profile.clip_seconds)
+        print(f"alternates: {len(alternates):,} training tunes, {alternates.map(len).sum():,} extra rolls", flush=True)
     table = []
     for train_seed in args.train_seeds or [args.seed]:
         sets = meldata.split_datasets(both, both_rolls, both_codes, pitchroll.ROLL_CROP_FRAMES, train_seed,
-                                      shift_bins=pitchroll.MAX_TRANSPOSE, window_hop=pitchroll.WINDOW_HOP)
+                                      shift_bins=pitchroll.MAX_TRANSPOSE, window_hop=pitchroll.WINDOW_HOP,
+                                      alternates=alternates)
         folder = runs.use("folk", "", args.profile, args.seed).models_dir()
         model, history, _ = pitchroll.fit_style_crnn(sets, len(styles), folder, epochs=profile.epochs, seed=train_seed)
         print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)

@@ -197,12 +197,15 @@ def corpus_transcribed_scores(profile: str = "small", seed: int = 0, per_group: 
 
 class ExtraRenders(NamedTuple):
     """:func:`profile_extra_renders`: ``tunes`` (one row per extra clip, ``render`` = 1, 2, ...),
-    ``transcribed`` (their transcribed-score descriptors, rows aligned with ``tunes``) and ``skips``
-    (``tune_id, render, reason`` of the clips left out: not rendered or not transcribed)."""
+    ``transcribed`` (their transcribed-score descriptors, rows aligned with ``tunes``), ``skips``
+    (``tune_id, render, reason`` of the clips left out: not rendered or not transcribed) and ``notes``
+    (the transcribed notes of the kept clips: ``clip_id`` (the tune id), ``render``, ``onset_s``,
+    ``duration_s``, ``pitch_midi``)."""
 
     tunes: pd.DataFrame
     transcribed: pd.DataFrame
     skips: pd.DataFrame
+    notes: pd.DataFrame | None = None
 
 
 def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int | None = None,
@@ -231,7 +234,7 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
     _, notes = load_profile(profile, seed)
     train = tunes[tunes["split"].isin(splits)].reset_index(drop=True)
     columns = train.drop(columns=["program", "qpm", "transpose", "audio_path", "status", "reason"])
-    rows, tables, skips = [], [], []
+    rows, tables, skips, heard_notes = [], [], [], []
     for k in range(n_renders):
         draws = render.extra_timbre_draws(train, seed, k)
         if effects:
@@ -247,12 +250,14 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
         skips.append(scored.skips.rename(columns={"clip_id": "tune_id"})[["tune_id", "reason"]].assign(render=k + 1))
         rows.append(rendered[heard].assign(render=k + 1))
         tables.append(scored.families["transcribed score"].loc[rendered.loc[heard, "tune_id"].astype(str)])
+        heard_notes.append(scored.heard.notes.assign(render=k + 1))
     if not rows:
         return ExtraRenders(train.iloc[:0].assign(render=pd.Series(dtype=int)),
                             pd.DataFrame(columns=symbolic.descriptor_names(), dtype=float),
                             pd.DataFrame(columns=["tune_id", "render", "reason"]))
     return ExtraRenders(pd.concat(rows, ignore_index=True), pd.concat(tables).reset_index(drop=True),
-                        pd.concat(skips, ignore_index=True)[["tune_id", "render", "reason"]])
+                        pd.concat(skips, ignore_index=True)[["tune_id", "render", "reason"]],
+                        pd.concat(heard_notes, ignore_index=True))
 
 
 class StyleExtras(NamedTuple):

@@ -128,13 +128,23 @@ class MelDataset(Dataset):
             slower tempo does not double an onset); 1 (default) = off. Meant
             for note rolls, whose values a change of tempo does not smear the
             way it smears a spectrogram's.
+        alternates: training only: ``alternates[i]`` holds other versions of
+            clip ``i`` in the same form as ``sources`` (e.g. the rolls of the
+            same tune rendered by other instruments and transcribed); each
+            epoch's crop of clip ``i`` is read from one of ``sources[i]`` and
+            its alternates, drawn from ``(seed, epoch, index)`` (its own
+            stream), so an epoch still holds one crop per clip. Evaluation
+            reads ``sources`` alone. ``None`` (default) or an empty entry = off.
     """
 
     def __init__(self, sources: Sequence[str | os.PathLike | np.ndarray], targets: Any,
                  crop_frames: int | None = None, train: bool = True, seed: int = 0,
                  eval_crops: int | str = 1, shift_bins: int = 0, stretch: float = 1.0,
-                 window_hop: int | None = None) -> None:
+                 window_hop: int | None = None, alternates: Sequence[Sequence[Any]] | None = None) -> None:
         self.sources = list(sources)
+        self.alternates = None if alternates is None else [tuple(a) for a in alternates]
+        if self.alternates is not None and len(self.alternates) != len(self.sources):
+            raise ValueError(f"{len(self.sources)} clips but {len(self.alternates)} entries of alternates")
         self.targets = np.asarray(targets)
         if len(self.targets) != len(self.sources):
             raise ValueError(f"{len(self.sources)} clips but {len(self.targets)} targets")
@@ -208,8 +218,16 @@ class MelDataset(Dataset):
         rng = np.random.default_rng((self.seed, self.epoch, index, 1))  # its own stream: crops stay as they were
         return shift_rows(crop, int(rng.integers(-self.shift_bins, self.shift_bins + 1)))
 
+    def _source(self, index: int) -> Any:
+        """The clip's source, or in training one of its alternates (seeded per epoch and clip)."""
+        others = self.alternates[index] if self.train and self.alternates is not None else ()
+        if not others:
+            return self.sources[index]
+        pick = int(np.random.default_rng((self.seed, self.epoch, index, 3)).integers(0, len(others) + 1))
+        return self.sources[index] if pick == 0 else others[pick - 1]
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        source = self.sources[index]
+        source = self._source(index)
         mel = _load_mel(source)
         if self.crop_frames is None:
             x = torch.from_numpy(_finite(mel, source))[None]
@@ -276,7 +294,8 @@ def shift_rows(array: np.ndarray, shift: int) -> np.ndarray:
 
 def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_frames: int | None,
                    seed: int, splits: Sequence[str] = ("train", "val", "test"),
-                   shift_bins: int = 0, stretch: float = 1.0, window_hop: int | None = None) -> dict[str, MelDataset]:
+                   shift_bins: int = 0, stretch: float = 1.0, window_hop: int | None = None,
+                   alternates: pd.Series | None = None) -> dict[str, MelDataset]:
     """One :class:`MelDataset` per split of ``tunes`` (``tune_id``, ``split`` columns).
 
     ``mel_paths`` maps tune id to its cached mel ``.npy``; ``targets`` is aligned
@@ -285,7 +304,9 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
     randomly (and, with ``shift_bins`` and ``stretch``, transpose and change
     tempo: see :class:`MelDataset`), the others use deterministic centre crops; ``window_hop``: the frames
     between the windows that score a whole clip (:func:`window_starts`). ``mel_paths`` may hold in-memory
-    arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`).
+    arrays instead of paths (e.g. :func:`pitchroll.clip_rolls`). ``alternates``: tune id -> a tuple of
+    other versions of its clip (:class:`MelDataset`'s ``alternates``), for the training set only; a tune
+    missing from it has none.
     """
     targets = np.asarray(targets)
     keep = np.ones(len(targets), dtype=bool)
@@ -294,8 +315,12 @@ def split_datasets(tunes: pd.DataFrame, mel_paths: pd.Series, targets, crop_fram
     result = {}
     for name in splits:
         rows = np.flatnonzero(keep & (tunes["split"].to_numpy() == name))
-        paths = mel_paths.loc[tunes["tune_id"].to_numpy()[rows]].tolist()
+        ids = tunes["tune_id"].to_numpy()[rows]
+        paths = mel_paths.loc[ids].tolist()
+        others = None
+        if alternates is not None and name == "train":
+            others = [tuple(alternates.get(tune_id, ())) for tune_id in ids]
         result[name] = MelDataset(paths, targets[rows], crop_frames=crop_frames,
                                   train=(name == "train"), seed=seed, shift_bins=shift_bins, stretch=stretch,
-                                  window_hop=window_hop)
+                                  window_hop=window_hop, alternates=others)
     return result

@@ -236,9 +236,23 @@ def with_corpus_tunes(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, prof
     return both, pd.concat([rolls, more_rolls]), np.concatenate([np.asarray(codes), more_codes])
 
 
+def extra_render_rolls(extra, duration_s: float) -> pd.Series:
+    """Tune id -> a tuple of the rolls of its extra renders (``manifest.ExtraRenders``: the same tune played
+    by other training instruments, transcribed), in render order; a tune without any is absent."""
+    if extra.notes is None:
+        raise ValueError("these extra renders carry no notes (manifest.profile_extra_renders gives them)")
+    kept = extra.tunes[["tune_id", "render"]].astype({"tune_id": str})
+    rolls = {}
+    for render, group in kept.groupby("render", sort=True):
+        notes = extra.notes[extra.notes["render"] == render].drop(columns="render")
+        for tune_id, roll in clip_rolls(notes, group["tune_id"], duration_s).items():
+            rolls.setdefault(tune_id, []).append(roll)
+    return pd.Series({tune_id: tuple(r) for tune_id, r in rolls.items()}, dtype=object)
+
+
 def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small", seed: int = 0, *,
                     folk: bool = True, per_style: int | None = None, crop_frames: int = ROLL_CROP_FRAMES,
-                    max_transpose: int = MAX_TRANSPOSE) -> tuple[dict, int]:
+                    max_transpose: int = MAX_TRANSPOSE, alternates: pd.Series | None = None) -> tuple[dict, int]:
     """Notebook 04's datasets of the style pitch CRNN -> ``(sets, n_scores)``.
 
     ``meldata.split_datasets`` of the profile's clips (``rolls`` of their
@@ -254,7 +268,7 @@ def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profil
     if folk:
         tunes, rolls, codes = with_corpus_tunes(tunes, rolls, codes, styles, profile, seed, per_style)
     sets = meldata.split_datasets(tunes, rolls, codes, crop_frames, seed, shift_bins=max_transpose,
-                                  window_hop=WINDOW_HOP)
+                                  window_hop=WINDOW_HOP, alternates=alternates)
     return sets, len(tunes) - own
 
 

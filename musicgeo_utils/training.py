@@ -708,11 +708,15 @@ def training_key(config: TrainConfig, model: nn.Module, train_ds: MelDataset, va
             return None
         # File names (content keys of the cache), not absolute paths: the key
         # survives moving the checkout or the data folder.
-        sources = [Path(s).name if isinstance(s, (str, os.PathLike)) else content_key(np.asarray(s))
-                   for s in ds.sources]
+        def key_of(source):
+            return Path(source).name if isinstance(source, (str, os.PathLike)) else content_key(np.asarray(source))
+
+        sources = [key_of(s) for s in ds.sources]
         part = [sources, np.asarray(ds.targets).tolist()]
         augment = {name: getattr(ds, name) for name, off in (("shift_bins", 0), ("stretch", 1.0))
                    if getattr(ds, name, off) != off}  # only when used: earlier trainings keep their keys
+        if any(getattr(ds, "alternates", None) or ()):
+            augment["alternates"] = [[key_of(a) for a in others] for others in ds.alternates]
         return part + [augment] if augment else part
 
     # settings added later enter the key only when used, so earlier trainings keep their keys

@@ -167,3 +167,35 @@ def test_shift_rows_transposes_and_fills_with_the_silence():
     mel = np.full((4, 2), -80.0, dtype=np.float32)
     mel[3] = -20.0
     np.testing.assert_array_equal(shift_rows(mel, -1)[2:], [[-20.0, -20.0], [-80.0, -80.0]])  # filled with its floor
+
+
+def test_training_reads_one_seeded_version_of_each_clip_and_evaluation_the_first():
+    versions = [np.full((4, 40), value, np.float32) for value in (0.0, 1.0, 2.0)]  # each version names itself
+    ds = MelDataset([versions[0], versions[0]], [0, 1], 40, seed=3,
+                    alternates=[tuple(versions[1:]), ()])  # the second clip has no other version
+
+    def read(dataset, epoch, index=0):
+        dataset.set_epoch(epoch)
+        return int(dataset[index][0][0, 0, 0])
+
+    seen = [read(ds, epoch) for epoch in range(30)]
+    assert set(seen) == {0, 1, 2}  # every version is read, one per epoch
+    again = MelDataset([versions[0], versions[0]], [0, 1], 40, seed=3, alternates=[tuple(versions[1:]), ()])
+    assert [read(again, epoch) for epoch in range(30)] == seen  # seeded by (seed, epoch, clip)
+    assert {read(ds, epoch, 1) for epoch in range(30)} == {0}
+    assert {int(ds.as_eval()[0][0][0, 0, 0]) for _ in range(3)} == {0}  # evaluation reads the clip itself
+    with pytest.raises(ValueError, match="2 clips but 1 entries of alternates"):
+        MelDataset([versions[0], versions[0]], [0, 1], 40, alternates=[()])
+
+
+def test_split_datasets_give_alternates_to_the_training_split_alone():
+    import pandas as pd
+
+    from musicgeo_utils.meldata import split_datasets
+
+    tunes = pd.DataFrame({"tune_id": ["a", "b", "c"], "split": ["train", "train", "val"]})
+    rolls = pd.Series({t: np.zeros((4, 40), np.float32) for t in tunes["tune_id"]})
+    other = np.ones((4, 40), np.float32)
+    sets = split_datasets(tunes, rolls, np.array([0, 1, 0]), 40, 0, alternates=pd.Series({"a": (other,), "c": (other,)}))
+    assert [len(a) for a in sets["train"].alternates] == [1, 0]
+    assert sets["val"].alternates is None and sets["test"].alternates is None

@@ -268,3 +268,19 @@ def test_the_style_classifiers_extras_are_the_extra_renders_then_the_tunes_read_
     assert manifest.style_training_extras("small", 0, profiled, [0, 1, 0, 1], ["jig"], per_style=2).n_scores == 2
     none = manifest.style_training_extras("small", 0, profiled, [0, 1, 0, 1], ["air", "jig"], per_style=0)
     assert none.n_scores == 0 and none.X.shape == (2, width)
+
+
+def test_extra_render_rolls_give_each_tune_its_renders_rolls_in_order():
+    from musicgeo_utils import manifest
+
+    notes = pd.DataFrame({"clip_id": ["t1", "t1", "t2"], "render": [2, 1, 1], "onset_s": [0.0, 0.5, 0.0],
+                          "duration_s": [0.4, 0.4, 0.2], "pitch_midi": [60, 67, 62]})
+    extra = manifest.ExtraRenders(pd.DataFrame({"tune_id": ["t1", "t2", "t1"], "render": [1, 1, 2]}), pd.DataFrame(),
+                                  pd.DataFrame(columns=["tune_id", "render", "reason"]), notes)
+    rolls = pitchroll.extra_render_rolls(extra, 2.0)
+    assert sorted(rolls.index) == ["t1", "t2"] and [len(r) for r in rolls.loc[["t1", "t2"]]] == [2, 1]
+    first, second = rolls["t1"]
+    np.testing.assert_array_equal(first, pitchroll.note_roll(notes.iloc[[1]], 2.0))  # render 1, then render 2
+    np.testing.assert_array_equal(second, pitchroll.note_roll(notes.iloc[[0]], 2.0))
+    with pytest.raises(ValueError, match="carry no notes"):
+        pitchroll.extra_render_rolls(extra._replace(notes=None), 2.0)

@@ -296,6 +296,12 @@ def test_new_training_settings_leave_earlier_training_keys_alone():
     assert training_key(tiny_config(mixup=0.2), tiny_crnn(), ds, None) != base
     assert training_key(tiny_config(epoch_size=None), tiny_crnn(), ds, None) == base
     assert training_key(tiny_config(epoch_size=4), tiny_crnn(), ds, None) != base
+    assert training_key(tiny_config(), tiny_crnn(), MelDataset(clips, labels, 24, alternates=[()] * 6), None) == base
+    others = [(clips[0],)] + [()] * 5
+    with_others = training_key(tiny_config(), tiny_crnn(), MelDataset(clips, labels, 24, alternates=others), None)
+    assert with_others != base
+    others[0] = (clips[1],)
+    assert training_key(tiny_config(), tiny_crnn(), MelDataset(clips, labels, 24, alternates=others), None) != with_others
 
 
 def test_epoch_size_draws_that_many_distinct_clips_afresh_each_epoch_and_is_seeded():
