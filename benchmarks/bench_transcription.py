@@ -98,8 +98,9 @@ def neural_trackers() -> dict[str, str]:
         except Exception as error:  # ImportError, or OSError from torchaudio's shared library
             status[name] = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
         else:
-            status[name] = ("imports: --basic-pitch benchmarks it" if name == "basic_pitch"
-                            else "imports (not benchmarked: no code path for it yet)")
+            status[name] = {"basic_pitch": "imports: --basic-pitch benchmarks it",
+                            "pesto": "imports: --pesto benchmarks it"}.get(
+                                name, "imports (not benchmarked: no code path for it yet)")
     return status
 
 
