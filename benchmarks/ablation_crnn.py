@@ -201,22 +201,17 @@ def run_variant(name, tunes, inputs, codes, n_classes, epochs, seed, patience=No
 
 def extra_render_rolls(profile, seed, tunes, codes):
     """``(tunes, rolls, codes)`` of the profile's extra renders (training tunes only), transcribed as
-    notebook 04's clips are; ids ``<tune id>#render<k>`` so that they do not clash with the tune's own clip."""
-    from musicgeo_utils import config, manifest, pitchroll, transcription
+    notebook 04's clips are (``pitchroll.extra_render_rolls``); ids ``<tune id>#render<k>`` so that they do
+    not clash with the tune's own clip."""
+    from musicgeo_utils import config, manifest, pitchroll
 
-    extras = manifest.profile_extra_renders(profile, seed).tunes
-    code_of = dict(zip(tunes["tune_id"].astype(str), np.asarray(codes)))
-    seconds = config.get_profile(profile).clip_seconds
-    rows, rolls, more_codes = [], [], []
-    for k, clips in extras.groupby("render", sort=True):
-        items = clips[["tune_id", "audio_path"]].rename(columns={"tune_id": "clip_id"})
-        part = pitchroll.clip_rolls(transcription.transcribe_many(items).notes, clips["tune_id"], seconds)
-        ids = [f"{tune_id}#render{k}" for tune_id in part.index]
-        rolls.append(pd.Series(list(part.to_numpy()), index=ids, dtype=object))
-        rows.append(pd.DataFrame({"tune_id": ids, "split": "train",
-                                  "style": clips.set_index("tune_id").loc[part.index, "style"].to_numpy()}))
-        more_codes += [code_of[t] for t in part.index]
-    return pd.concat(rows, ignore_index=True), pd.concat(rolls), np.asarray(more_codes, dtype=int)
+    rolls = pitchroll.extra_render_rolls(manifest.profile_extra_renders(profile, seed),
+                                         config.get_profile(profile).clip_seconds)
+    own = [tune_id for _, tune_id in rolls.index]
+    ids = [f"{tune_id}#render{k}" for k, tune_id in rolls.index]
+    by_id = tunes.assign(code=np.asarray(codes)).set_index(tunes["tune_id"].astype(str)).loc[own]
+    return (pd.DataFrame({"tune_id": ids, "split": "train", "style": by_id["style"].to_numpy()}),
+            pd.Series(list(rolls.to_numpy()), index=ids, dtype=object), by_id["code"].to_numpy(int))
 
 
 def main(argv=None) -> None:

@@ -80,8 +80,8 @@ def main(argv=None) -> None:
     both, both_rolls, both_codes = pitchroll.with_corpus_tunes(tunes, rolls, codes, styles, args.profile, args.seed)
     alternates = None
     if args.render_rolls:
-        alternates = pitchroll.extra_render_rolls(manifest.profile_extra_renders(args.profile, args.seed),
-                                                  profile.clip_seconds)
+        alternates = pitchroll.alternates_by_tune(pitchroll.extra_render_rolls(
+            manifest.profile_extra_renders(args.profile, args.seed), profile.clip_seconds))
         print(f"alternates: {len(alternates):,} training tunes, {alternates.map(len).sum():,} extra rolls", flush=True)
     table = []
     for train_seed in args.train_seeds or [args.seed]:

@@ -237,17 +237,30 @@ def with_corpus_tunes(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, prof
 
 
 def extra_render_rolls(extra, duration_s: float) -> pd.Series:
-    """Tune id -> a tuple of the rolls of its extra renders (``manifest.ExtraRenders``: the same tune played
-    by other training instruments, transcribed), in render order; a tune without any is absent."""
+    """The roll of each extra render (``manifest.ExtraRenders``: the profile's training tunes played again by
+    other training instruments, transcribed), indexed by ``(render, tune_id)``, render by render in the
+    order of ``extra.tunes``. :func:`alternates_by_tune` groups them per tune."""
     if extra.notes is None:
         raise ValueError("these extra renders carry no notes (manifest.profile_extra_renders gives them)")
     kept = extra.tunes[["tune_id", "render"]].astype({"tune_id": str})
-    rolls = {}
+    parts = []
     for render, group in kept.groupby("render", sort=True):
         notes = extra.notes[extra.notes["render"] == render].drop(columns="render")
-        for tune_id, roll in clip_rolls(notes, group["tune_id"], duration_s).items():
-            rolls.setdefault(tune_id, []).append(roll)
-    return pd.Series({tune_id: tuple(r) for tune_id, r in rolls.items()}, dtype=object)
+        rolls = clip_rolls(notes, group["tune_id"], duration_s)
+        parts.append(pd.Series(list(rolls.to_numpy()), dtype=object,
+                               index=pd.MultiIndex.from_product([[int(render)], rolls.index], names=["render", "tune_id"])))
+    if not parts:
+        return pd.Series([], dtype=object, index=pd.MultiIndex.from_tuples([], names=["render", "tune_id"]))
+    return pd.concat(parts)
+
+
+def alternates_by_tune(rolls: pd.Series) -> pd.Series:
+    """Tune id -> a tuple of its :func:`extra_render_rolls`, in render order: ``meldata.split_datasets``'s
+    ``alternates`` (other versions of a training clip, one drawn per epoch)."""
+    by_tune: dict[str, list] = {}
+    for (_, tune_id), roll in sorted(rolls.items(), key=lambda item: item[0][0]):
+        by_tune.setdefault(tune_id, []).append(roll)
+    return pd.Series({tune_id: tuple(versions) for tune_id, versions in by_tune.items()}, dtype=object)
 
 
 def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small", seed: int = 0, *,

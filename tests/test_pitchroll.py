@@ -278,9 +278,12 @@ def test_extra_render_rolls_give_each_tune_its_renders_rolls_in_order():
     extra = manifest.ExtraRenders(pd.DataFrame({"tune_id": ["t1", "t2", "t1"], "render": [1, 1, 2]}), pd.DataFrame(),
                                   pd.DataFrame(columns=["tune_id", "render", "reason"]), notes)
     rolls = pitchroll.extra_render_rolls(extra, 2.0)
-    assert sorted(rolls.index) == ["t1", "t2"] and [len(r) for r in rolls.loc[["t1", "t2"]]] == [2, 1]
-    first, second = rolls["t1"]
-    np.testing.assert_array_equal(first, pitchroll.note_roll(notes.iloc[[1]], 2.0))  # render 1, then render 2
-    np.testing.assert_array_equal(second, pitchroll.note_roll(notes.iloc[[0]], 2.0))
+    assert rolls.index.tolist() == [(1, "t1"), (1, "t2"), (2, "t1")]  # render by render, in the renders' order
+    np.testing.assert_array_equal(rolls[(1, "t1")], pitchroll.note_roll(notes.iloc[[1]], 2.0))
+    np.testing.assert_array_equal(rolls[(2, "t1")], pitchroll.note_roll(notes.iloc[[0]], 2.0))
+    by_tune = pitchroll.alternates_by_tune(rolls)
+    assert [len(by_tune[t]) for t in ("t1", "t2")] == [2, 1]
+    np.testing.assert_array_equal(by_tune["t1"][0], rolls[(1, "t1")])  # render 1 first
+    np.testing.assert_array_equal(by_tune["t1"][1], rolls[(2, "t1")])
     with pytest.raises(ValueError, match="carry no notes"):
         pitchroll.extra_render_rolls(extra._replace(notes=None), 2.0)
