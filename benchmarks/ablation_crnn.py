@@ -101,7 +101,7 @@ variants in the name when they are not the defaults (so runs of other variants d
 Every variant runs all ``--epochs`` (the best epoch's weights are scored), so
 their times compare. ``--patience 6`` stops each one as notebook 04 stops its
 pitch CRNN instead: a finding meant for the notebook should hold under that
-rule too (the pitch-class branch's lead on validation did not, README).
+rule too (the pitch-class branch's lead on validation did not, docs/experiments.md, "CRNN ablation").
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ also have features, the same tunes unless a feature extraction fails (the
 
 Every stage is cached or resumable as in the notebooks, so a run stopped at a
 time limit continues where it stopped. One JSON line per stage is appended to
-``--log`` as soon as the stage ends (README, "Timings": the GPU figures).
+``--log`` as soon as the stage ends (README, "Reproduce the report (graders)": the GPU figures).
 
     python benchmarks/gpu_full_profile.py --profile full --device cuda --log gpu-full.jsonl
 """

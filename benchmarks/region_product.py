@@ -1,6 +1,6 @@
 """Two experts on the region: the geographic pitch CRNN, notebook 03's region classifier, their product.
 
-Notebook 04's style model is the product of experts of a CRNN and a classifier (README, "Two
+Notebook 04's style model is the product of experts of a CRNN and a classifier (docs/experiments.md, "Two
 experts"). Would the same help the region? This script scores three region models under one
 protocol, notebook 04's for a region CRNN (``region_crnn.answers_from_logits``: a temperature and a
 decoding fitted on validation, the calibrated probabilities decoded): notebook 04's geographic pitch

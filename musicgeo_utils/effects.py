@@ -9,7 +9,7 @@ drawn by :func:`draw_effects` from a generator seeded with ``("effects", seed,
 tune_id, k)``, kept as a plain dict (it enters the clip's cache key, so a
 change of ranges renders anew) and applied by :func:`apply_effects`, which
 gives the same samples on every x86-64 processor (checked under QEMU as an AMD
-EPYC, an Intel Haswell and a Skylake server, README "Effects on the extra
+EPYC, an Intel Haswell and a Skylake server, docs/experiments.md, "Effects on the extra
 renders").
 
 The ranges (:data:`RANGES`): a peaking filter anywhere from 200 Hz to 4 kHz

@@ -221,7 +221,7 @@ def profile_extra_renders(profile: str = "small", seed: int = 0, n_renders: int 
     held-out family), through the same shipped soundfont, and with
     ``effects`` through its own seeded chain of audio effects
     (:func:`effects.draw_effects`: EQ, compression, reverb, noise; off by
-    default: cross-validation found no gain, README "Effects on the extra
+    default: cross-validation found no gain, docs/experiments.md, "Effects on the extra
     renders"); transcribed like
     the in-domain clips (the same caches). A clip that cannot be rendered or
     transcribed is left out and listed in ``skips``.

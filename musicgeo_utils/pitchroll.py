@@ -42,7 +42,7 @@ PITCH_CRNN_KWARGS = {"channels": (8, 16, 32, 32), "freq_pools": (1, 2, 2, 1), "t
 ROLL_CROP_FRAMES, MAX_TRANSPOSE = 200, 6
 #: Frames between the windows that score a whole clip (1 s): three windows of 8 s over a 10-second
 #: clip, where half a window (the mel CRNN's hop) gives one and leaves the last 2 s unheard. Chosen
-#: on validation with notebook 04's network (``python benchmarks/window_hop.py``; README).
+#: on validation with notebook 04's network (``python benchmarks/window_hop.py``; docs/experiments.md, "Windows").
 WINDOW_HOP = 25
 
 
@@ -202,8 +202,8 @@ def corpus_training_rolls(profile: str = "small", seed: int = 0, per_style: int 
     profile leaves out, at most ``per_style`` per style, only ``styles`` when given) as true-note rolls.
 
     Each roll is that of the notes the renderer would play in the profile's
-    clip, so it reads like a clip's transcription without one. The README's
-    ablation found the pitch CRNN scores the same trained on true or on
+    clip, so it reads like a clip's transcription without one. The CRNN ablation
+    (docs/experiments.md) found the pitch CRNN scores the same trained on true or on
     transcribed notes. ``tunes`` is in the order of ``rolls`` (indexed by tune id).
     """
     from . import config, manifest
@@ -335,23 +335,23 @@ def schedule_epochs(epochs: int) -> int:
 #: :func:`schedule_epochs` (10 on the ``small`` profile). At a constant rate the validation macro-F1
 #: kept jumping (0.30-0.41 from epoch to epoch) and the network ran 22-30 epochs; over training
 #: seeds 0-2 the schedule's whole-clip validation macro-F1 was 0.397 on average over 15 epochs and
-#: 0.395 over 10, against 0.406 at the constant rate, all within the seeds' spread (README, "The style
+#: 0.395 over 10, against 0.406 at the constant rate, all within the seeds' spread (docs/experiments.md, "The style
 #: pitch CRNN's schedule"; ``benchmarks/ablation_crnn.py --variants pitch-200-mixup-corpus-cosine``).
 STYLE_RECIPE = {"lr_schedule": "cosine"}
 
 
 #: Mixup of notebook 04's style pitch CRNN: each batch trained on mixtures of two of its rolls, the
 #: weight drawn from Beta(0.2, 0.2) (``TrainConfig(mixup=...)``). Over training seeds 0-2 it raised the
-#: whole-clip validation macro-F1 from 0.369 to 0.390 on average (README, "Mixup"; ``benchmarks/ablation_crnn.py``).
+#: whole-clip validation macro-F1 from 0.369 to 0.390 on average (docs/experiments.md, "Mixup"; ``benchmarks/ablation_crnn.py``).
 PITCH_MIXUP = 0.2
 
-#: Early stopping and learning-rate schedule of notebook 04's geographic pitch CRNN (README, "The
+#: Early stopping and learning-rate schedule of notebook 04's geographic pitch CRNN (docs/experiments.md, "The
 #: geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py`` compares it with patience 2).
 GEO_RECIPE = {"patience": 6, "lr_schedule": "cosine"}
 #: Most epochs of the geographic pitch CRNN's fine-tune (its half cosine spans ``min(GEO_EPOCHS,
 #: schedule_epochs(epochs))``: 8 on ``small`` and ``full``, 3 on ``tiny``). Over training seeds 0-2 the cosine over 8
 #: epochs gave a lower validation balanced median than over 15 under every seed, 919 km against 948 on
-#: average (README, "The geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py``).
+#: average (docs/experiments.md, "The geographic pitch CRNN's recipe"; ``benchmarks/geo_pitch_recipe.py``).
 GEO_EPOCHS = 8
 
 

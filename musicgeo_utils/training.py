@@ -206,7 +206,7 @@ class TrainConfig:
 #: Notebook 04's early stopping for the mel style CRNN: 3 epochs without a higher validation macro-F1.
 #: Its validation macro-F1 jumps by up to 0.15 from one epoch to the next; under patience 6 (the
 #: pitch CRNN's) the `small` run went on to epoch 20 for a best of 0.344 at epoch 14 against 0.328 at
-#: epoch 8, and each mel epoch costs 30-47 s of two CPU cores (README, "CI over its 90 minutes").
+#: epoch 8, and each mel epoch costs 30-47 s of two CPU cores (docs/experiments.md, "CI over its 90 minutes").
 MEL_STYLE_PATIENCE = 3
 
 

@@ -26,7 +26,7 @@ it held up better than yin on held-out instruments but ran about 70x slower.
 Spotify's ``basic-pitch`` (ONNX weights in its wheel) also runs here, installed
 apart: ``bench_transcription.py --basic-pitch`` found it steadier than yin on
 held-out instruments but about 11x slower. Both are beyond the small profile's
-budget (README, "Timings").
+budget (docs/experiments.md, "Timings").
 
 Frames -> notes (the rule, in order; every number is a field of
 :class:`TranscriptionParams`, defaults in brackets; tuned on in-domain renders only):
@@ -35,7 +35,7 @@ Frames -> notes (the rule, in order; every number is a field of
    yin picks the first dip of its difference function under
    ``trough_threshold`` [0.3] (higher than librosa's 0.1: fewer octave-down
    errors; 0.3 against 0.2 before 2026-12-06 on in-domain validation renders,
-   note F1 0.865 -> 0.875, README "The frames-to-notes rule, revised
+   note F1 0.865 -> 0.875, docs/experiments.md "The frames-to-notes rule, revised
    on validation").
 2. Voicing: a frame is voiced when its RMS level is at most ``level_db`` [40]
    dB below the clip's loudest frame and above ``silence_dbfs`` [-70 dBFS,
@@ -55,7 +55,7 @@ Frames -> notes (the rule, in order; every number is a field of
    ``blip_semitones`` [5; 0 turns this off] below or above both of them (a
    legato change heard for a moment as the two notes' common subharmonic or
    as a harmonic). Chosen on in-domain validation renders (note F1 0.854 ->
-   0.865; README, "The frames-to-notes rule,
+   0.865; docs/experiments.md, "The frames-to-notes rule,
    revised on validation").
 6. Repeated notes: a segment is split at every onset inside it that lies at
    least ``min_note_s`` from both of its ends. An onset is a peak of librosa's
@@ -80,7 +80,7 @@ Frames -> notes (the rule, in order; every number is a field of
    ``backtrack_rise`` [0.5] of the way to the note's peak in its first five
    frames, and the previous note then ends there. ``backtrack_s = 0`` turns
    the step off. Chosen on in-domain validation renders (note F1 0.850 ->
-   0.854; README, "The frames-to-notes rule,
+   0.854; docs/experiments.md, "The frames-to-notes rule,
    revised on validation").
 
 Frame ``i`` is centred on sample ``i * hop_length`` [120, 10 ms at 12 kHz];
