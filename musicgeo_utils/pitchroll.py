@@ -265,7 +265,7 @@ def alternates_by_tune(rolls: pd.Series) -> pd.Series:
 
 def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profile: str = "small", seed: int = 0, *,
                     folk: bool = True, per_style: int | None = None, crop_frames: int = ROLL_CROP_FRAMES,
-                    max_transpose: int = MAX_TRANSPOSE, alternates: pd.Series | None = None) -> tuple[dict, int]:
+                    max_transpose: int = MAX_TRANSPOSE) -> tuple[dict, int]:
     """Notebook 04's datasets of the style pitch CRNN -> ``(sets, n_scores)``.
 
     ``meldata.split_datasets`` of the profile's clips (``rolls`` of their
@@ -281,7 +281,7 @@ def style_roll_sets(tunes: pd.DataFrame, rolls: pd.Series, codes, styles, profil
     if folk:
         tunes, rolls, codes = with_corpus_tunes(tunes, rolls, codes, styles, profile, seed, per_style)
     sets = meldata.split_datasets(tunes, rolls, codes, crop_frames, seed, shift_bins=max_transpose,
-                                  window_hop=WINDOW_HOP, alternates=alternates)
+                                  window_hop=WINDOW_HOP)
     return sets, len(tunes) - own
 
 
