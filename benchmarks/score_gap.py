@@ -73,7 +73,8 @@ def group_swaps(scored, clip_ids, codes, split, seed: int) -> pd.DataFrame:
     for name, prefix in GROUPS.items():
         columns = [c for c in heard.columns if c.startswith(prefix)]
         X = heard.assign(**{c: clip[c] for c in columns}).to_numpy()
-        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=seed)
+        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=seed,
+                                                       tree_columns=~symbolic.ngram_columns(heard.columns))
         rows.append({"true group": name, "columns": len(columns), "validation macro-F1": chosen.scores[chosen]})
     return pd.DataFrame(rows)
 
@@ -131,6 +132,7 @@ def main(argv=None) -> None:
     clip_ids = tunes["tune_id"].astype(str).tolist()
     split = tunes["split"].to_numpy()
     test_truth = codes[(split == "test") & (codes >= 0)]
+    trees_read = ~symbolic.ngram_columns(symbolic.descriptor_names())  # as notebook 04's trees
     corners = {("true", "true", "true"): "clip score", ("heard", "tracked", "estimated"): "transcribed score"}
     rows = []
     for notes, beats, tonic in itertools.product(("true", "heard"), ("true", "tracked"), ("true", "estimated")):
@@ -138,7 +140,7 @@ def main(argv=None) -> None:
         family = corners.get((notes, beats, tonic))
         if family is not None and not np.allclose(X, scored.families[family].loc[clip_ids].to_numpy()):
             raise AssertionError(f"the {family} corner differs from notebook 04's table")
-        pred, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=args.seed)
+        pred, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=args.seed, tree_columns=trees_read)
         rows.append({"notes": notes, "beats": beats, "tonic": tonic, "notebook 04's row": family or "",
                      "model (chosen on validation)": str(chosen), "validation macro-F1": chosen.scores[chosen],
                      "test macro-F1": evaluation.macro_f1(test_truth, pred)})

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.special import log_softmax
 
 from musicgeo_utils import (calibration, config, evaluation, features, geoscores, manifest, meldata, pitchroll, runs,
-                            style_choice)
+                            style_choice, symbolic)
 
 
 def main(argv=None) -> None:
@@ -63,7 +63,9 @@ def main(argv=None) -> None:
     heard = scored.families["transcribed score"].to_numpy()
     extra = manifest.style_training_extras(args.profile, args.seed, tunes, codes, styles,
                                            per_style=args.score_tunes_per_style)
-    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed, extra_train=(extra.X, extra.codes))
+    global_columns = ~symbolic.ngram_columns(scored.families["transcribed score"].columns)  # as notebook 04's trees
+    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed, extra_train=(extra.X, extra.codes),
+                                                   tree_columns=global_columns)
     print(f"classifier of the transcribed score (notebook 04's choice): {chosen}", flush=True)
     held, _, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
     held_codes = pd.Series(codes, index=tunes["tune_id"]).loc[held["tune_id"]].to_numpy()
@@ -147,13 +149,15 @@ def other_classifiers(args, tunes: pd.DataFrame, codes, split) -> dict:
     _, scored = manifest.profile_score_features(args.profile, args.seed)
     _, held_feats, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
     invariant = feats.summary.columns.isin(features.invariant_names())
-    inputs = {"ts+inv": ("transcribed score + invariant summary", True,
+    global_columns = np.r_[np.ones(invariant.sum(), bool), ~symbolic.ngram_columns(scored.families["transcribed score"].columns)]
+    inputs = {"ts+inv": ("transcribed score + invariant summary", global_columns,
                          [np.hstack([f.summary.to_numpy()[:, invariant], s.families["transcribed score"].to_numpy()])
                           for f, s in ((feats, scored), (held_feats, held_scored))]),
-              "sum": ("summary features", False, [feats.summary.to_numpy(), held_feats.summary.to_numpy()])}
+              "sum": ("summary features", None, [feats.summary.to_numpy(), held_feats.summary.to_numpy()])}
     out = {}
-    for short, (features_name, trees, (X, held_X)) in inputs.items():
-        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=args.seed, trees=trees)
+    for short, (features_name, tree_columns, (X, held_X)) in inputs.items():  # the summary's: no trees
+        _, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=args.seed, trees=tree_columns is not None,
+                                                       tree_columns=tree_columns)
         print(f"classifier of the {features_name} ({short}): {chosen}", flush=True)
         out[short] = (style_choice.ClassifierCandidate(f"{chosen} ({features_name})", features_name, chosen, [], X),
                       held_X)

@@ -94,7 +94,7 @@ BOOSTED_TREES = dict(max_iter=200, learning_rate=0.1, class_weight="balanced")
 
 
 def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0, trees: bool = True,
-                         extra_train=None):
+                         extra_train=None, tree_columns=None):
     """The better of a logistic regression (``C`` tuned) and gradient-boosted trees, by validation macro-F1.
 
     Like :func:`logistic_on_splits` (fitted on train, chosen on val, scored on
@@ -111,7 +111,12 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
     ``extra_train``: ``(X_extra, codes_extra)``, more training rows (e.g. other
     renders of the training tunes, :func:`manifest.profile_extra_renders`),
     appended to the training split's; rows with a negative code are left out.
+    ``tree_columns``: a boolean mask of the columns the trees read (default
+    all), e.g. without the hundreds of n-gram columns of the score descriptors
+    (:func:`symbolic.ngram_columns`), which would multiply their fitting time;
+    the logistic regression reads every column.
     """
+    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     X, codes, split = np.asarray(X, dtype=float), np.asarray(codes), np.asarray(split)
@@ -127,6 +132,13 @@ def classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0, 10.0), seed: int =
         C=C, max_iter=3000, random_state=seed)) for C in Cs}
     if trees:
         candidates["gradient-boosted trees"] = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
+        if tree_columns is not None:
+            tree_columns = np.asarray(tree_columns, dtype=bool)
+            if tree_columns.shape != (X.shape[1],) or not tree_columns.any():
+                raise ValueError(f"tree_columns: need a mask of {X.shape[1]} columns with at least one true, "
+                                 f"got shape {tree_columns.shape}")
+            candidates["gradient-boosted trees"] = make_pipeline(ColumnTransformer(
+                [("read", "passthrough", np.flatnonzero(tree_columns))]), candidates["gradient-boosted trees"])
     scores, best = {}, None
     for name, model in candidates.items():
         model.fit(X_train, y_train)

@@ -20,6 +20,17 @@ the range is the central 90 % of the pitches, not max - min; and the ratio of
 successive inter-onset intervals (:data:`IOI_RATIOS`: 1:1, 2:1, 3:1 ...)
 describes rhythm without any beat grid, so a tracker that counts half or
 double the notated tempo, or beats off the downbeat, does not change it.
+
+Besides these global histograms, the descriptors count short sequences of
+events (n-grams, the "event models" that Hillewaere, Manderick & Conklin,
+ISMIR 2009, found to beat global features in classifying folk songs by
+region): pairs of successive pitch classes above the tonic, pairs of
+successive intervals, three successive melodic steps in five classes (leap
+or step down, repeat, step or leap up), pairs of successive inter-onset ratios,
+and each step paired with the inter-onset ratio at its note. Each block is a
+relative frequency, square-rooted (the Hellinger map, so that a linear model
+on it weighs rare and common n-grams alike); all of them are beat-free.
+Their columns are named ``ngram_...`` (:func:`ngram_columns`).
 """
 from __future__ import annotations
 
@@ -36,6 +47,13 @@ ONSET_TOLERANCE = 0.06
 IOI_RATIOS = ((1, 4), (1, 3), (1, 2), (2, 3), (1, 1), (3, 2), (2, 1), (3, 1), (4, 1))
 #: Melodic intervals are clipped to +- this many semitones.
 MAX_INTERVAL = 12
+#: In interval pairs, intervals are clipped to +- this many semitones (+-8 stands for 8 or more).
+NGRAM_INTERVAL = 8
+#: Melodic steps in five classes, by upper edge in semitones: leap down (<= -3), step down, repeat,
+#: step up (<= 2), leap up.
+STEP_CLASSES = ("leap_down", "step_down", "repeat", "step_up", "leap_up")
+#: Prefix of the n-gram columns.
+NGRAM_PREFIX = "ngram_"
 
 
 def descriptor_names() -> list[str]:
@@ -45,7 +63,25 @@ def descriptor_names() -> list[str]:
     names += [f"duration_le_{edge:g}" for edge in DURATION_EDGES] + ["duration_longer"]
     names += [f"onset_at_{offset:.2f}_of_quarter" for offset in OFFSET_GRID] + ["onset_elsewhere"]
     names += [f"ioi_ratio_{a}:{b}" for a, b in IOI_RATIOS]
-    return names + ["range_semitones", "notes_per_quarter", "repeated_note_share"]
+    names += ["range_semitones", "notes_per_quarter", "repeated_note_share"]
+    return names + ngram_names()
+
+
+def ngram_names() -> list[str]:
+    """Column names of the n-gram blocks (module docstring), in order."""
+    intervals = range(-NGRAM_INTERVAL, NGRAM_INTERVAL + 1)
+    ratios = [f"{a}:{b}" for a, b in IOI_RATIOS]
+    names = [f"degrees_{a:02d}_{b:02d}" for a in range(12) for b in range(12)]
+    names += [f"intervals_{a:+d}_{b:+d}" for a in intervals for b in intervals]
+    names += [f"steps_{a}_{b}_{c}" for a in STEP_CLASSES for b in STEP_CLASSES for c in STEP_CLASSES]
+    names += [f"ioi_ratios_{a}_{b}" for a in ratios for b in ratios]
+    names += [f"step_ioi_{a}_{b}" for a in STEP_CLASSES for b in ratios]
+    return [NGRAM_PREFIX + name for name in names]
+
+
+def ngram_columns(columns) -> np.ndarray:
+    """Boolean mask of the n-gram columns among ``columns`` (names), e.g. to leave them out of a model."""
+    return np.array([str(c).startswith(NGRAM_PREFIX) for c in columns], dtype=bool)
 
 
 def descriptors(pitch: np.ndarray, onset: np.ndarray, duration: np.ndarray,
@@ -82,7 +118,41 @@ def descriptors(pitch: np.ndarray, onset: np.ndarray, duration: np.ndarray,
     low, high = np.percentile(pitch, [5, 95])
     return np.r_[pcs, intervals, durations, offsets, ioi_ratio_histogram(onset),
                  high - low, pitch.size / span if span > 0 else 0.0,
-                 float(np.mean(np.diff(pitch) == 0)) if pitch.size > 1 else 0.0]
+                 float(np.mean(np.diff(pitch) == 0)) if pitch.size > 1 else 0.0,
+                 ngrams(relative, np.diff(pitch), onset)]
+
+
+def _shares(index: np.ndarray, size: int) -> np.ndarray:
+    """Square roots of the relative frequencies of ``index`` over ``size`` bins (zeros when empty)."""
+    if index.size == 0:
+        return np.zeros(size)
+    return np.sqrt(np.bincount(index, minlength=size) / index.size)
+
+
+def ngrams(degrees: np.ndarray, steps: np.ndarray, onset: np.ndarray) -> np.ndarray:
+    """The n-gram blocks (module docstring, :func:`ngram_names`) of one note sequence.
+
+    ``degrees``: pitch classes above the tonic, ``steps``: successive
+    intervals in semitones, ``onset``: onsets in any unit, all in onset order.
+    An inter-onset ratio needs two positive intervals (notes that start together
+    give none); the pairs that involve one are left out.
+    """
+    n_steps, n_ratios, width = len(STEP_CLASSES), len(IOI_RATIOS), 2 * NGRAM_INTERVAL + 1
+    clipped = np.clip(steps, -NGRAM_INTERVAL, NGRAM_INTERVAL) + NGRAM_INTERVAL
+    step_class = np.searchsorted([-3, -1, 0, 2], steps, side="left")
+    ioi = np.diff(np.asarray(onset, dtype=float))
+    valid = (ioi[1:] > 0) & (ioi[:-1] > 0)
+    ratio = np.zeros(valid.size, dtype=int)
+    if valid.any():
+        centres = np.log2([a / b for a, b in IOI_RATIOS])
+        log_ratio = np.log2(ioi[1:][valid] / ioi[:-1][valid])
+        ratio[valid] = np.argmin(np.abs(log_ratio[:, None] - centres[None, :]), axis=1)
+    both = valid[1:] & valid[:-1]
+    return np.r_[_shares(degrees[:-1] * 12 + degrees[1:], 144),
+                 _shares(clipped[:-1] * width + clipped[1:], width * width),
+                 _shares(step_class[:-2] * n_steps ** 2 + step_class[1:-1] * n_steps + step_class[2:], n_steps ** 3),
+                 _shares((ratio[:-1] * n_ratios + ratio[1:])[both], n_ratios * n_ratios),
+                 _shares((step_class[1:] * n_ratios + ratio)[valid], n_steps * n_ratios)]
 
 
 def ioi_ratio_histogram(onset: np.ndarray) -> np.ndarray:

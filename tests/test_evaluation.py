@@ -96,6 +96,29 @@ def test_classifier_on_splits_learns_from_extra_training_rows_and_is_scored_on_t
         evaluation.classifier_on_splits(X, codes, split, extra_train=(extra[:, :1], extra_codes))
 
 
+def test_tree_columns_hide_columns_from_the_trees_only():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(900, 3))
+    codes = ((X[:, 0] * X[:, 1]) > 0).astype(int)  # XOR-like: the trees win
+    split = np.array(["train"] * 600 + ["val"] * 150 + ["test"] * 150)
+    mask = np.array([True, True, False])
+    pred, _, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0, tree_columns=mask)
+    assert chosen == "gradient-boosted trees"
+    # the trees never read the third column: changing it changes no answer; they read the first
+    noisy = X.copy()
+    noisy[:, 2] = rng.uniform(-1, 1, size=900)
+    np.testing.assert_array_equal(chosen.model.predict(noisy[split == "test"]), pred)
+    moved = X.copy()
+    moved[:, 0] = -moved[:, 0]
+    assert (chosen.model.predict(moved[split == "test"]) != pred).mean() > 0.8
+    # the same trees as on the two columns alone
+    alone, _, again = evaluation.classifier_on_splits(X[:, :2], codes, split, seed=0)
+    np.testing.assert_array_equal(pred, alone)
+    assert again.scores["gradient-boosted trees"] == chosen.scores["gradient-boosted trees"]
+    with pytest.raises(ValueError, match="tree_columns"):
+        evaluation.classifier_on_splits(X, codes, split, tree_columns=mask[:2])
+
+
 def test_fold_gains_pair_each_fold_with_the_reference():
     scores = {0: [{"macro-F1": 0.40, "median km": 900.0}, {"macro-F1": 0.50, "median km": 800.0}],
               2: [{"macro-F1": 0.45, "median km": 950.0}, {"macro-F1": 0.52, "median km": 700.0}]}
