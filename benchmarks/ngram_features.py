@@ -53,7 +53,7 @@ def main(argv=None) -> None:
 
     tunes, scored = manifest.profile_score_features(args.profile, args.seed)
     ids = tunes["tune_id"].astype(str).tolist()
-    known = tunes["split"].isin(["train", "val"]).to_numpy()
+    known = tunes["split"].isin(["train", "val"]).to_numpy().copy()
     if args.task == "style":
         codes, _ = evaluation.encode_classes(tunes["style"], tunes["split"] == "train",
                                              config.get_profile(args.profile).min_train_per_class)

@@ -1,8 +1,9 @@
 """Two experts on the same notes: the style pitch CRNN, the classifier of the transcribed score, their product.
 
 Notebook 04 ranks, beside its CRNNs and classifiers, the product of experts of the best CRNN and the
-best classifier (``style_choice.ProductCandidate``: the normalised geometric mean of their
-probabilities, equal weights, ``calibration.product_of_experts``). This script shows whether that
+best classifier (``style_choice.ProductCandidate.calibrated``: the normalised geometric mean of their
+probabilities, equal weights, each model first divided by its own temperature fitted on validation,
+``calibration.product_of_experts``; the uncalibrated product is printed beside it). This script shows whether that
 gain is a property of the recipe or of one trained network: for the pitch CRNN of each training seed
 (``--train-seeds``; notebook 04's data, as ``benchmarks/ablation_crnn.py --train-seed S --variants
 pitch-200-mixup-corpus-cosine`` trains them; loaded by their training keys, trained again when missing,
@@ -12,9 +13,9 @@ candidates, extra renders, corpus tunes read as scores and validation choice;
 and their product on validation and, for the record, test, and on the held-out-timbre renders of the
 test tunes: the macro-F1 kept (held-out over in-domain) and the share of tunes whose top style is
 unchanged. ``--weights`` also scores weighted products (``w`` on the CRNN's log-probabilities,
-``1 - w`` on the classifier's), to show how flat the choice of equal weights is; notebook 04 fits no
-weight. ``--more-experts`` also fits notebook 04's classifiers of two other inputs (the transcribed
-score with the invariant summary features; the summary features alone: the same candidates and
+``1 - w`` on the classifier's; uncalibrated), to show how flat the choice of weights is; notebook 04
+fits no weight, only the two temperatures. ``--more-experts`` also fits notebook 04's classifiers of
+two other inputs (the transcribed score with the invariant summary features; the summary features alone: the same candidates and
 validation choice as notebook 04's table) and scores the product of every set of two to four of the
 experts, to show whether a larger product would win validation. The columns ``val - product low`` and
 ``high`` are a 95 % paired bootstrap interval (1,000 resamples of the validation tunes,
@@ -95,15 +96,19 @@ def main(argv=None) -> None:
         print(f"training seed {train_seed}: {history.checkpoint}, {len(history.frame)} epochs", flush=True)
         crnn = style_choice.CrnnCandidate("pitch CRNN", "pitch roll", model, rolls, pitchroll.ROLL_CROP_FRAMES,
                                           folder / history.checkpoint, window_hop=pitchroll.WINDOW_HOP)
-        product = style_choice.ProductCandidate(crnn, classifier)  # notebook 04's candidate
+        product = style_choice.ProductCandidate.calibrated(crnn, classifier, tunes, codes)  # notebook 04's candidate
         held_product = product.with_inputs(held_rolls, held_heard)
+        print(f"expert temperatures (CRNN, classifier): {product.temperatures[0]:.2f}, {product.temperatures[1]:.2f}",
+              flush=True)
         logits = {"crnn": {s: crnn.logits(tunes, codes, s) for s in ("val", "test")},
                   "clf": {s: classifier.logits(tunes, codes, s) for s in ("val", "test")}}
         logits["crnn"]["held"] = held_product.crnn.logits(held, held_codes, "test")
         logits["clf"]["held"] = held_product.classifier.logits(held, held_codes, "test")
         answers = {"pitch CRNN": logits["crnn"], classifier.name: logits["clf"],
-                   "product, equal weights": {**{s: product.logits(tunes, codes, s) for s in ("val", "test")},
-                                              "held": held_product.logits(held, held_codes, "test")}}
+                   "product of calibrated experts": {**{s: product.logits(tunes, codes, s) for s in ("val", "test")},
+                                                     "held": held_product.logits(held, held_codes, "test")},
+                   "product, uncalibrated": {s: calibration.product_of_experts(logits["crnn"][s], logits["clf"][s])
+                                             for s in logits["crnn"]}}
         for name, (other, held_X) in others.items():
             logits[name] = {s: other.logits(tunes, codes, s) for s in ("val", "test")}
             logits[name]["held"] = dataclasses.replace(other, X=held_X).logits(held, held_codes, "test")
@@ -121,7 +126,7 @@ def main(argv=None) -> None:
             print(f"experts: crnn = pitch CRNN, clf = {classifier.name}, "
                   + ", ".join(f"{short} = {other.name}" for short, (other, _) in others.items()), flush=True)
         truth = {"val": codes[rows_of["val"]], "test": codes[rows_of["test"]]}
-        reference = answers["product, equal weights"]["val"].argmax(axis=1)
+        reference = answers["product of calibrated experts"]["val"].argmax(axis=1)
         for name, scores in answers.items():
             f1 = {s: evaluation.macro_f1(truth[s], scores[s].argmax(axis=1)) for s in ("val", "test")}
             held_f1 = evaluation.macro_f1(truth["test"], scores["held"].argmax(axis=1))

@@ -16,7 +16,9 @@ Neural Networks", ICML 2017).
   raised to ``1 / T`` and renormalised).
 - :func:`product_of_experts`: two or more models' answers combined as the
   normalised geometric mean of their probabilities, equal weights (Hinton's
-  product of experts with each expert's probabilities raised to ``1 / m``).
+  product of experts with each expert's probabilities raised to ``1 / m``),
+  each expert first calibrated by its own temperature when ``temperatures``
+  are given, so that an over-confident expert does not outvote the other.
 - :func:`expected_calibration_error`: top-label ECE with equal-width
   confidence bins, and the per-bin table behind it.
 - :func:`reliability_figure`: accuracy against confidence per bin for one or
@@ -69,20 +71,29 @@ def log_probabilities(proba, floor: float = 1e-12) -> np.ndarray:
     return np.log(np.maximum(_check_proba(proba), floor))
 
 
-def product_of_experts(*logits) -> np.ndarray:
+def product_of_experts(*logits, temperatures=None) -> np.ndarray:
     """Logits of the normalised geometric mean of several models' probabilities, equal weights.
 
     Each ``logits`` array ``(n, k)`` (a CRNN's logits, or a classifier's
     :func:`log_probabilities`) is turned into log-probabilities by a row-wise
     log-softmax; the result is their mean, whose softmax is ``prod_i p_i^(1/m)``
     renormalised. A class that any one model rules out is ruled out; where the
-    models disagree, the answer is the class both find likely. Nothing is fitted.
+    models disagree, the answer is the class both find likely. ``temperatures``
+    (one per model, each fitted on validation by :func:`fit_temperature` on that
+    model's own logits): each model's logits are divided by its temperature
+    first, a product of calibrated experts; without them nothing is fitted.
     """
     if not logits:
         raise ValueError("product_of_experts needs at least one model's logits")
     parts = [_check_scores(part, "logits") for part in logits]
     if len({part.shape for part in parts}) != 1:
         raise ValueError(f"every model's logits must have the same shape, got {[part.shape for part in parts]}")
+    if temperatures is not None:
+        temperatures = np.asarray(temperatures, dtype=float).ravel()
+        if temperatures.size != len(parts) or not np.all(np.isfinite(temperatures) & (temperatures > 0)):
+            raise ValueError(f"temperatures: need one positive temperature per model ({len(parts)}), "
+                             f"got {temperatures.tolist()}")
+        parts = [part / t for part, t in zip(parts, temperatures)]
     return np.mean([log_softmax(part, axis=1) for part in parts], axis=0)
 
 

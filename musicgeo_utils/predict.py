@@ -56,7 +56,7 @@ from .embedding import cosine_nearest
 from .features import FeatureError
 from .predict_bundle import (BUNDLE_FORMAT, BUNDLE_NAME, MEL, PITCH_ROLL, Bundle, PredictError,  # noqa: F401
                              default_bundle_path, read_bundle, region_extra, write_bundle)
-from .saved_models import ModelError, clip_inputs, load_sklearn
+from .saved_models import EXPERT_TEMPERATURES_KEY, ModelError, clip_inputs, load_sklearn
 
 #: Exit status for bad input (file, bundle, checkpoint) and for bad arguments.
 EXIT_BAD_INPUT, EXIT_USAGE = 1, 2
@@ -355,7 +355,9 @@ class Predictor:
         logits = scores if card.kind == "crnn" else calibration.log_probabilities(scores)
         if partner_card is None:
             return logits
-        return calibration.product_of_experts(self._scores(partner_card, partner, heard)[None, :], logits)
+        temperatures = card.extra.get(EXPERT_TEMPERATURES_KEY)  # a product of calibrated experts; absent: uncalibrated
+        return calibration.product_of_experts(self._scores(partner_card, partner, heard)[None, :], logits,
+                                              temperatures=temperatures)
 
     def __call__(self, source, sample_rate: int | None = None, name: str | None = None, top: int = 5) -> Prediction:
         if isinstance(source, (str, Path)):

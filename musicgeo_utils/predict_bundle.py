@@ -51,7 +51,7 @@ from .cache import read_json, write_json
 from .features import FeatureParams
 from .geo import REGION_DECODINGS
 from .novelty import NoveltyCheck
-from .saved_models import PRODUCT_KEY, ModelCard, ModelError, card_from_dict
+from .saved_models import EXPERT_TEMPERATURES_KEY, PRODUCT_KEY, ModelCard, ModelError, card_from_dict
 from .transcription import TranscriptionParams
 
 BUNDLE_FORMAT = "musicgeo-predict-2"
@@ -205,6 +205,16 @@ def bundle_from_dict(raw: dict, path: Path) -> Bundle:
     if region_partner is not None and (region.kind != "sklearn" or not decode_calibrated):
         raise PredictError(f"bundle {path}: region.extra.{PRODUCT_KEY} needs a classifier's region card "
                            "whose decoding reads the calibrated product (decode_calibrated true)")
+    for key, card, its_partner in (("style", style, partner), ("region", region, region_partner)):
+        temperatures = card.extra.get(EXPERT_TEMPERATURES_KEY) if card is not None else None
+        if temperatures is None:
+            continue
+        if its_partner is None or not isinstance(temperatures, list) or len(temperatures) != 2 or not all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and np.isfinite(t) and t > 0
+                for t in temperatures):
+            raise PredictError(f"bundle {path}: {key}.extra.{EXPERT_TEMPERATURES_KEY} must be two positive numbers "
+                               f"(the partner CRNN's temperature, then the card's own) on a product card, "
+                               f"got {temperatures!r}")
     for where, card in (("region", region), ("style", style), (f"style.extra.{PRODUCT_KEY}", partner),
                         (f"region.extra.{PRODUCT_KEY}", region_partner)):
         value = card.extra.get("window_hop") if card is not None and card.kind == "crnn" else None

@@ -44,6 +44,9 @@ TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredict
 #: A card whose ``extra`` holds another card (as a dict) under this key answers with the product of the two
 #: models' probabilities (:func:`calibration.product_of_experts`; notebook 04's ``style_choice.ProductCandidate``).
 PRODUCT_KEY = "product_with"
+#: Key of a product card's ``extra`` holding each expert's temperature, the partner CRNN's first
+#: (:func:`calibration.product_of_experts`'s ``temperatures``); a card without it multiplies them uncalibrated.
+EXPERT_TEMPERATURES_KEY = "expert_temperatures"
 #: Prefix of the transcribed score's columns in :func:`clip_inputs`.
 HEARD_PREFIX = "heard:"
 

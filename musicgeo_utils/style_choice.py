@@ -7,9 +7,13 @@ CRNN scored over every window of each validation clip, as ``predict`` scores
 a file; a classifier by the validation score that chose it). :func:`choose`
 ranks them, together with one more: the **product** of the best CRNN and the
 best classifier (:class:`ProductCandidate`, the normalised geometric mean of
-their probabilities, equal weights, nothing fitted), since a network reading
+their probabilities, equal weights, each model first calibrated by its own
+temperature fitted on validation, so that an over-confident classifier does
+not outvote the network), since a network reading
 the notes and a classifier of the same notes' descriptors err on different
-tunes. The best of all becomes the bundle's style model card, the best
+tunes. The best of all (the highest validation macro-F1; among the candidates
+validation cannot tell apart on it, the best validation log-likelihood:
+:func:`choose`) becomes the bundle's style model card, the best
 CRNN gives the held-out outputs that notebook 05 maps and the embeddings of
 the reference tunes that ``predict`` names as neighbours. The best model's
 probabilities are then calibrated: one temperature fitted on the validation
@@ -141,10 +145,22 @@ class ClassifierCandidate:
 @dataclass
 class ProductCandidate:
     """The product of experts of a CRNN and a classifier (:func:`calibration.product_of_experts`):
-    its logits are the mean of the two models' log-probabilities. Named by both."""
+    its logits are the mean of the two models' log-probabilities, each divided first by its own
+    ``temperatures`` (the CRNN's, the classifier's; ``None``: uncalibrated). Named by both."""
 
     crnn: CrnnCandidate
     classifier: ClassifierCandidate
+    temperatures: tuple[float, float] | None = None
+
+    @classmethod
+    def calibrated(cls, crnn: CrnnCandidate, classifier: ClassifierCandidate, tunes: pd.DataFrame, codes,
+                   seed: int = 0, device=None) -> "ProductCandidate":
+        """The product of the two models, each calibrated by a temperature fitted on the validation tunes
+        (:func:`calibration.fit_temperature` on its own logits)."""
+        truth = np.asarray(codes)[_rows(tunes, codes, "val")]
+        temperatures = tuple(calibration.fit_temperature(model.logits(tunes, codes, "val", seed, device),
+                                                         truth).temperature for model in (crnn, classifier))
+        return cls(crnn, classifier, temperatures)
 
     @property
     def name(self) -> str:
@@ -156,36 +172,46 @@ class ProductCandidate:
 
     def logits(self, tunes: pd.DataFrame, codes, split: str, seed: int = 0, device=None) -> np.ndarray:
         return calibration.product_of_experts(self.crnn.logits(tunes, codes, split, seed, device),
-                                              self.classifier.logits(tunes, codes, split, seed, device))
+                                              self.classifier.logits(tunes, codes, split, seed, device),
+                                              temperatures=self.temperatures)
 
     def validation_f1(self, tunes: pd.DataFrame, codes, seed: int = 0, device=None) -> float:
         return _validation_macro_f1(self, tunes, codes, seed, device)
 
     def with_inputs(self, crnn_inputs: pd.Series, X: np.ndarray) -> "ProductCandidate":
         """The same two models reading other clips: the CRNN's ``crnn_inputs``, the classifier's rows ``X``."""
-        return ProductCandidate(self.crnn.with_inputs(crnn_inputs), dataclasses.replace(self.classifier, X=X))
+        return ProductCandidate(self.crnn.with_inputs(crnn_inputs), dataclasses.replace(self.classifier, X=X),
+                                self.temperatures)
 
     def card(self, classes, validation_f1: float, folder: Path | None = None,
              extra: dict | None = None) -> saved_models.ModelCard:
         """The classifier's card (``style-classifier.skops``), named as the product, with the CRNN's card
-        under ``extra[saved_models.PRODUCT_KEY]``: ``predict`` multiplies the two models' answers as
+        under ``extra[saved_models.PRODUCT_KEY]`` and the two temperatures under
+        ``extra[saved_models.EXPERT_TEMPERATURES_KEY]``: ``predict`` multiplies the two models' answers as
         :meth:`logits` does."""
         partner = self.crnn.card(classes, None).to_dict()  # its own score is in the choice's table
         named = dataclasses.replace(self.classifier, name=self.name, features=self.features)
-        return named.card(classes, validation_f1, folder, extra={**(extra or {}), saved_models.PRODUCT_KEY: partner})
+        extra = {**(extra or {}), saved_models.PRODUCT_KEY: partner}
+        if self.temperatures is not None:
+            extra[saved_models.EXPERT_TEMPERATURES_KEY] = [float(t) for t in self.temperatures]
+        return named.card(classes, validation_f1, folder, extra=extra)
 
 
 @dataclass
 class StyleChoice:
     """Every candidate's validation macro-F1 (best first), the best candidate, the best CRNN, the
-    temperature ``scaling`` of the best candidate's probabilities (fitted on validation) and the
-    ``product`` of the best CRNN and the best classifier (``None`` without a classifier)."""
+    temperature ``scaling`` of the best candidate's probabilities (fitted on validation), the
+    ``product`` of the best CRNN and the best classifier (``None`` without a classifier) and the
+    ``table`` behind the choice (:func:`choose`: per candidate, in candidate order, its validation
+    macro-F1, the bootstrap interval of its difference to the leader's, its validation negative
+    log-likelihood after its own temperature, and which one was ``chosen``)."""
 
     validation_f1: pd.Series
     best: CrnnCandidate | ClassifierCandidate | ProductCandidate
     best_crnn: CrnnCandidate
     scaling: calibration.TemperatureScaling
     product: ProductCandidate | None = None
+    table: pd.DataFrame | None = None
 
     def card(self, classes, folder: Path | None = None) -> saved_models.ModelCard:
         """The best model's card (``predict``'s style model), its ``extra`` holding the ``temperature``."""
@@ -227,10 +253,17 @@ class StyleChoice:
 
 
 def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], tunes: pd.DataFrame, codes,
-           seed: int = 0, device=None) -> StyleChoice:
-    """Rank every candidate by validation macro-F1 (on a tie the earlier one wins: CRNNs, classifiers, then
-    the product of the best of each) and fit the best one's temperature on the validation tunes by their
+           seed: int = 0, device=None, n_boot: int = 1000) -> StyleChoice:
+    """Rank every candidate by validation macro-F1 (CRNNs, classifiers, then the product of the best of each,
+    :meth:`ProductCandidate.calibrated`) and choose the best: the highest macro-F1 (the earlier on a tie),
+    unless validation cannot tell it from another. Then, among the candidates whose 95 % paired bootstrap
+    interval (``n_boot`` resamples of the validation tunes, :func:`geoscores.bootstrap_ci`) of the macro-F1
+    minus the leader's holds zero, the one whose probabilities are best: the lowest validation negative
+    log-likelihood after its own temperature (the earlier on a tie), as notebook 04's region choice turns to a
+    second validation measure. The chosen one's temperature is fitted on the validation tunes by their
     negative log-likelihood."""
+    from .geoscores import bootstrap_ci
+
     if not crnns:
         raise ValueError("choose needs at least one CRNN (the map of music is drawn from one)")
     candidates, product = [*crnns, *classifiers], None
@@ -240,12 +273,27 @@ def choose(crnns: list[CrnnCandidate], classifiers: list[ClassifierCandidate], t
     f1 = [c.validation_f1(tunes, codes, seed, device) for c in candidates]
     best_crnn = crnns[int(np.argmax(f1[:len(crnns)]))]
     if classifiers:
-        product = ProductCandidate(best_crnn, classifiers[int(np.argmax(f1[len(crnns):]))])
+        product = ProductCandidate.calibrated(best_crnn, classifiers[int(np.argmax(f1[len(crnns):]))], tunes, codes,
+                                              seed, device)
         candidates.append(product)
         f1.append(product.validation_f1(tunes, codes, seed, device))
-    best = candidates[int(np.argmax(f1))]
-    table = pd.Series(f1, index=pd.Index([c.name for c in candidates], name="model"), name="validation_macro_f1")
     codes = np.asarray(codes)
     truth = codes[_rows(tunes, codes, "val")]
-    scaling = calibration.fit_temperature(best.logits(tunes, codes, "val", seed, device), truth)
-    return StyleChoice(table.sort_values(ascending=False, kind="stable"), best, best_crnn, scaling, product)
+    logits = [c.logits(tunes, codes, "val", seed, device) for c in candidates]
+    leader = int(np.argmax(f1))
+    rows = []
+    for candidate, score, scores in zip(candidates, f1, logits):
+        low, high = bootstrap_ci(lambda y, a, b: evaluation.macro_f1(y, a) - evaluation.macro_f1(y, b), truth,
+                                 scores.argmax(axis=1), logits[leader].argmax(axis=1), n_boot=n_boot, seed=seed)
+        rows.append({"model": candidate.name, "validation_macro_f1": score, "minus_leader_low": low,
+                     "minus_leader_high": high,
+                     "validation_nll": calibration.fit_temperature(scores, truth).nll_after})
+    table = pd.DataFrame(rows).set_index("model")
+    tied = [k for k in range(len(candidates)) if k == leader
+            or table["minus_leader_low"].iloc[k] <= 0 <= table["minus_leader_high"].iloc[k]]
+    best = candidates[min(tied, key=lambda k: (table["validation_nll"].iloc[k], k))]
+    table["chosen"] = table.index == best.name
+    scaling = calibration.fit_temperature(logits[candidates.index(best)], truth)
+    return StyleChoice(table["validation_macro_f1"].rename("validation_macro_f1").sort_values(ascending=False,
+                                                                                              kind="stable"),
+                       best, best_crnn, scaling, product, table)

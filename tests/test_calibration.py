@@ -122,3 +122,19 @@ def test_product_of_experts_is_the_normalised_geometric_mean():
         calibration.product_of_experts()
     with pytest.raises(ValueError, match="NaN"):
         calibration.product_of_experts(crnn_logits, np.full((5, 4), np.nan))
+
+
+def test_product_of_calibrated_experts_divides_each_by_its_temperature():
+    rng = np.random.default_rng(3)
+    sharp, soft = rng.normal(size=(6, 4)) * 8, rng.normal(size=(6, 4))
+    got = calibration.product_of_experts(sharp, soft, temperatures=[4.0, 0.5])
+    np.testing.assert_allclose(got, calibration.product_of_experts(sharp / 4.0, soft / 0.5))
+    np.testing.assert_allclose(calibration.product_of_experts(sharp, soft, temperatures=[1, 1]),
+                               calibration.product_of_experts(sharp, soft))
+    # an over-confident expert decides alone; calibrated, the other one's answer counts
+    loud, quiet = np.array([[20.0, 0.0, 0.0], [0.0, 20.0, 0.0]]), np.array([[0.0, 3.0, 0.0], [0.0, 0.0, 3.0]])
+    assert calibration.product_of_experts(loud, quiet).argmax(1).tolist() == [0, 1]
+    assert calibration.product_of_experts(loud, quiet, temperatures=[10.0, 0.5]).argmax(1).tolist() == [1, 2]
+    for bad in ([1.0], [1.0, 0.0], [1.0, np.nan]):
+        with pytest.raises(ValueError, match="temperatures"):
+            calibration.product_of_experts(sharp, soft, temperatures=bad)

@@ -521,7 +521,7 @@ def test_nan_or_infinite_samples_are_refused_with_their_count(predictor, melody)
         predictor(broken, sample_rate=44100, name="broken")
 
 
-def expected_product(crnn, classifier, card, heard, temperature: float) -> np.ndarray:
+def expected_product(crnn, classifier, card, heard, temperature: float, experts=None) -> np.ndarray:
     """``(1, classes)``: the calibrated product of a CRNN (every window of the clip) and an sklearn card's model,
     computed here from the two models as notebook 04 computes it."""
     from musicgeo_utils.meldata import CLIP_WINDOWS, MelDataset
@@ -530,7 +530,7 @@ def expected_product(crnn, classifier, card, heard, temperature: float) -> np.nd
                                                   eval_crops=CLIP_WINDOWS))
     proba = classifier.predict_proba(card.inputs.vector(heard.inputs))
     return calibration.softmax_with_temperature(
-        calibration.product_of_experts(logits, calibration.log_probabilities(proba)), temperature)
+        calibration.product_of_experts(logits, calibration.log_probabilities(proba), temperatures=experts), temperature)
 
 
 def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, clips):
@@ -551,6 +551,23 @@ def test_a_product_style_card_multiplies_the_classifier_with_its_crnn(tmp_path, 
     np.testing.assert_allclose(by_style[STYLES], expected, rtol=1e-9)
     assert not np.allclose(by_style[STYLES], plain.predict_heard(heard).styles.set_index("style").loc[STYLES, "probability"])
     assert "mel spectrogram" in multiplied.predict_heard(heard).heard_as
+    # each expert calibrated first by its own temperature (style_choice.ProductCandidate.calibrated)
+    calibrated = {**product, "extra": {**product["extra"], saved_models.EXPERT_TEMPERATURES_KEY: [0.5, 3.0]}}
+    (tmp_path / predict.BUNDLE_NAME).write_text(json.dumps({**raw, "style": calibrated}))
+    experts = predict.Predictor(tmp_path / predict.BUNDLE_NAME)
+    by_style_calibrated = experts.predict_heard(heard).styles.set_index("style")["probability"]
+    np.testing.assert_allclose(by_style_calibrated[STYLES], expected_product(
+        experts.style_partner, style_model, experts.bundle.style, heard, 2.0, experts=[0.5, 3.0])[0], rtol=1e-9)
+    assert not np.allclose(by_style_calibrated[STYLES], by_style[STYLES])
+    for bad in ([0.5], [0.5, -1.0], [0.5, "3"], "2"):
+        broken = {**product, "extra": {**product["extra"], saved_models.EXPERT_TEMPERATURES_KEY: bad}}
+        (tmp_path / "bad.json").write_text(json.dumps({**raw, "style": broken}))
+        with pytest.raises(predict.PredictError, match="style.extra.expert_temperatures must be two positive"):
+            predict.Predictor(tmp_path / "bad.json")
+    lonely = {**raw["style"], "extra": {**raw["style"]["extra"], saved_models.EXPERT_TEMPERATURES_KEY: [1.0, 1.0]}}
+    (tmp_path / "bad.json").write_text(json.dumps({**raw, "style": lonely}))  # temperatures without a partner
+    with pytest.raises(predict.PredictError, match="on a product card"):
+        predict.Predictor(tmp_path / "bad.json")
     for bad, message in (({**partner.to_dict(), "kind": "sklearn", "inputs": {"columns": ["x"]}}, "must be a CRNN"),
                          ({**partner.to_dict(), "classes": STYLES[:2]}, "must be a CRNN's card with the style card's 3"),
                          ({**partner.to_dict(), "file": "missing.pt"}, "model file not found"),

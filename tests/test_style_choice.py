@@ -53,20 +53,29 @@ def test_candidates_are_ranked_on_validation_and_the_best_crnn_is_kept(tunes, tm
     _, logits, _ = crnns[0].outputs(table, codes, ("val",))
     assert f1[0] == evaluation.macro_f1(codes[val_rows], logits.argmax(axis=1))
     strong = classifier_candidate("logistic regression (summary)", codes, 1.0)  # as good as its product
-    choice = style_choice.choose(crnns, [strong], table, codes)
+    choice = style_choice.choose(crnns, [strong], table, codes, n_boot=100)
     assert choice.best is strong and choice.best_crnn is crnns[int(np.argmax(f1))]
     assert choice.validation_f1.index[0] == strong.name and choice.validation_f1.is_monotonic_decreasing
     assert choice.validation_f1[choice.product.name] == 1.0  # a tie goes to the earlier candidate
-    for score in (min(f1) - 0.1, max(f1)):  # below the CRNNs, then tied with the best (the CRNNs come first)
+    # the rule on its table: the leader (highest macro-F1, the earlier on a tie), or among the candidates whose
+    # bootstrap interval against it holds zero the lowest log-loss after its own temperature
+    assert choice.table.index.tolist() == [crnns[0].name, crnns[1].name, strong.name, choice.product.name]
+    truth = codes[val_rows]
+    assert choice.table.loc["mel CRNN", "validation_nll"] == calibration.fit_temperature(logits, truth).nll_after
+    assert choice.table.loc[strong.name, ["minus_leader_low", "minus_leader_high"]].tolist() == [0.0, 0.0]
+    for score in (min(f1) - 0.1, max(f1)):  # a classifier below the CRNNs, then one tied with the best CRNN
         other = style_choice.choose(crnns, [classifier_candidate("logistic regression (summary)", codes, score)],
-                                    table, codes)
-        table_f1 = other.validation_f1
-        expected = other.product if table_f1[other.product.name] > max(f1) else other.best_crnn
-        assert other.best is expected and other.best_crnn is choice.best_crnn
+                                    table, codes, n_boot=200)
+        rule = other.table
+        tied = rule[(rule["minus_leader_low"] <= 0) & (rule["minus_leader_high"] >= 0)]
+        assert rule["validation_macro_f1"].idxmax() in tied.index  # the leader is always among them
+        assert other.best.name == tied["validation_nll"].idxmin() and rule["chosen"].sum() == 1
+        assert rule.loc[other.best.name, "chosen"] and other.best_crnn is choice.best_crnn
+        np.testing.assert_array_equal(other.validation_f1.sort_index(), rule["validation_macro_f1"].sort_index())
     with pytest.raises(ValueError, match="at least one CRNN"):
-        style_choice.choose([], [strong], table, codes)
+        style_choice.choose([], [strong], table, codes, n_boot=100)
     with pytest.raises(ValueError, match="names must differ"):
-        style_choice.choose([crnns[0], crnns[0]], [], table, codes)
+        style_choice.choose([crnns[0], crnns[0]], [], table, codes, n_boot=100)
 
 
 def test_window_hop_scores_the_clips_and_goes_into_the_card(tunes, tmp_path):
@@ -104,7 +113,7 @@ def test_test_answers_and_cards_of_both_kinds(tunes, tmp_path):
     crnn = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
     training.save_checkpoint(tmp_path / "a.pt", crnn.model)
     classifier = classifier_candidate("logistic regression (summary)", codes, 1.0)  # ties with its product, wins
-    choice = style_choice.choose([crnn], [classifier], table, codes)
+    choice = style_choice.choose([crnn], [classifier], table, codes, n_boot=100)
     answers = choice.test_answers(table, codes, CLASSES)
     test_rows = (table["split"] == "test").to_numpy() & (codes >= 0)
     assert answers["tune_id"].tolist() == table.loc[test_rows, "tune_id"].tolist()
@@ -129,8 +138,8 @@ def test_the_temperature_is_fitted_on_validation_and_reported_on_test(tunes, tmp
     table, codes, clips = tunes
     crnn = crnn_candidate("mel CRNN", clips, 0, tmp_path / "a.pt")
     strong = classifier_candidate("logistic regression (summary)", codes, 1.0)  # every answer right, too unsure
-    for best, choice in ((strong, style_choice.choose([crnn], [strong], table, codes)),
-                         (crnn, style_choice.choose([crnn], [], table, codes))):
+    for best, choice in ((strong, style_choice.choose([crnn], [strong], table, codes, n_boot=100)),
+                         (crnn, style_choice.choose([crnn], [], table, codes, n_boot=100))):
         assert choice.best is best
         val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
         expected = calibration.fit_temperature(best.logits(table, codes, "val"), codes[val_rows])
@@ -147,7 +156,7 @@ def test_the_temperature_is_fitted_on_validation_and_reported_on_test(tunes, tmp
             assert reliability.loc[name, "ece"] == ece and bins[name].equals(table_)
             assert reliability.loc[name, "confidence"] == pytest.approx(proba.max(axis=1).mean())
     # the strong classifier is right on every validation tune: sharpening lowers its loss
-    assert style_choice.choose([crnn], [strong], table, codes).scaling.temperature < 1.0
+    assert style_choice.choose([crnn], [strong], table, codes, n_boot=100).scaling.temperature < 1.0
 
 
 def test_the_product_of_the_best_crnn_and_the_best_classifier_is_ranked_too(tunes, tmp_path):
@@ -156,27 +165,35 @@ def test_the_product_of_the_best_crnn_and_the_best_classifier_is_ranked_too(tune
     training.save_checkpoint(tmp_path / "a.pt", crnns[0].model)
     training.save_checkpoint(tmp_path / "b.pt", crnns[1].model)
     weak, strong = (classifier_candidate(name, codes, f1) for name, f1 in (("weak", 0.2), ("strong", 0.3)))
-    choice = style_choice.choose(crnns, [weak, strong], table, codes)
+    choice = style_choice.choose(crnns, [weak, strong], table, codes, n_boot=100)
     product = choice.product
     assert product.crnn is choice.best_crnn and product.classifier is strong
     assert product.name == f"{choice.best_crnn.name} x strong" and product.name in choice.validation_f1.index
     val_rows = (table["split"] == "val").to_numpy() & (codes >= 0)
     proba = strong.chosen.model.predict_proba(strong.X[val_rows])
-    expected = np.sqrt(training.softmax(choice.best_crnn.logits(table, codes, "val")) * proba)
+    crnn_val = choice.best_crnn.logits(table, codes, "val")
+    # each expert calibrated by its own temperature, fitted on validation, before the product
+    t_crnn, t_clf = (calibration.fit_temperature(logits, codes[val_rows]).temperature
+                     for logits in (crnn_val, calibration.log_probabilities(proba)))
+    assert product.temperatures == (t_crnn, t_clf) and t_crnn != t_clf
+    expected = np.sqrt(training.softmax(crnn_val / t_crnn) * training.softmax(np.log(proba) / t_clf))
     np.testing.assert_allclose(training.softmax(product.logits(table, codes, "val")),
                                expected / expected.sum(axis=1, keepdims=True), rtol=1e-9)
     assert choice.validation_f1[product.name] == evaluation.macro_f1(codes[val_rows], expected.argmax(axis=1))
     # the product wins only on merit: a classifier right on every validation tune (by its score) beats it
-    assert style_choice.choose(crnns, [classifier_candidate("perfect", codes, 1.0)], table, codes).best.name == "perfect"
-    assert style_choice.choose(crnns, [], table, codes).product is None
+    perfect = classifier_candidate("perfect", codes, 1.0)
+    assert style_choice.choose(crnns, [perfect], table, codes, n_boot=100).best.name == "perfect"
+    assert style_choice.choose(crnns, [], table, codes, n_boot=100).product is None
     # its card: the classifier's model, named as the product, with the CRNN's card for predict to multiply
     card = product.card(CLASSES, 0.7, tmp_path, extra={"temperature": 1.5})
     assert card.kind == "sklearn" and card.name == product.name and card.validation == {"macro_f1": 0.7}
     partner = saved_models.card_from_dict(card.extra[saved_models.PRODUCT_KEY], tmp_path, "partner")
     assert partner.kind == "crnn" and partner.file == product.crnn.checkpoint and partner.classes == CLASSES
     assert partner.validation == {} and card.extra["temperature"] == 1.5
+    assert card.extra[saved_models.EXPERT_TEMPERATURES_KEY] == [t_crnn, t_clf]
     assert saved_models.read_card(tmp_path / "style-classifier.json") == card
     # the same two models on other clips: other rows for the classifier, other inputs for the CRNN
     moved = product.with_inputs(clips.map(lambda clip: clip[:, ::-1].copy()), strong.X[::-1].copy())
     assert moved.crnn.model is product.crnn.model and moved.classifier.chosen is strong.chosen
+    assert moved.temperatures == product.temperatures
     assert not np.allclose(moved.logits(table, codes, "test"), product.logits(table, codes, "test"))
