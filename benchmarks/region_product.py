@@ -6,7 +6,8 @@ protocol, notebook 04's for a region CRNN (``region_crnn.answers_from_logits``: 
 decoding fitted on validation, the calibrated probabilities decoded): notebook 04's geographic pitch
 CRNN (its logits over every window of the clip), notebook 03's region classifier (the one its
 validation chose and ``predict`` may load: ``region-classifier.json``; its log-probabilities) and
-their product (``calibration.product_of_experts``, equal weights, nothing fitted). Notebook 03
+their product (``calibration.product_of_experts``, equal weights, nothing fitted; ``--calibrated`` adds
+the product of calibrated experts, each divided by its own validation temperature). Notebook 03
 decodes its classifier by its own rules, so the classifier's row here differs from notebook 03's.
 It prints, on validation (where a choice would rest) and on test (for the record): the balanced
 median (km) and the balanced country accuracy, over all countries and over those with at least 10
@@ -30,6 +31,7 @@ cores): ``python benchmarks/region_product.py [--prior-taus 0 0.25 0.5 0.75 1]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calibrated", action="store_true",
+                        help="also the product of calibrated experts (each divided by its own validation temperature)")
     parser.add_argument("--prior-taus", type=float, nargs="*", default=[],
                         help="also score country answers divided by the validation clips' mean country probability "
                              "to these powers")
@@ -68,6 +72,12 @@ def main(argv=None) -> None:
                                                         region_names),
                   region_crnn.product_answers(crnn, card, inputs, geo_tunes, region_codes, task.centroids,
                                               region_names)]
+    if args.calibrated:
+        calibrated = region_crnn.product_answers(crnn, card, inputs, geo_tunes, region_codes, task.centroids,
+                                                 region_names, calibrated=True)
+        candidates.append(dataclasses.replace(calibrated, name=calibrated.name + ", calibrated experts"))
+        print(f"expert temperatures (CRNN, classifier): {calibrated.expert_temperatures[0]:.2f}, "
+              f"{calibrated.expert_temperatures[1]:.2f}", flush=True)
     chosen, choice = region_crnn.choose(candidates, geo_tunes[(geo_tunes["split"] == "val").to_numpy()], task.shares,
                                         seed=args.seed)
     rows, prior_rows = [], []

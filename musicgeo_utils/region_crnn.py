@@ -45,6 +45,8 @@ class RegionAnswers:
     #: A product of experts (:func:`product_answers`): the region CRNN's answers and the classifier's card.
     crnn: "RegionAnswers | None" = None
     classifier: saved_models.ModelCard | None = None
+    #: A calibrated product's expert temperatures (the CRNN's, the classifier's); ``None``: uncalibrated.
+    expert_temperatures: tuple[float, float] | None = None
 
     @property
     def decoding(self) -> str:
@@ -105,6 +107,8 @@ class RegionAnswers:
                                           validation=validation, extra={**extra, **self.card_extra})
         partner = saved_models.ModelCard("crnn", self.crnn.name, self.crnn.features, Path(self.crnn.checkpoint),
                                          tuple(regions), extra=dict(self.crnn.card_extra))
+        if self.expert_temperatures is not None:
+            extra[saved_models.EXPERT_TEMPERATURES_KEY] = [float(t) for t in self.expert_temperatures]
         return dataclasses.replace(self.classifier, name=self.name, features=self.features, validation=validation,
                                    extra={**extra, saved_models.PRODUCT_KEY: partner.to_dict()})
 
@@ -113,7 +117,8 @@ class RegionAnswers:
         (:func:`saved_models.clip_input_table`, the same clips in order) its classifier reads."""
         if self.classifier is None:
             raise ValueError(f"{self.name} is not a product of experts")
-        return _product(crnn_logits, self.classifier, saved_models.load_sklearn(self.classifier.file), inputs)
+        return _product(crnn_logits, self.classifier, saved_models.load_sklearn(self.classifier.file), inputs,
+                        self.expert_temperatures)
 
 
 def calibrated_answers(name: str, features: str, model: nn.Module, sets: dict, tunes: pd.DataFrame, region_codes,
@@ -160,28 +165,39 @@ def classifier_log_probabilities(card: saved_models.ModelCard, classifier, input
     return calibration.log_probabilities(classifier.predict_proba(card.inputs.matrix(inputs, card.name)))
 
 
-def _product(crnn_logits, card: saved_models.ModelCard, classifier, inputs: pd.DataFrame) -> np.ndarray:
-    """The product of experts of a region CRNN's clip logits and a classifier's log-probabilities (same clips)."""
+def _product(crnn_logits, card: saved_models.ModelCard, classifier, inputs: pd.DataFrame,
+             temperatures=None) -> np.ndarray:
+    """The product of experts of a region CRNN's clip logits and a classifier's log-probabilities (same clips),
+    each divided first by its ``temperatures`` entry when given (the CRNN's, then the classifier's)."""
     heard = classifier_log_probabilities(card, classifier, inputs)
-    return calibration.product_of_experts(np.asarray(crnn_logits), heard)
+    return calibration.product_of_experts(np.asarray(crnn_logits), heard, temperatures=temperatures)
 
 
 def product_answers(crnn: RegionAnswers, card: saved_models.ModelCard, inputs: pd.DataFrame,
-                    tunes: pd.DataFrame, region_codes, centroids: pd.DataFrame, region_names) -> RegionAnswers:
+                    tunes: pd.DataFrame, region_codes, centroids: pd.DataFrame, region_names,
+                    calibrated: bool = False) -> RegionAnswers:
     """The product of experts of the region CRNN ``crnn`` (its validation and test logits) and a region
     classifier (``card``, whose model file it loads: e.g. notebook 03's ``region-classifier.json``) reading
     ``inputs`` (indexed by tune id), scored as :func:`answers_from_logits` scores a region CRNN: a temperature and
-    a decoding fitted on validation. The classifier's classes must be the CRNN's ``region_names``, in order."""
+    a decoding fitted on validation. The classifier's classes must be the CRNN's ``region_names``, in order.
+    ``calibrated``: each expert is first divided by its own validation temperature (the CRNN's ``scaling``, the
+    classifier's fitted here), as the style product is; the card records them for ``predict``."""
     if tuple(card.classes) != tuple(region_names):
         raise ValueError(f"{card.name}: its classes are not the region task's {len(region_names)} regions in order")
     classifier = saved_models.load_sklearn(card.file)
     ids = {split: tunes.loc[(tunes["split"] == split).to_numpy(), "tune_id"] for split in ("val", "test")}
+    temperatures = None
+    if calibrated:
+        val_codes = np.asarray(region_codes)[(tunes["split"] == "val").to_numpy()]
+        own = calibration.fit_temperature(classifier_log_probabilities(card, classifier, inputs.loc[ids["val"]]),
+                                          val_codes)
+        temperatures = (float(crnn.scaling.temperature), own.temperature)
     answers = answers_from_logits(
         f"{crnn.name} x {card.name}", f"{crnn.features} + {card.features}",
-        _product(crnn.val_logits, card, classifier, inputs.loc[ids["val"]]),
-        _product(crnn.test_logits, card, classifier, inputs.loc[ids["test"]]),
+        _product(crnn.val_logits, card, classifier, inputs.loc[ids["val"]], temperatures),
+        _product(crnn.test_logits, card, classifier, inputs.loc[ids["test"]], temperatures),
         tunes, region_codes, centroids, region_names)
-    return dataclasses.replace(answers, crnn=crnn, classifier=card)
+    return dataclasses.replace(answers, crnn=crnn, classifier=card, expert_temperatures=temperatures)
 
 
 def choose(candidates: list[RegionAnswers], val: pd.DataFrame, shares: pd.DataFrame, seed: int = 0,

@@ -210,6 +210,20 @@ def test_a_product_multiplies_the_crnn_with_the_classifier_and_its_card_says_so(
     assert partner.kind == "crnn" and partner.file == tmp_path / "geo.pt" and partner.classes == card.classes
     with pytest.raises(ValueError, match="not a product"):
         crnn.product_logits(crnn.test_logits, inputs.loc[test_ids])
+    assert product.expert_temperatures is None and saved_models.EXPERT_TEMPERATURES_KEY not in bundle_card.extra
+    # calibrated experts: each divided first by its own validation temperature, recorded for predict
+    calibrated = region_crnn.product_answers(crnn, card, inputs, tunes, codes, centroids, PLACES["region"],
+                                             calibrated=True)
+    val_ids = tunes.loc[tunes["split"] == "val", "tune_id"]
+    own = calibration.fit_temperature(np.log(fitted.predict_proba(card.inputs.matrix(inputs.loc[val_ids]))),
+                                      np.asarray(codes)[(tunes["split"] == "val").to_numpy()]).temperature
+    assert calibrated.expert_temperatures == (crnn.scaling.temperature, own)
+    np.testing.assert_allclose(calibrated.test_logits, calibration.product_of_experts(
+        crnn.test_logits, heard, temperatures=[crnn.scaling.temperature, own]))
+    np.testing.assert_array_equal(calibrated.product_logits(crnn.test_logits, inputs.loc[test_ids]),
+                                  calibrated.test_logits)
+    assert calibrated.card(centroids, shares).extra[saved_models.EXPERT_TEMPERATURES_KEY] == [
+        crnn.scaling.temperature, own]
 
 
 def test_a_classifier_whose_classes_are_in_another_order_is_refused(setup, tmp_path):
