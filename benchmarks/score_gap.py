@@ -5,7 +5,7 @@ audio) beside the clip score (the true notes of the same window, the true tempo 
 tonic). Issue 11 asks the first to reach 0.9 of the second's macro-F1. This script computes the
 descriptors (``transcribed_score.descriptors_from_seconds``, the one definition both use) for all
 eight mixtures: each of the three ingredients either true or estimated, and fits notebook 04's
-classifier (``evaluation.classifier_on_splits``: logistic regression with C tuned, or
+classifier (``evaluation.classifier_on_splits``: logistic regression with C cross-validated, or
 gradient-boosted trees, chosen on validation) on each. The two corners reproduce notebook 04's
 tables exactly (checked). Validation macro-F1 is the basis of any conclusion; test is printed for
 the record.

@@ -65,8 +65,8 @@ def main(argv=None) -> None:
     extra = manifest.style_training_extras(args.profile, args.seed, tunes, codes, styles,
                                            per_style=args.score_tunes_per_style)
     global_columns = ~symbolic.ngram_columns(scored.families["transcribed score"].columns)  # as notebook 04's trees
-    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed, extra_train=(extra.X, extra.codes),
-                                                   tree_columns=global_columns)
+    _, _, chosen = evaluation.classifier_on_splits(heard, codes, split, seed=args.seed, extra_train=extra.train,
+                                                   groups=tunes["tune_id"], tree_columns=global_columns)
     print(f"classifier of the transcribed score (notebook 04's choice): {chosen}", flush=True)
     held, _, held_scored = manifest.profile_held_out_timbre(args.profile, args.seed)
     held_codes = pd.Series(codes, index=tunes["tune_id"]).loc[held["tune_id"]].to_numpy()

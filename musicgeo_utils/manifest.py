@@ -264,13 +264,21 @@ class StyleExtras(NamedTuple):
     """:func:`style_training_extras`: training rows beyond the profile's own clips for the style classifiers of
     the transcribed score. ``X`` (rows of transcribed-score descriptors) and ``codes`` (their style codes),
     the extra renders first, then the corpus tunes; ``n_renders`` and ``n_scores`` count each kind;
-    ``skips`` are the extra clips left out (:class:`ExtraRenders`)."""
+    ``skips`` are the extra clips left out (:class:`ExtraRenders`); ``groups`` the tune id of each row
+    (for :func:`evaluation.classifier_on_splits`' ``extra_train``, which keeps a tune's renders in one
+    cross-validation fold)."""
 
     X: "np.ndarray"
     codes: "np.ndarray"
     n_renders: int
     n_scores: int
     skips: pd.DataFrame
+    groups: "np.ndarray"
+
+    @property
+    def train(self) -> tuple:
+        """``(X, codes, groups)``: the ``extra_train`` of :func:`evaluation.classifier_on_splits`."""
+        return self.X, self.codes, self.groups
 
 
 def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, styles,
@@ -290,6 +298,7 @@ def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, s
     extra = profile_extra_renders(profile, seed, n_renders, effects=effects)
     code_of_tune = pd.Series(np.asarray(codes), index=tunes["tune_id"].astype(str))
     X, y = [extra.transcribed.to_numpy()], [code_of_tune.loc[extra.tunes["tune_id"].astype(str)].to_numpy()]
+    groups = [extra.tunes["tune_id"].astype(str).to_numpy()]
     per_style = get_profile(profile).score_tunes_per_style if per_style is None else int(per_style)
     n_scores = 0
     if per_style > 0:
@@ -297,8 +306,10 @@ def style_training_extras(profile: str, seed: int, tunes: pd.DataFrame, codes, s
                                                     values=styles)
         X.append(described.to_numpy())
         y.append(pool["style"].map({name: code for code, name in enumerate(styles)}).to_numpy(int))
+        groups.append(pool["tune_id"].astype(str).to_numpy())
         n_scores = len(pool)
-    return StyleExtras(np.vstack(X), np.concatenate(y).astype(int), len(extra.tunes), n_scores, extra.skips)
+    return StyleExtras(np.vstack(X), np.concatenate(y).astype(int), len(extra.tunes), n_scores, extra.skips,
+                       np.concatenate(groups))
 
 
 def profile_held_out_timbre(profile: str = "small", seed: int = 0, n_jobs: int | None = None):

@@ -27,12 +27,46 @@ def test_logistic_on_splits_uses_each_split_for_its_purpose():
     pred, y_test, C = evaluation.logistic_on_splits(X, codes, split, seed=0)
     expected = codes[(split == "test") & (codes >= 0)]
     assert y_test.tolist() == expected.tolist() and len(pred) == len(y_test)
-    assert (pred == y_test).mean() == 1.0 and C in (0.01, 0.1, 1.0, 10.0)
-    # the same as calling logistic_baseline on the rows by hand
+    assert (pred == y_test).mean() == 1.0 and C in evaluation.LOGISTIC_CS
+    # the same as calling logistic_baseline on the rows by hand; C from the training rows alone
     rows = {s: np.flatnonzero((split == s) & (codes >= 0)) for s in ("train", "val", "test")}
-    by_hand = evaluation.logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["val"]],
-                                           codes[rows["val"]], X[rows["test"]], seed=0)
-    assert by_hand[2] == C and (by_hand[0] == pred).all()
+    by_hand = evaluation.logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["test"]], seed=0)
+    assert by_hand[2] == C == evaluation.choose_C(X[rows["train"]], codes[rows["train"]], seed=0)[0]
+    assert (by_hand[0] == pred).all()
+    shuffled_val = codes.copy()
+    shuffled_val[rows["val"]] = np.random.default_rng(1).permutation(codes[rows["val"]])
+    assert evaluation.logistic_on_splits(X, shuffled_val, split, seed=0)[2] == C  # validation plays no part
+
+
+def test_choose_C_keeps_a_group_in_one_fold_and_scores_only_the_scored_rows():
+    rng = np.random.default_rng(0)
+    tunes = rng.normal(size=(60, 20))
+    labels = rng.integers(0, 3, 60)  # nothing to learn: a label per tune, drawn at random
+    X = np.repeat(tunes, 4, axis=0) + rng.normal(scale=0.01, size=(240, 20))  # four renders of each tune
+    y, groups = np.repeat(labels, 4), np.repeat(np.arange(60), 4)
+    # rows on their own: a weak penalty memorises the other renders of a held-out tune and looks good
+    _, leaky = evaluation.choose_C(X, y, seed=0)
+    assert leaky[max(evaluation.LOGISTIC_CS)] > 0.8
+    # a tune's renders in one fold: nothing to memorise, every C near chance
+    C, grouped = evaluation.choose_C(X, y, groups=groups, seed=0)
+    assert max(grouped.values()) < 0.6 and set(grouped) == set(evaluation.LOGISTIC_CS) and C in grouped
+    assert evaluation.choose_C(X, y, groups=groups, seed=0) == (C, grouped)  # the same folds for a seed
+    # only the scored rows count: scoring the first render of each tune alone gives other means
+    first = np.tile([True, False, False, False], 60)
+    _, first_only = evaluation.choose_C(X, y, groups=groups, scored=first, seed=0)
+    assert first_only != grouped
+    with pytest.raises(ValueError, match="no fold holds a scored row"):
+        evaluation.choose_C(X, y, groups=groups, scored=np.zeros(240, bool))
+    with pytest.raises(ValueError, match="one entry per row"):
+        evaluation.choose_C(X, y[:-1])
+
+
+def test_choose_C_takes_the_smaller_C_on_a_tie():
+    rng = np.random.default_rng(0)
+    y = np.arange(300) % 3
+    X = rng.normal(0.0, 0.1, (300, 4)) + np.eye(3, 4)[y] * 3.0  # far apart: every C scores 1
+    C, scores = evaluation.choose_C(X, y, seed=0)
+    assert set(scores.values()) == {1.0} and C == min(evaluation.LOGISTIC_CS)
 
 
 def test_logistic_on_splits_refuses_misaligned_or_empty_splits():
@@ -60,7 +94,8 @@ def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_probl
     codes = ((X[:, 0] * X[:, 1]) > 0).astype(int)  # XOR-like: no line separates it
     split = np.array(["train"] * 600 + ["val"] * 150 + ["test"] * 150)
     pred, y_test, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0)
-    assert chosen == "gradient-boosted trees" and set(chosen.scores) >= {"logistic regression, C=1"}
+    logistic = f"logistic regression, C={max(chosen.cv_scores, key=chosen.cv_scores.get):g}"
+    assert chosen == "gradient-boosted trees" and set(chosen.scores) == {logistic, "gradient-boosted trees"}
     assert chosen.scores["gradient-boosted trees"] > max(v for k, v in chosen.scores.items() if k != chosen) + 0.2
     assert evaluation.accuracy(y_test, pred) > 0.9
     np.testing.assert_array_equal(chosen.model.predict(X[split == "test"]), pred)
@@ -68,7 +103,7 @@ def test_classifier_on_splits_lets_validation_choose_trees_for_a_nonlinear_probl
     linear = (X[:, 0] > 0).astype(int)
     _, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0)
     assert chosen.scores[chosen] == max(chosen.scores.values())
-    # without trees: the logistic regression alone, C chosen on validation as logistic_on_splits does
+    # without trees: the logistic regression alone, C chosen by cross-validation as logistic_on_splits does
     pred, _, chosen = evaluation.classifier_on_splits(X, linear, split, seed=0, trees=False)
     assert "gradient-boosted trees" not in chosen.scores and chosen.startswith("logistic regression, C=")
     logistic_pred, _, C = evaluation.logistic_on_splits(X, linear, split, seed=0)
@@ -87,13 +122,21 @@ def test_classifier_on_splits_learns_from_extra_training_rows_and_is_scored_on_t
     extra = rng.uniform(-1, 1, size=(300, 2))
     extra_codes = (extra[:, 0] > 0).astype(int)
     extra_codes[:10] = -1  # rows without a class are left out
+    groups, extra_groups = np.arange(400).astype(str), np.array([f"extra {i}" for i in range(300)])
     alone, y_test, _ = evaluation.classifier_on_splits(X, codes, split, seed=0, trees=False)
-    pred, y_again, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0, trees=False,
-                                                            extra_train=(extra, extra_codes))
+    pred, y_again, chosen = evaluation.classifier_on_splits(X, codes, split, seed=0, trees=False, groups=groups,
+                                                            extra_train=(extra, extra_codes, extra_groups))
     np.testing.assert_array_equal(y_test, y_again)  # scored on the test split's own rows
     assert evaluation.accuracy(y_test, pred) > 0.9 > evaluation.accuracy(y_test, alone) + 0.2
+    # C's folds score the training split's own rows only, whose labels carry nothing
+    assert max(chosen.cv_scores.values()) < 0.65
     with pytest.raises(ValueError, match="extra_train"):
-        evaluation.classifier_on_splits(X, codes, split, extra_train=(extra[:, :1], extra_codes))
+        evaluation.classifier_on_splits(X, codes, split, groups=groups,
+                                        extra_train=(extra[:, :1], extra_codes, extra_groups))
+    with pytest.raises(ValueError, match="groups_extra"):
+        evaluation.classifier_on_splits(X, codes, split, groups=groups, extra_train=(extra, extra_codes))
+    with pytest.raises(ValueError, match="extra_train needs groups"):
+        evaluation.classifier_on_splits(X, codes, split, extra_train=(extra, extra_codes, extra_groups))
 
 
 def test_tree_columns_hide_columns_from_the_trees_only():
