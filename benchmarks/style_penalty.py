@@ -22,7 +22,7 @@ the training split, notebook 04's choice until 2026-12-07) and which ``evaluatio
 from the training split alone.
 
 Renders the validation tunes by other instruments if notebook 04 has not (about 1,000 clips on
-``small``). Run after ``make report`` (about 5 minutes on 2 cores):
+``small``). Run after ``make report`` (about 7 minutes on 2 cores):
 ``python benchmarks/style_penalty.py [--Cs 1 0.1 0.01 0.003 10 --ngram-weights 0.5 --profile small --seed 0]``.
 """
 from __future__ import annotations

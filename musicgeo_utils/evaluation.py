@@ -65,8 +65,8 @@ def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLD
     tunes its macro-F1 differs by a few hundredths between neighbouring ``C``
     by chance, and it picked C=1 for the transcribed score where
     cross-validation over the same tunes finds C=0.01 better in 10 folds of
-    10 (docs/experiments.md, "The penalty chosen on validation, and by
-    cross-validation"). So the training rows are split into ``folds``
+    10 (``benchmarks/style_penalty.py``; docs/experiments.md, "The penalty
+    chosen on one validation split, and by cross-validation"). So the training rows are split into ``folds``
     (``StratifiedGroupKFold``, shuffled with ``seed``): the rows of one of
     ``groups`` (e.g. a tune and its other renders) stay in one fold, and a
     held-out fold is scored on its ``scored`` rows only (default all; e.g.
