@@ -30,7 +30,6 @@ Run after ``make report`` (reads its caches; the corpus notes cost about a minut
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -47,15 +46,11 @@ def main(argv=None) -> None:
 
     from musicgeo_utils import config, evaluation, geoscores, manifest, regions, transcribed_score
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = evaluation.cv_parser(__doc__.split("\n")[0])
     parser.add_argument("--task", choices=("style", "region"), default="region")
-    parser.add_argument("--profile", default="small")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-group", type=int, nargs="+", default=[0, 300, 1000],
                         help="corpus tunes per country (region) or style (style); 0 is the reference")
     parser.add_argument("--tonic", choices=("estimated", "true"), default="estimated")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     config.seed_everything(args.seed)
     start = time.perf_counter()

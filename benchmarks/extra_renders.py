@@ -30,7 +30,6 @@ per extra render of the ~2,900 tunes on 2 cores, then 10 minutes of fits for thr
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -48,13 +47,9 @@ def main(argv=None) -> None:
 
     from musicgeo_utils import config, evaluation, geoscores, manifest
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = evaluation.cv_parser(__doc__.split("\n")[0])
     parser.add_argument("--task", choices=("style", "region"), default="style")
-    parser.add_argument("--profile", default="small")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-renders", type=int, default=3, help="largest K tried (0 .. K)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2, help="k-fold splits, each shuffled by its own seed")
     parser.add_argument("--effects", action="store_true",
                         help="extra renders through their seeded audio effects (effects.py; notebooks 03 and 04: "
                              "extra_effects)")

@@ -24,7 +24,6 @@ Run after ``make report`` (about 2 minutes per task on 2 cores):
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -40,13 +39,9 @@ def main(argv=None) -> None:
 
     from musicgeo_utils import config, evaluation, geoscores, manifest, regions, symbolic
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = evaluation.cv_parser(__doc__.split("\n")[0])
     parser.add_argument("--task", choices=("style", "region"), default="style")
     parser.add_argument("--Cs", type=float, nargs="+", default=[0.003, 0.01, 0.03, 0.1])
-    parser.add_argument("--profile", default="small")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     config.seed_everything(args.seed)
     start = time.perf_counter()

@@ -27,7 +27,6 @@ Renders the validation tunes by other instruments if notebook 04 has not (about 
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -44,14 +43,10 @@ def main(argv=None) -> None:
 
     from musicgeo_utils import config, evaluation, manifest, symbolic
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = evaluation.cv_parser(__doc__.split("\n")[0])
     parser.add_argument("--Cs", type=float, nargs="+", default=[1.0, 0.1, 0.01, 0.003, 10.0])
     parser.add_argument("--ngram-weights", type=float, nargs="*", default=[],
                         help="also each C with the n-gram columns scaled by these weights")
-    parser.add_argument("--profile", default="small")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     config.seed_everything(args.seed)
     start = time.perf_counter()

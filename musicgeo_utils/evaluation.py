@@ -231,6 +231,20 @@ class ChosenModel(str):
     model: object
 
 
+def cv_parser(description: str):
+    """The ``argparse`` parser of the cross-validation benchmarks (``benchmarks/``), with the arguments they
+    share: ``--profile`` (small), ``--seed`` (0), ``--folds`` (5) and ``--repeats`` (2: k-fold splits, each
+    shuffled by its own seed); a benchmark adds its own."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2, help="k-fold splits, each shuffled by its own seed")
+    return parser
+
+
 def fold_gains(scores: dict, arm_name: str) -> pd.DataFrame:
     """Paired comparison of cross-validation arms, for the benchmarks that ask "does this help?".
 

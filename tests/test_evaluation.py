@@ -172,3 +172,12 @@ def test_fold_gains_pair_each_fold_with_the_reference():
     assert table.loc[("median km", 2), "folds better"] == "1 of 2"  # lower is better for km
     assert table.loc[("median km", 0), "change from K = 0"] == 0 and table.loc[("median km", 0), "folds better"] == ""
     assert table.loc[("median km", 2), "mean over folds"] == pytest.approx(825.0)
+
+
+def test_cv_parser_gives_the_benchmarks_shared_arguments():
+    parser = evaluation.cv_parser("a benchmark")
+    parser.add_argument("--Cs", type=float, nargs="+", default=[1.0])
+    args = parser.parse_args([])
+    assert (args.profile, args.seed, args.folds, args.repeats, args.Cs) == ("small", 0, 5, 2, [1.0])
+    args = parser.parse_args(["--profile", "full", "--seed", "3", "--folds", "4", "--repeats", "1"])
+    assert (args.profile, args.seed, args.folds, args.repeats) == ("full", 3, 4, 1)
