@@ -66,8 +66,9 @@ def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLD
     by chance, and it picked C=1 for the transcribed score where
     cross-validation over the same tunes finds C=0.01 better in 10 folds of
     10 (``benchmarks/style_penalty.py``; docs/experiments.md, "The penalty
-    chosen on one validation split, and by cross-validation"). So the training rows are split into ``folds``
-    (``StratifiedGroupKFold``, shuffled with ``seed``): the rows of one of
+    chosen on one validation split, and by cross-validation"). So the
+    training rows are split into ``folds`` (``StratifiedGroupKFold``,
+    shuffled with ``seed``): the rows of one of
     ``groups`` (e.g. a tune and its other renders) stay in one fold, and a
     held-out fold is scored on its ``scored`` rows only (default all; e.g.
     the profile's own clips, not the tunes read as scores). Along ``Cs`` in
@@ -167,7 +168,8 @@ def classifier_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, trees: 
     rows (e.g. other renders of the training tunes,
     :func:`manifest.profile_extra_renders`), appended to the training split's;
     rows with a negative code are left out. ``groups`` (one per row of ``X``,
-    e.g. tune ids; default each row its own) and ``groups_extra`` keep a tune
+    e.g. tune ids; required with ``extra_train``; default each row its own,
+    the folds of :func:`logistic_on_splits`) and ``groups_extra`` keep a tune
     and its other renders in one fold of :func:`choose_C`, where the extra
     rows are learned from but never scored.
     ``tree_columns``: a boolean mask of the columns the trees read (default
