@@ -115,13 +115,12 @@ def main(argv=None) -> None:
     print("\nA single validation split (fitted on the training split): "
           + ", ".join(f"C={C:g} {f1:.3f}" for C, f1 in single.items())
           + f"; it picks C={max(single, key=single.get):g}")
-    groups = np.r_[ids[train], extra_ids[extra_train], pool["tune_id"].astype(str).to_numpy()]
-    own = np.r_[np.ones(train.sum(), bool), np.zeros(extra_train.sum() + len(corpus_codes), bool)]
-    C, cv_scores = evaluation.choose_C(X_train, y_train, groups=groups, scored=own, seed=args.seed)
-    print("evaluation.choose_C on the training split: "
-          + ", ".join(f"C={c:g} {f1:.3f}" for c, f1 in cv_scores.items())
-          + f"; it picks C={C:g} ({time.perf_counter() - start:.0f} s)")
-
+    _, _, chosen = evaluation.classifier_on_splits(  # notebook 04's call: its extra rows, its folds
+        heard, codes, split, seed=args.seed, trees=False, groups=ids,
+        extra_train=manifest.style_training_extras(args.profile, args.seed, tunes, codes, styles).train)
+    print("evaluation.choose_C on the training split (notebook 04's classifier): "
+          + ", ".join(f"C={c:g} {f1:.3f}" for c, f1 in chosen.cv_scores.items())
+          + f"; it picks {chosen} ({time.perf_counter() - start:.0f} s)")
 
 if __name__ == "__main__":
     main()
