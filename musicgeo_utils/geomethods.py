@@ -156,6 +156,31 @@ class GeoMethod:
         fit_params = {k: v for k, v in params.items() if k not in predict_keys}
         return fit_params, {k: v for k, v in params.items() if k in predict_keys}
 
+    def grid_threads(self) -> int:
+        """Threads :meth:`_tune` may fit the fit-grid candidates in, side by side (default 1: one at a time).
+
+        More than one only where a candidate's fit is numpy and BLAS work that
+        releases the GIL and runs no threads of its own beyond BLAS's
+        (:class:`RegionClassifier`'s logistic regression): each candidate is
+        then fitted on its own copy of the method, with the caller's BLAS
+        thread limits, so the fitted models and the choice are bit for bit
+        those of one candidate after another.
+        """
+        return 1
+
+    def _candidate(self, fit_params: dict, X, lat, lon, regions, X_val, lat_val, lon_val, country_val) -> list[dict]:
+        """Fit one fit-grid candidate on this object; its validation rows, one per predict-grid candidate."""
+        self._fit(X, lat, lon, regions, **fit_params)
+        self._fitted_with = fit_params
+        rows = []
+        for predict_params in self.predict_grid():
+            err = great_circle_km(lat_val, lon_val, *self._predict(X_val, **predict_params))
+            row = {**fit_params, **predict_params, "val_mean_km": float(np.mean(err))}
+            if country_val is not None:
+                row["val_balanced_median_km"] = error_metrics(err, country_val)["balanced_median_km"]
+            rows.append(row)
+        return rows
+
     def _tune(self, X, lat, lon, regions, validation) -> dict:
         if len(validation) not in (3, 4):
             raise ValueError("validation must be (X, lat, lon) or (X, lat, lon, country)")
@@ -166,18 +191,32 @@ class GeoMethod:
         if country_val is not None and len(country_val) != len(X_val):
             raise ValueError(f"validation has {len(X_val)} rows but {len(country_val)} countries")
         score = "val_mean_km" if country_val is None else "val_balanced_median_km"
-        rows = []
-        for fit_params in self.fit_grid():
-            self._fit(X, lat, lon, regions, **fit_params)
-            self._fitted_with = fit_params
-            for predict_params in self.predict_grid():
-                err = great_circle_km(lat_val, lon_val, *self._predict(X_val, **predict_params))
-                row = {**fit_params, **predict_params, "val_mean_km": float(np.mean(err))}
-                if country_val is not None:
-                    row[score] = error_metrics(err, country_val)["balanced_median_km"]
-                rows.append(row)
+        grid, data = self.fit_grid(), (X, lat, lon, regions, X_val, lat_val, lon_val, country_val)
+        threads = min(self.grid_threads(), len(grid))
+        if threads > 1:
+            import copy
+            from concurrent.futures import ThreadPoolExecutor
+
+            from threadpoolctl import threadpool_info, threadpool_limits
+
+            limits = {info["prefix"]: info["num_threads"] for info in threadpool_info()}  # the caller's, per library
+
+            def candidate(method, params):  # OpenMP's limit is per thread: set the caller's in each
+                with threadpool_limits(limits=limits):
+                    return method._candidate(params, *data)
+
+            copies = [copy.deepcopy(self) for _ in grid]
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(pool.map(candidate, copies, grid))
+        else:
+            parts = [self._candidate(params, *data) for params in grid]
+        rows = [row for part in parts for row in part]
+        owners = [i for i, part in enumerate(parts) for _ in part]  # the fit-grid candidate of each row
+        best_index = int(np.argmin([r[score] for r in rows]))
+        if threads > 1:  # keep the best candidate's fitted copy: fit() need not fit it again
+            self.__dict__.update(copies[owners[best_index]].__dict__)
         self.validation_scores_ = pd.DataFrame(rows)
-        best = rows[int(np.argmin([r[score] for r in rows]))]
+        best = rows[best_index]
         return {k: v for k, v in best.items() if not k.startswith("val_")}
 
 
@@ -322,7 +361,10 @@ class RegionClassifier(GeoMethod):
 
     ``model="logreg"``: standardised features and multinomial logistic
     regression (``C`` tuned); ``model="forest"``: random forest
-    (``min_samples_leaf`` tuned). Decodings, chosen on validation:
+    (``min_samples_leaf`` tuned). ``n_jobs``: the forest's threads (default
+    ``config.n_jobs()``), or the threads the logistic regression's ``C``
+    candidates are fitted in side by side (default 1; the same models,
+    :meth:`grid_threads`). Decodings, chosen on validation:
     ``"top"`` = centroid of the most probable region, ``"weighted"`` =
     probability-weighted spherical mean of all region centroids, ``"median"``
     = their probability-weighted geometric median (the least expected
@@ -344,6 +386,11 @@ class RegionClassifier(GeoMethod):
         self.n_estimators, self.decodings = n_estimators, tuple(decodings)
         self.seed, self.n_jobs = seed, n_jobs
         self.name = f"region classifier ({'logistic regression' if model == 'logreg' else 'random forest'})"
+
+    def grid_threads(self) -> int:
+        """The logistic regression's ``C`` candidates are fitted in ``n_jobs`` threads (default 1); the forest's
+        one at a time, each with ``n_jobs`` threads of its own (:meth:`GeoMethod.grid_threads`)."""
+        return (self.n_jobs or 1) if self.model == "logreg" else 1
 
     def fit_grid(self):
         """Candidates: ``C`` (logistic regression) or ``min_samples_leaf`` (forest)."""
@@ -486,6 +533,10 @@ class OnFeatureSubsets(GeoMethod):
         """The wrapped method's predict-time grid."""
         return self.method.predict_grid()
 
+    def grid_threads(self) -> int:
+        """The wrapped method's (:meth:`GeoMethod.grid_threads`)."""
+        return self.method.grid_threads()
+
     def _columns(self, X):
         if X.shape[1] != self.width_:
             raise ValueError(f"{self.name}: fitted on {self.width_} feature columns, got {X.shape[1]}")
@@ -532,7 +583,7 @@ def default_methods(seed: int = 0, n_jobs: int | None = None, n_estimators: int 
         UnitVectorRidge(),
         KNNGeo(),
         RandomForestUnitVector(**forest, max_features=regression_max_features),
-        RegionClassifier("logreg", seed=seed),
+        RegionClassifier("logreg", seed=seed, n_jobs=n_jobs),
         RegionClassifier("forest", **forest),
     ]
     if feature_subsets:

@@ -156,6 +156,29 @@ def test_validation_picks_the_informative_feature_subset(split):
     assert all(isinstance(m, geomethods.OnFeatureSubsets) for m in wrapped[3:])
 
 
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_candidates_fitted_side_by_side_give_the_same_models_as_one_after_another(split, blas_threads):
+    """``n_jobs=2``: the logistic regression's C candidates (times the feature subsets) are fitted in two
+    threads, each on its own copy; the scores, the choice, the probabilities and the points are those of
+    ``n_jobs=1`` bit for bit, under the caller's BLAS limit (one thread, as notebook 03 runs them, or two)."""
+    (X_tr, y_tr), (X_va, y_va), (X_te, _) = split
+    subsets = {"first half": np.arange(4), "all": np.arange(X_tr.shape[1])}
+    models = {}
+    with threadpool_limits(blas_threads):
+        for n_jobs in (1, 2):
+            model = geomethods.OnFeatureSubsets(geomethods.RegionClassifier("logreg", n_jobs=n_jobs,
+                                                                            Cs=(0.01, 0.1, 1.0, 10.0)), subsets)
+            models[n_jobs] = model.fit(X_tr, y_tr["lat"], y_tr["lon"], regions=y_tr["region"],
+                                       validation=(X_va, y_va["lat"], y_va["lon"], y_va["country"]))
+    one, two = models[1], models[2]
+    assert two.grid_threads() == 2 and one.grid_threads() == 1
+    assert geomethods.RegionClassifier("forest", n_jobs=2).grid_threads() == 1  # the forest has threads of its own
+    pd.testing.assert_frame_equal(one.validation_scores_, two.validation_scores_, check_exact=True)
+    assert one.best_params_ == two.best_params_
+    np.testing.assert_array_equal(one.predict_proba(X_te), two.predict_proba(X_te))
+    np.testing.assert_array_equal(np.column_stack(one.predict(X_te)), np.column_stack(two.predict(X_te)))
+
+
 def test_validation_criterion_balanced_median_when_countries_are_given(split):
     (X_tr, y_tr), (X_va, y_va), _ = split
     model = geomethods.KNNGeo()
