@@ -202,20 +202,58 @@ def _cache_file(X: np.ndarray, method: str, full: dict, seed: int, standardize_i
     return config.data_path("embeddings", f"{method}-{key}.npy")
 
 
+def _from_cache(X: np.ndarray, method: str, params: Mapping | None, seed: int, standardize_input: bool):
+    """``(embedding or None, cache path)`` of one setting: the cached result, if there is a usable one."""
+    path = _cache_file(X, method, _full_params(method, params), seed, standardize_input)
+    if path.is_file():
+        Y = read_npy(path)
+        if Y.shape == (len(X), 2):
+            return Y, path
+    return None, path
+
+
 def _cached(X, method: str, params: Mapping | None, seed: int,
             standardize_input: bool) -> tuple[np.ndarray, float, bool]:
     """(embedding, seconds spent, read from cache?) for one setting."""
     X = _as_matrix(X)
-    full = _full_params(method, params)
-    path = _cache_file(X, method, full, seed, standardize_input)
     start = time.perf_counter()
-    if path.is_file():
-        Y = read_npy(path)
-        if Y.shape == (len(X), 2):
-            return Y, time.perf_counter() - start, True
-    Y = embed(X, method, full, seed, standardize_input)
+    Y, path = _from_cache(X, method, params, seed, standardize_input)
+    if Y is not None:
+        return Y, time.perf_counter() - start, True
+    Y = embed(X, method, params, seed, standardize_input)
     write_npy(path, Y)
     return Y, time.perf_counter() - start, False
+
+
+def _timed_embed(X, method: str, params: dict, seed: int, standardize_input: bool,
+                 limits: dict | None = None) -> tuple[np.ndarray, float]:
+    """:func:`embed` and its wall time; in a worker process, under the caller's thread ``limits``."""
+    start = time.perf_counter()
+    with threadpool_limits(limits=limits):
+        Y = embed(X, method, params, seed, standardize_input)
+    return Y, time.perf_counter() - start
+
+
+def _embed_many(X: np.ndarray, settings: list[tuple[str, dict]], seed: int, standardize_input: bool,
+                n_jobs: int) -> list[tuple[np.ndarray, float]]:
+    """``(embedding, seconds)`` of each ``(method, params)``, in ``n_jobs`` worker processes when above 1.
+
+    Each setting is single-threaded (t-SNE on :data:`TSNE_THREADS`, UMAP seeded) and
+    a worker runs it under the caller's BLAS and OpenMP limits, so the results are
+    those of one setting after another in this process, bit for bit.
+    """
+    n_jobs = min(int(n_jobs), len(settings))
+    if n_jobs <= 1:
+        return [_timed_embed(X, method, params, seed, standardize_input) for method, params in settings]
+    from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_info
+
+    limits = {info["prefix"]: info["num_threads"] for info in threadpool_info()}
+    done = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_timed_embed)(X, method, params, seed, standardize_input, limits) for method, params in settings)
+    for method, _ in settings:
+        COMPUTED[method] += 1  # counted here: the workers' counters are their own
+    return done
 
 
 def cached_embedding(X, method: str, params: Mapping | None = None, seed: int = 0,
@@ -364,7 +402,7 @@ def embedding_grid(X, labels, seed: int = 0,
                    tsne_perplexities: Sequence[float] = (5, 15, 30, 50),
                    umap_grid: Sequence[tuple[int, float]] = ((5, 0.1), (15, 0.1), (30, 0.1), (15, 0.5)),
                    n_neighbors_eval: int = 10, standardize_input: bool = True,
-                   tsne_max_iter: int = 1000) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+                   tsne_max_iter: int = 1000, n_jobs: int = 1) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """PCA, a t-SNE perplexity grid and a UMAP grid of ``X``, each cached, with their quality.
 
     Returns ``(coords, quality)``: ``coords`` maps a :func:`layout_name` to
@@ -378,6 +416,9 @@ def embedding_grid(X, labels, seed: int = 0,
     neighbourhood does not fit the points (perplexity 30 for 23 points, as on
     a tiny dataset copy) is left out with a warning that names it, and
     ``n_neighbors_eval`` is lowered below half the points where it must be.
+    ``n_jobs``: worker processes for the settings not cached yet (each one
+    single-threaded, so the layouts are the same as with one;
+    :func:`_embed_many`).
     """
     X = _as_matrix(X)
     labels = _labels(labels, len(X))
@@ -386,14 +427,25 @@ def embedding_grid(X, labels, seed: int = 0,
         n_neighbors_eval = max(1, (len(X) - 1) // 2)
         warnings.warn(f"embedding_grid: quality measured on {n_neighbors_eval} neighbours, below half "
                       f"the {len(X)} points", stacklevel=2)
-    coords, rows = {}, []
+    found, missing = {}, []  # layout name -> (method, embedding, seconds, cached?); the settings to compute
     for method, params in grid_settings(tsne_perplexities, umap_grid, tsne_max_iter):
         name = layout_name(method, params)
         if not _fits(_full_params(method, params), len(X)):
             warnings.warn(f"embedding_grid: {name} left out: its neighbourhood needs more than {len(X)} points",
                           stacklevel=2)
             continue
-        Y, seconds, hit = _cached(X, method, params, seed, standardize_input)
+        start = time.perf_counter()
+        Y, path = _from_cache(X, method, params, seed, standardize_input)
+        found[name] = (method, Y, time.perf_counter() - start, True)
+        if Y is None:
+            missing.append((name, method, params, path))
+    computed = _embed_many(X, [(method, params) for _, method, params, _ in missing], seed, standardize_input,
+                           n_jobs) if missing else []
+    for (name, method, _, path), (Y, seconds) in zip(missing, computed):
+        write_npy(path, Y)
+        found[name] = (method, Y, seconds, False)
+    coords, rows = {}, []
+    for name, (method, Y, seconds, hit) in found.items():
         coords[name] = Y
         rows.append({"layout": name, "method": _LABEL[method],
                      **map_quality(X_space, Y, labels, n_neighbors_eval),

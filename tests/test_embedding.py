@@ -91,6 +91,24 @@ def test_grid_is_cached_on_disk_and_not_recomputed(blobs):
     assert embedding.COMPUTED - middle == {"pca": 1, "tsne": 1}
 
 
+def test_grid_in_worker_processes_gives_the_same_layouts_and_caches_them(blobs):
+    """``n_jobs=2``: the settings not cached yet are computed in two worker processes, under this process's
+    thread limits; each layout is bit for bit the one computed here, counted, and cached for the next call."""
+    X, labels = blobs
+    X = X[:150] - 0.5  # an input no other test embeds
+    before = embedding.COMPUTED.copy()
+    coords, quality = embedding.embedding_grid(X, labels[:150], seed=2, tsne_perplexities=(8, 20), umap_grid=(),
+                                               tsne_max_iter=250, n_jobs=2)
+    assert list(coords) == ["PCA", "t-SNE perplexity=8", "t-SNE perplexity=20"]
+    assert embedding.COMPUTED - before == {"pca": 1, "tsne": 2} and not quality["cached"].any()
+    for name, (method, params) in zip(coords, [("pca", {}), ("tsne", {"perplexity": 8, "max_iter": 250}),
+                                               ("tsne", {"perplexity": 20, "max_iter": 250})]):
+        assert np.array_equal(coords[name], embedding.embed(X, method, params, seed=2)), name
+    again, quality2 = embedding.embedding_grid(X, labels[:150], seed=2, tsne_perplexities=(8, 20), umap_grid=(),
+                                               tsne_max_iter=250, n_jobs=2)
+    assert quality2["cached"].all() and all(np.array_equal(coords[k], again[k]) for k in coords)
+
+
 def test_best_per_method_picks_the_highest_of_each(blobs):
     quality = pd.DataFrame({"method": ["PCA", "t-SNE", "t-SNE", "UMAP", "UMAP"],
                             "knn_purity_2d": [0.5, 0.7, 0.9, 0.8, 0.6]},
