@@ -162,9 +162,9 @@ class GeoMethod:
         More than one only where a candidate's fit is numpy and BLAS work that
         releases the GIL and runs no threads of its own beyond BLAS's
         (:class:`RegionClassifier`'s logistic regression): each candidate is
-        then fitted on its own copy of the method, with the caller's BLAS
-        thread limits, so the fitted models and the choice are bit for bit
-        those of one candidate after another.
+        then fitted on its own copy of the method, under the caller's BLAS and
+        OpenMP thread limits, so the fitted models and the choice are bit for
+        bit those of one candidate after another.
         """
         return 1
 
