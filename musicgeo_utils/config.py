@@ -64,6 +64,20 @@ def dask_scheduler() -> str | None:
     return os.environ.get("MUSICGEO_DASK") or None
 
 
+def current_thread_limits() -> dict[str, int]:
+    """This thread's BLAS and OpenMP thread counts, per library prefix (``threadpoolctl``).
+
+    Work handed to other threads or worker processes runs under them
+    (``threadpool_limits(limits=current_thread_limits())`` taken in the
+    caller, applied there): OpenMP's limit is per thread and a worker process
+    starts with its own, and a sum split over another number of threads
+    rounds differently, so the pieces give the bits they would give here.
+    """
+    from threadpoolctl import threadpool_info
+
+    return {info["prefix"]: info["num_threads"] for info in threadpool_info()}
+
+
 #: torch intra-op threads unless ``MUSICGEO_THREADS`` says otherwise (see the module docstring).
 DEFAULT_TORCH_THREADS = 2
 

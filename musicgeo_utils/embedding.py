@@ -246,9 +246,8 @@ def _embed_many(X: np.ndarray, settings: list[tuple[str, dict]], seed: int, stan
     if n_jobs <= 1:
         return [_timed_embed(X, method, params, seed, standardize_input) for method, params in settings]
     from joblib import Parallel, delayed
-    from threadpoolctl import threadpool_info
 
-    limits = {info["prefix"]: info["num_threads"] for info in threadpool_info()}
+    limits = config.current_thread_limits()
     done = Parallel(n_jobs=n_jobs, backend="loky")(
         delayed(_timed_embed)(X, method, params, seed, standardize_input, limits) for method, params in settings)
     for method, _ in settings:

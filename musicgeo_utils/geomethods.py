@@ -197,9 +197,9 @@ class GeoMethod:
             import copy
             from concurrent.futures import ThreadPoolExecutor
 
-            from threadpoolctl import threadpool_info, threadpool_limits
+            from threadpoolctl import threadpool_limits
 
-            limits = {info["prefix"]: info["num_threads"] for info in threadpool_info()}  # the caller's, per library
+            limits = config.current_thread_limits()
 
             def candidate(method, params):  # OpenMP's limit is per thread: set the caller's in each
                 with threadpool_limits(limits=limits):
