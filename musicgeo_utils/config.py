@@ -78,6 +78,43 @@ def current_thread_limits() -> dict[str, int]:
     return {info["prefix"]: info["num_threads"] for info in threadpool_info()}
 
 
+def map_in_threads(function, items, threads: int, limits=None) -> list:
+    """``[function(item) for item in items]``, computed in up to ``threads`` threads side by side.
+
+    Each call runs under the caller's BLAS and OpenMP limits
+    (:func:`current_thread_limits`, set again in each thread since OpenMP's
+    limit is per thread), so where ``function`` is numpy, BLAS or OpenMP work
+    on its own objects the results are bit for bit those of one call after
+    another; the order of the results is that of ``items``. ``limits``: the
+    ``threadpoolctl`` limits of every call instead (e.g. 1: one BLAS and one
+    OpenMP thread), however many run side by side (``threads`` = 1 included),
+    so the numbers depend on neither ``threads`` nor the machine's cores.
+    They are set in the calling thread first: OpenBLAS's limit is one for the
+    whole process, and threads that each set their own and put back what they
+    found would race. So ``function`` must not itself call this with other
+    ``limits`` than the caller's.
+    """
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    items = list(items)
+    threads = max(1, min(int(threads), len(items)))
+    with threadpool_limits(limits=limits) if limits is not None else contextlib.nullcontext():
+        if threads == 1:
+            return [function(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        here = current_thread_limits()
+
+        def limited(item):  # the same limits as the caller's: OpenMP's are per thread
+            with threadpool_limits(limits=here):
+                return function(item)
+
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(limited, items))
+
+
 #: torch intra-op threads unless ``MUSICGEO_THREADS`` says otherwise (see the module docstring).
 DEFAULT_TORCH_THREADS = 2
 

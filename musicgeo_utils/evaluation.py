@@ -16,6 +16,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from musicgeo_utils import config
+
 
 def accuracy(y_true, y_pred) -> float:
     """Fraction of correct labels."""
@@ -58,7 +60,23 @@ def _logistic(C: float, seed: int, warm_start: bool = False):
                                                               warm_start=warm_start))
 
 
-def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLDS, seed: int = 0):
+def _fit_each(models, X, y, n_jobs: int = 1) -> list:
+    """``models``, each fitted on ``(X, y)`` with one BLAS and one OpenMP thread, up to ``n_jobs`` side by side.
+
+    One thread per fit: a logistic regression's weights then depend on
+    neither ``n_jobs`` nor the machine's cores (OpenBLAS splits its sums by
+    thread count: weights 1e-12 apart), the gradient-boosted trees are the
+    same trees with any number of OpenMP threads, and on two cores
+    single-threaded fits side by side finish sooner than one after another
+    with two threads each (docs/experiments.md, "One thread per fit").
+    Never call it from inside :func:`config.map_in_threads` (its docstring
+    says why the limits are set once, in the calling thread).
+    """
+    return config.map_in_threads(lambda model: model.fit(X, y), models, n_jobs, limits=1)
+
+
+def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLDS, seed: int = 0,
+             n_jobs: int = 1):
     """``(C, cv_scores)``: a logistic regression's ``C`` by cross-validated macro-F1 over training rows only.
 
     A single validation split chose ``C`` until 2026-12-07; on a few hundred
@@ -76,7 +94,9 @@ def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLD
     weights (``warm_start``: the same optimum, fewer iterations). The ``C``
     with the best mean macro-F1 over folds wins, the smaller on a tie;
     ``cv_scores`` maps each ``C`` to that mean. The validation split is left
-    for choosing between models.
+    for choosing between models. Each fit runs with one thread
+    (:func:`_fit_each`); ``n_jobs``: threads the folds are fitted in side by
+    side (the same numbers as one fold after another).
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -87,31 +107,32 @@ def choose_C(X, y, Cs=LOGISTIC_CS, groups=None, scored=None, folds: int = C_FOLD
         raise ValueError(f"X, y, groups and scored need one entry per row: {len(X)}, {len(y)}, {len(groups)}, "
                          f"{len(scored)}")
     Cs = sorted(float(C) for C in Cs)
-    fold_scores = {C: [] for C in Cs}
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fit_rows, held in splitter.split(X, y, groups):
-        held = held[scored[held]]
-        if not len(held):
-            continue
-        model = _logistic(Cs[0], seed, warm_start=True)
-        for C in Cs:
-            model.set_params(logisticregression__C=C).fit(X[fit_rows], y[fit_rows])
-            fold_scores[C].append(f1_score(y[held], model.predict(X[held]), average="macro"))
-    if not fold_scores[Cs[0]]:
+    splits = [(fit_rows, held[scored[held]]) for fit_rows, held in splitter.split(X, y, groups)]
+    splits = [(fit_rows, held) for fit_rows, held in splits if len(held)]
+    if not splits:
         raise ValueError("choose_C: no fold holds a scored row")
-    cv_scores = {C: float(np.mean(values)) for C, values in fold_scores.items()}
+
+    def fold(rows) -> list[float]:  # one fold's macro-F1 at each C, along Cs from the previous C's weights
+        fit_rows, held = rows
+        model = _logistic(Cs[0], seed, warm_start=True)
+        return [f1_score(y[held], model.set_params(logisticregression__C=C).fit(X[fit_rows], y[fit_rows])
+                         .predict(X[held]), average="macro") for C in Cs]
+
+    fold_scores = config.map_in_threads(fold, splits, n_jobs, limits=1)  # one thread per fit, as _fit_each
+    cv_scores = {C: float(np.mean([scores[i] for scores in fold_scores])) for i, C in enumerate(Cs)}
     best = max(Cs, key=lambda C: (cv_scores[C], -C))
     return best, cv_scores
 
 
-def logistic_baseline(X_train, y_train, X_test, Cs=LOGISTIC_CS, seed: int = 0):
+def logistic_baseline(X_train, y_train, X_test, Cs=LOGISTIC_CS, seed: int = 0, n_jobs: int = 1):
     """Standardised multinomial logistic regression, ``C`` chosen by cross-validation on the training rows.
 
     Returns ``(test_predictions, test_probabilities, chosen_C)``; ``C`` is
     :func:`choose_C`'s, and the final model is fitted on the training set only.
     """
-    C, _ = choose_C(X_train, y_train, Cs, seed=seed)
-    model = _logistic(C, seed).fit(X_train, y_train)
+    C, _ = choose_C(X_train, y_train, Cs, seed=seed, n_jobs=n_jobs)
+    model, = _fit_each([_logistic(C, seed)], X_train, y_train)
     return model.predict(X_test), model.predict_proba(X_test), C
 
 
@@ -126,7 +147,7 @@ def _split_rows(X, codes, split) -> dict[str, np.ndarray]:
     return rows
 
 
-def logistic_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0):
+def logistic_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, n_jobs: int = 1):
     """:func:`logistic_baseline` on the rows of ``X`` that each split holds.
 
     ``codes`` are class codes aligned with the rows (``-1`` = left out, see
@@ -137,7 +158,8 @@ def logistic_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0):
     """
     X, codes, split = np.asarray(X), np.asarray(codes), np.asarray(split)
     rows = _split_rows(X, codes, split)
-    pred, _, C = logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["test"]], Cs=Cs, seed=seed)
+    pred, _, C = logistic_baseline(X[rows["train"]], codes[rows["train"]], X[rows["test"]], Cs=Cs, seed=seed,
+                                   n_jobs=n_jobs)
     return pred, codes[rows["test"]], C
 
 
@@ -147,7 +169,7 @@ BOOSTED_TREES = dict(max_iter=200, learning_rate=0.1, class_weight="balanced")
 
 
 def classifier_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, trees: bool = True,
-                         extra_train=None, tree_columns=None, groups=None):
+                         extra_train=None, tree_columns=None, groups=None, n_jobs: int = 1):
     """The better of a logistic regression and gradient-boosted trees, by validation macro-F1.
 
     Like :func:`logistic_on_splits` (fitted on train, the logistic
@@ -176,6 +198,9 @@ def classifier_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, trees: 
     all), e.g. without the hundreds of n-gram columns of the score descriptors
     (:func:`symbolic.ngram_columns`), which would multiply their fitting time;
     the logistic regression reads every column.
+    ``n_jobs``: threads that fit the cross-validation's folds, then the
+    candidates, side by side (each fit with one thread,
+    :func:`_fit_each`; the same models and choice as one after another).
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -202,7 +227,7 @@ def classifier_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, trees: 
         keep = y_extra >= 0
         X_train, y_train = np.vstack([X_train, X_extra[keep]]), np.r_[y_train, y_extra[keep]]
         g_train, own = np.r_[g_train, g_extra[keep]], np.r_[own, np.zeros(keep.sum(), dtype=bool)]
-    C, cv_scores = choose_C(X_train, y_train, Cs, groups=g_train, scored=own, seed=seed)
+    C, cv_scores = choose_C(X_train, y_train, Cs, groups=g_train, scored=own, seed=seed, n_jobs=n_jobs)
     candidates = {f"logistic regression, C={C:g}": _logistic(C, seed)}
     if trees:
         candidates["gradient-boosted trees"] = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
@@ -213,9 +238,9 @@ def classifier_on_splits(X, codes, split, Cs=LOGISTIC_CS, seed: int = 0, trees: 
                                  f"got shape {tree_columns.shape}")
             candidates["gradient-boosted trees"] = make_pipeline(ColumnTransformer(
                 [("read", "passthrough", np.flatnonzero(tree_columns))]), candidates["gradient-boosted trees"])
+    fitted = _fit_each(candidates.values(), X_train, y_train, n_jobs)
     scores, best = {}, None
-    for name, model in candidates.items():
-        model.fit(X_train, y_train)
+    for name, model in zip(candidates, fitted):
         scores[name] = f1_score(codes[rows["val"]], model.predict(X[rows["val"]]), average="macro")
         if best is None or scores[name] > scores[best]:
             best = name

@@ -193,21 +193,11 @@ class GeoMethod:
         score = "val_mean_km" if country_val is None else "val_balanced_median_km"
         grid, data = self.fit_grid(), (X, lat, lon, regions, X_val, lat_val, lon_val, country_val)
         threads = min(self.grid_threads(), len(grid))
-        if threads > 1:
+        if threads > 1:  # each candidate on its own copy (config.map_in_threads: the caller's thread limits)
             import copy
-            from concurrent.futures import ThreadPoolExecutor
-
-            from threadpoolctl import threadpool_limits
-
-            limits = config.current_thread_limits()
-
-            def candidate(method, params):  # OpenMP's limit is per thread: set the caller's in each
-                with threadpool_limits(limits=limits):
-                    return method._candidate(params, *data)
 
             copies = [copy.deepcopy(self) for _ in grid]
-            with ThreadPoolExecutor(threads) as pool:
-                parts = list(pool.map(candidate, copies, grid))
+            parts = config.map_in_threads(lambda pair: pair[0]._candidate(pair[1], *data), zip(copies, grid), threads)
         else:
             parts = [self._candidate(params, *data) for params in grid]
         rows = [row for part in parts for row in part]

@@ -181,3 +181,70 @@ def test_cv_parser_gives_the_benchmarks_shared_arguments():
     assert (args.profile, args.seed, args.folds, args.repeats, args.Cs) == ("small", 0, 5, 2, [1.0])
     args = parser.parse_args(["--profile", "full", "--seed", "3", "--folds", "4", "--repeats", "1"])
     assert (args.profile, args.seed, args.folds, args.repeats) == ("full", 3, 4, 1)
+
+
+def test_classifier_on_splits_gives_the_same_models_whatever_the_threads():
+    """Each fit runs with one thread: the cross-validation's scores, the choice, the weights and the
+    predictions are bit for bit the same under the caller's one or two BLAS threads and with the folds
+    and candidates fitted one after another or side by side (on this problem a logistic regression
+    fitted with two OpenBLAS threads ends 1e-15 away from one fitted with one)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2600, 300))
+    codes = (X[:, :5] @ rng.normal(size=(5, 4))).argmax(axis=1)
+    split = np.array(["train"] * 2000 + ["val"] * 300 + ["test"] * 300)
+    runs = {}
+    for caller, n_jobs in ((1, 1), (2, 1), (2, 2)):
+        with threadpool_limits(caller, user_api="blas"):
+            runs[caller, n_jobs] = evaluation.classifier_on_splits(X, codes, split, Cs=(0.01, 0.1), seed=0,
+                                                                   tree_columns=np.arange(300) == 299,  # noise
+                                                                   n_jobs=n_jobs)
+    (pred, y_test, chosen), *others = runs.values()
+    assert chosen.startswith("logistic regression") and set(chosen.scores) == {chosen, "gradient-boosted trees"}
+    for other_pred, other_y, other in others:
+        assert other == chosen and other.scores == chosen.scores and other.cv_scores == chosen.cv_scores
+        np.testing.assert_array_equal(other.model[-1].coef_, chosen.model[-1].coef_)
+        np.testing.assert_array_equal(other_pred, pred)
+        np.testing.assert_array_equal(other_y, y_test)
+
+
+class LogisticRegression(evaluation.LogisticRegression):  # named so that make_pipeline names its step as before
+    """Records how many BLAS threads each fit had, from start to end."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        from threadpoolctl import threadpool_info
+
+        def blas():
+            return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+        before = blas()
+        fitted = super().fit(X, y)
+        LogisticRegression.seen.append(before | blas())
+        return fitted
+
+
+def test_every_fit_of_the_cross_validation_and_the_candidates_has_one_blas_thread(monkeypatch):
+    """OpenBLAS's thread limit is one for the whole process: fits side by side that each set and
+    restored their own would leave one another two threads now and then (the numbers then change
+    from run to run). Every fit, side by side under a caller with two, sees one from start to end."""
+    from threadpoolctl import threadpool_limits
+
+    def recording(C, seed, warm_start=False):
+        return evaluation.make_pipeline(evaluation.StandardScaler(),
+                                        LogisticRegression(C=C, max_iter=3000, random_state=seed, warm_start=warm_start))
+
+    monkeypatch.setattr(evaluation, "_logistic", recording)
+    monkeypatch.setattr(LogisticRegression, "seen", [])
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 200))
+    codes = (X[:, :3] @ rng.normal(size=(3, 3))).argmax(axis=1)
+    split = np.array(["train"] * 1000 + ["val"] * 250 + ["test"] * 250)
+    with threadpool_limits(2, user_api="blas"):
+        evaluation.classifier_on_splits(X, codes, split, Cs=(0.01, 0.1, 1.0), seed=0, n_jobs=2,
+                                        tree_columns=np.arange(200) < 2)
+        evaluation.logistic_on_splits(X, codes, split, Cs=(0.01, 0.1), seed=0, n_jobs=2)
+    assert len(LogisticRegression.seen) == 3 * 3 + 1 + 3 * 2 + 1  # folds x Cs and the final fit, twice
+    assert all(seen == {1} for seen in LogisticRegression.seen)
