@@ -18,6 +18,7 @@ DATASET ?= folk
 DATA_ROOT ?=
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+UV_SPEC ?= uv==0.13.9
 PYTHON ?= $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # The folk default keeps reports/; another dataset writes under reports/<DATASET>/.
@@ -50,6 +51,8 @@ help:
 # --- environment ------------------------------------------------------------
 # The venv is made only when PYTHON is the project venv and it is missing or
 # older than the requirements. conda is used when present, else python -m venv.
+# torch comes first, by pip (a machine's own wheel of it, where pip is told of one); the
+# pinned uv then installs the lock (the same wheels as pip, in seconds; pip if uv fails).
 # Exact versions come from the lock file of the interpreter's Python version
 # (requirements.lock for 3.11, requirements-py312.lock for 3.12), made by
 # `make lock` from requirements.in.
@@ -62,8 +65,9 @@ $(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodep
 	  $(PYTHON_FOR_VENV) -m venv $(VENV); \
 	fi
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
-	$(VENV)/bin/python -m pip install -q -r $(LOCK)
+	$(VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" "$(UV_SPEC)"
+	$(VENV)/bin/python -m uv pip install -q --python $(VENV)/bin/python -r $(LOCK) \
+	  || $(VENV)/bin/python -m pip install -q -r $(LOCK)
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	$(VENV)/bin/python tools/warm_numba_cache.py
@@ -71,7 +75,6 @@ $(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodep
 	touch $@
 
 # Re-make the lock files after editing requirements.in (uv, pinned; commit the result).
-UV_SPEC ?= uv==0.13.9
 lock: env
 	$(PYTHON) -m pip install -q "$(UV_SPEC)"
 	$(PYTHON) -m uv pip compile requirements.in --python-version 3.11 -o requirements.lock
