@@ -66,7 +66,7 @@ $(VENV)/.installed: requirements.lock requirements-py312.lock requirements-nodep
 	fi
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" "$(UV_SPEC)"
-	$(VENV)/bin/python -m uv pip install -q --python $(VENV)/bin/python -r $(LOCK) \
+	$(VENV)/bin/python -m uv pip install -q --python $(VENV)/bin/python --compile-bytecode -r $(LOCK) \
 	  || $(VENV)/bin/python -m pip install -q -r $(LOCK)
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
